@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tend builds and tests with. Idempotent; skips apt when all are present.
+set -euo pipefail
+pkgs=(g++ cmake ninja-build pkg-config
+      libcli11-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev
+      libgtest-dev libgmock-dev libbenchmark-dev
+      util-linux procps psmisc python3 bash)
+if [[ "${TEND_TEST_EXTRAS:-0}" == 1 ]]; then
+  pkgs+=(tini dumb-init catatonit hyperfine chromium nodejs npm)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}" >&2
+  SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

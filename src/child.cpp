@@ -1,0 +1,127 @@
+#include "tend/child.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+
+#include <mutex>
+
+#include "claims.hpp"
+#include "sys/syscalls.hpp"
+
+namespace tend {
+
+namespace {
+
+ExitStatus decode(const siginfo_t& si) {
+  ExitStatus st;
+  switch (si.si_code) {
+    case CLD_EXITED:
+      st.kind = ExitStatus::Kind::exited;
+      st.value = si.si_status;
+      break;
+    case CLD_DUMPED:
+      st.core_dumped = true;
+      [[fallthrough]];
+    default:
+      st.kind = ExitStatus::Kind::signaled;
+      st.value = si.si_status;
+      break;
+  }
+  return st;
+}
+
+}  // namespace
+
+std::string ExitStatus::describe() const {
+  if (exited()) return "exited with " + std::to_string(value);
+  const char* abbrev = ::sigabbrev_np(value);
+  std::string name = abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(value);
+  return "killed by " + name + (core_dumped ? " (core dumped)" : "");
+}
+
+const char* to_string(SpawnLevel l) {
+  switch (l) {
+    case SpawnLevel::clone3:
+      return "clone3";
+    case SpawnLevel::clone_pidfd:
+      return "clone";
+  }
+  return "?";
+}
+
+Child::Child(Child&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      pidfd_(std::move(o.pidfd_)),
+      status_(std::move(o.status_)),
+      rusage_(o.rusage_),
+      level_(o.level_) {
+  for (int i = 0; i < 3; ++i) pipes_[i] = std::move(o.pipes_[i]);
+}
+
+Child& Child::operator=(Child&& o) noexcept {
+  if (this != &o) {
+    release_claim();
+    pid_ = std::exchange(o.pid_, -1);
+    pidfd_ = std::move(o.pidfd_);
+    status_ = std::move(o.status_);
+    rusage_ = o.rusage_;
+    level_ = o.level_;
+    for (int i = 0; i < 3; ++i) pipes_[i] = std::move(o.pipes_[i]);
+  }
+  return *this;
+}
+
+Child::~Child() { release_claim(); }
+
+void Child::release_claim() {
+  // Not reaped: hand the process over to the Reaper (if the program has one).
+  if (pid_ > 0 && !status_) detail::unclaim(pid_);
+}
+
+Expected<std::optional<ExitStatus>> Child::try_wait() {
+  if (status_) return status_;
+  if (!pidfd_) return Error{"waitid", EBADF, {}, {}};
+  siginfo_t si{};
+  int r;
+  do r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
+                     WEXITED | WNOHANG, &rusage_);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return Error::from_errno("waitid");
+  if (si.si_pid == 0) return std::optional<ExitStatus>{};
+  status_ = decode(si);
+  // Unclaimed only after the reap, so the claim outlives the zombie; claims are counted, so if a
+  // new child already got this PID and was claimed, its claim survives ours.
+  detail::unclaim(pid_);
+  return status_;
+}
+
+Expected<std::optional<ExitStatus>> Child::wait_until(Clock::time_point deadline) {
+  for (;;) {
+    auto st = try_wait();
+    if (!st || st->has_value()) return st;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return std::optional<ExitStatus>{};
+    struct pollfd p {pidfd_.get(), POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
+    if (r < 0 && errno != EINTR) return Error::from_errno("poll");
+  }
+}
+
+Expected<ExitStatus> Child::wait() {
+  for (;;) {
+    auto st = try_wait();
+    if (!st) return st.error();
+    if (st->has_value()) return **st;
+    struct pollfd p {pidfd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) return Error::from_errno("poll");
+  }
+}
+
+Expected<void> Child::signal(int sig) {
+  if (!pidfd_) return Error{"pidfd_send_signal", EBADF, {}, {}};
+  if (sys::pidfd_send_signal(pidfd_.get(), sig) < 0) return Error::from_errno("pidfd_send_signal");
+  return {};
+}
+
+}  // namespace tend

@@ -1,0 +1,70 @@
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "scope_impl.hpp"
+#include "sys/procfs.hpp"
+#include "tend/scope.hpp"
+
+namespace tend {
+
+const char* to_string(ScopeLevel l) {
+  switch (l) {
+    case ScopeLevel::cgroup:
+      return "cgroup";
+    case ScopeLevel::session:
+      return "session";
+  }
+  return "?";
+}
+
+CgroupSupport probe_cgroup(const std::string& parent) {
+  CgroupSupport cg;
+  cg.mount = sys::cgroup2_mount();
+  if (cg.mount.empty()) {
+    cg.why_not = "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)";
+    return cg;
+  }
+  if (!parent.empty()) {
+    cg.self = parent;
+  } else {
+    auto own = sys::own_cgroup_v2();
+    if (!own) {
+      cg.why_not = "this process is in no cgroup v2 (/proc/self/cgroup has no 0:: line)";
+      return cg;
+    }
+    cg.self = cg.mount + (*own == "/" ? "" : *own);
+  }
+  cg.has_kill = ::access((cg.self + "/cgroup.kill").c_str(), F_OK) == 0 ||
+                ::access((cg.mount + "/cgroup.kill").c_str(), F_OK) == 0;
+  // Writable means we may make a child cgroup and move processes into it.
+  if (::access(cg.self.c_str(), W_OK) != 0) {
+    cg.why_not = cg.self + ": " + std::strerror(errno) +
+                 " (run as root, or in a delegated cgroup: systemd-run --user -p Delegate=yes)";
+    return cg;
+  }
+  cg.writable = true;
+  return cg;
+}
+
+Expected<std::unique_ptr<Scope>> Scope::create(const ScopeOptions& opts) {
+  std::optional<ScopeLevel> level = opts.level;
+  if (!level) {
+    if (const char* env = std::getenv("TEND_SCOPE")) {
+      if (std::strcmp(env, "cgroup") == 0) level = ScopeLevel::cgroup;
+      else if (std::strcmp(env, "session") == 0) level = ScopeLevel::session;
+    }
+  }
+  if (level == ScopeLevel::session) return detail::make_session_scope(opts);
+  CgroupSupport cg = probe_cgroup(opts.cgroup_parent);
+  if (cg.writable) {
+    auto s = detail::make_cgroup_scope(opts, cg);
+    if (s || level == ScopeLevel::cgroup) return s;
+  } else if (level == ScopeLevel::cgroup) {
+    return Error::with_detail("cgroup scope", cg.why_not);
+  }
+  return detail::make_session_scope(opts);
+}
+
+}  // namespace tend

@@ -1,0 +1,170 @@
+// Scope level `cgroup`: one cgroup v2 directory per job.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstring>
+#include <set>
+#include <sstream>
+
+#include "scope_impl.hpp"
+#include "sys/files.hpp"
+#include "sys/syscalls.hpp"
+
+namespace tend::detail {
+
+namespace {
+
+std::atomic<unsigned> g_sequence{0};
+
+std::vector<pid_t> parse_pids(const std::string& text) {
+  std::vector<pid_t> out;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    pid_t pid = 0;
+    auto [next, ec] = std::from_chars(p, end, pid);
+    if (ec == std::errc()) out.push_back(pid);
+    p = next;
+    while (p < end && (*p < '0' || *p > '9')) ++p;
+  }
+  return out;
+}
+
+class CgroupScope final : public Scope {
+ public:
+  CgroupScope(std::string path, UniqueFd dir, UniqueFd procs, UniqueFd events, bool has_kill)
+      : path_(std::move(path)),
+        dir_(std::move(dir)),
+        procs_(std::move(procs)),
+        events_(std::move(events)),
+        has_kill_(has_kill) {}
+  ~CgroupScope() override { (void)release(); }
+
+  ScopeLevel level() const override { return ScopeLevel::cgroup; }
+  const std::string& cgroup_path() const override { return path_; }
+  int cgroup_fd() const override { return dir_.get(); }
+  int procs_fd() const override { return procs_.get(); }
+  void adopt_main(pid_t) override {}
+
+  std::vector<pid_t> pids() const override {
+    auto text = sys::read_file(path_ + "/cgroup.procs");
+    return text ? parse_pids(*text) : std::vector<pid_t>{};
+  }
+
+  bool empty() const override {
+    auto text = sys::read_fd(events_.get());
+    if (!text) return pids().empty();
+    return text->find("populated 0") != std::string::npos;
+  }
+
+  int events_fd() const override { return events_.get(); }
+
+  Expected<int> signal_all(int sig, pid_t except) override {
+    // PIDs are recycled (pid_max is often 32768), so each one is pinned with a pidfd and checked
+    // to still be in this cgroup before it is signalled: the signal can then only reach a
+    // process of this job. Sweeps repeat until one finds nothing new (children forked meanwhile).
+    std::set<pid_t> done;
+    int count = 0;
+    const std::string want = "0::" + relative_ + "\n";
+    for (int pass = 0; pass < 64; ++pass) {
+      bool found_new = false;
+      for (pid_t pid : pids()) {
+        if (pid == except || !done.insert(pid).second) continue;
+        found_new = true;
+        int fd = sys::pidfd_open(pid, 0);
+        if (fd < 0) continue;  // already gone
+        UniqueFd pidfd(fd);
+        auto cg = sys::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+        if (!cg || cg->find(want) == std::string::npos) continue;
+        if (sys::pidfd_send_signal(pidfd.get(), sig) == 0) ++count;
+      }
+      if (!found_new) break;
+    }
+    return count;
+  }
+
+  Expected<void> kill_all() override {
+    if (has_kill_) {
+      auto fd = sys::open_at(dir_.get(), "cgroup.kill", O_WRONLY);
+      if (fd) {
+        if (auto r = sys::write_fd(fd->get(), "1", "write cgroup.kill"); r) return {};
+      }
+    }
+    // Before Linux 5.14: SIGKILL sweeps. Killed processes cannot fork, so they converge.
+    for (int pass = 0; pass < 64 && !empty(); ++pass) (void)signal_all(SIGKILL, -1);
+    return {};
+  }
+
+  Usage usage() const override {
+    Usage u;
+    if (auto text = sys::read_file(path_ + "/cpu.stat")) {
+      std::istringstream in(*text);
+      std::string key;
+      long long value;
+      while (in >> key >> value) {
+        if (key == "user_usec") u.user = std::chrono::microseconds(value);
+        if (key == "system_usec") u.system = std::chrono::microseconds(value);
+      }
+    }
+    if (auto text = sys::read_file(path_ + "/memory.peak")) {
+      u.peak_memory_bytes = std::strtoull(text->c_str(), nullptr, 10);
+    }
+    return u;
+  }
+
+  Expected<void> release() override {
+    if (released_) return {};
+    // rmdir fails with EBUSY while populated; a zombie's exit can lag its notification briefly.
+    for (int i = 0; i < 100; ++i) {
+      if (::rmdir(path_.c_str()) == 0 || errno == ENOENT) {
+        released_ = true;
+        return {};
+      }
+      if (errno != EBUSY) break;
+      if (!empty()) break;
+      ::usleep(1000);
+    }
+    return Error::from_errno("rmdir cgroup", path_);
+  }
+
+  void set_relative(std::string r) { relative_ = std::move(r); }
+
+ private:
+  std::string path_;
+  std::string relative_;  // the path as /proc/PID/cgroup shows it
+  UniqueFd dir_, procs_, events_;
+  bool has_kill_;
+  bool released_ = false;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts, const CgroupSupport& cg) {
+  std::string name = opts.name;
+  if (name.empty())
+    name = "tend-" + std::to_string(::getpid()) + "-" + std::to_string(g_sequence.fetch_add(1));
+  std::string path = cg.self + "/" + name;
+  if (::mkdir(path.c_str(), 0755) != 0) return Error::from_errno("mkdir cgroup", path);
+  auto cleanup_on_error = [&](Error e) -> Expected<std::unique_ptr<Scope>> {
+    ::rmdir(path.c_str());
+    return e;
+  };
+  auto dir = sys::open_file(path, O_PATH | O_DIRECTORY);
+  if (!dir) return cleanup_on_error(dir.error());
+  auto procs = sys::open_at(dir->get(), "cgroup.procs", O_WRONLY);
+  if (!procs) return cleanup_on_error(procs.error());
+  auto events = sys::open_at(dir->get(), "cgroup.events", O_RDONLY);
+  if (!events) return cleanup_on_error(events.error());
+  bool has_kill = ::faccessat(dir->get(), "cgroup.kill", F_OK, 0) == 0;
+  auto scope = std::make_unique<CgroupScope>(path, std::move(*dir), std::move(*procs),
+                                             std::move(*events), has_kill);
+  std::string rel = path.substr(cg.mount.size());
+  scope->set_relative(rel.empty() ? "/" : rel);
+  return std::unique_ptr<Scope>(std::move(scope));
+}
+
+}  // namespace tend::detail

@@ -1,0 +1,114 @@
+#include "sys/procfs.hpp"
+
+#include <dirent.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "sys/files.hpp"
+
+namespace tend::sys {
+
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_octal(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = 0;
+      bool ok = true;
+      for (size_t k = 1; k <= 3; ++k) {
+        char c = s[i + k];
+        if (c < '0' || c > '7') ok = false;
+        v = v * 8 + (c - '0');
+      }
+      if (ok) {
+        out.push_back(static_cast<char>(v));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string cgroup2_mount() {
+  auto text = read_file("/proc/self/mountinfo");
+  if (!text) return {};
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, majmin, root, mountpoint;
+    head >> id >> parent >> majmin >> root >> mountpoint;
+    return unescape_octal(mountpoint);
+  }
+  return {};
+}
+
+std::optional<std::string> own_cgroup_v2() {
+  auto text = read_file("/proc/self/cgroup");
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  }
+  return std::nullopt;
+}
+
+std::optional<ProcInfo> read_proc(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  auto text = read_file(path);
+  if (!text) return std::nullopt;
+  // "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+  //  stime cutime cstime priority nice num_threads itrealvalue starttime ..."
+  auto close = text->rfind(')');
+  if (close == std::string::npos || close + 2 >= text->size()) return std::nullopt;
+  const char* p = text->c_str() + close + 2;
+  ProcInfo info{};
+  info.pid = pid;
+  info.state = *p;
+  p += 1;
+  char* end = nullptr;
+  long fields[19];
+  for (int i = 0; i < 19; ++i) {  // ppid .. starttime (fields 4..22)
+    fields[i] = std::strtol(p, &end, 10);
+    if (end == p) return std::nullopt;
+    p = end;
+  }
+  info.ppid = static_cast<pid_t>(fields[0]);
+  info.pgid = static_cast<pid_t>(fields[1]);
+  info.sid = static_cast<pid_t>(fields[2]);
+  info.start_time = static_cast<unsigned long long>(fields[18]);
+  return info;
+}
+
+std::vector<ProcInfo> list_processes() {
+  std::vector<ProcInfo> out;
+  DIR* dir = ::opendir("/proc");
+  if (!dir) return out;
+  while (struct dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (auto info = read_proc(static_cast<pid_t>(pid))) out.push_back(*info);
+  }
+  ::closedir(dir);
+  return out;
+}
+
+}  // namespace tend::sys

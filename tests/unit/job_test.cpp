@@ -1,0 +1,222 @@
+// Job: the whole tree is contained, every wait is bounded, nothing is leaked — at both scope
+// levels. Each row of the core issue's table is a test here (library level) and in
+// tests/scenarios (the tend binary).
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+#include "tend/job.hpp"
+
+namespace tend {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class JobLevels : public ::testing::TestWithParam<ScopeLevel> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == ScopeLevel::cgroup && !test::cgroup_available())
+      GTEST_SKIP() << "no writable cgroup v2 here: " << probe_cgroup().why_not;
+    marker_ = test::new_marker();
+  }
+  void TearDown() override {
+    EXPECT_EQ(test::count_and_kill_marked(marker_), 0u) << "processes of the job were left behind";
+  }
+
+  JobOptions options(std::chrono::milliseconds timeout, std::chrono::milliseconds grace) {
+    JobOptions o;
+    o.timeout = timeout;
+    o.stop.grace = grace;
+    o.scope.level = GetParam();
+    return o;
+  }
+
+  // Runs `script` with its output captured through a pipe, as an agent would.
+  Result run_sh(const std::string& script, JobOptions o) {
+    Command cmd = test::marked(Command({"sh", "-c", script}), marker_);
+    cmd.stdout_(Stdio::capture()).merge_stderr();
+    auto t0 = Clock::now();
+    auto r = run(cmd, std::move(o));
+    elapsed_ = Clock::now() - t0;
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : Result{};
+  }
+
+  std::string marker_;
+  Clock::duration elapsed_{};
+};
+
+TEST_P(JobLevels, ForkedSleepIsStoppedAtTheTimeout) {
+  Result r = run_sh("sleep 300; true", options(1000ms, 1000ms));
+  EXPECT_EQ(r.reason, EndReason::timed_out);
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_FALSE(r.killed);
+  EXPECT_LT(elapsed_, 2500ms);
+  EXPECT_EQ(r.scope_level, GetParam());
+}
+
+TEST_P(JobLevels, BackgroundAndExecSleep) {
+  Result r = run_sh("sleep 300 & exec sleep 300", options(1000ms, 1000ms));
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_EQ(r.leftovers_killed, 1);
+  EXPECT_LT(elapsed_, 2500ms);
+}
+
+TEST_P(JobLevels, SetsidEscapeeIsContained) {
+  Result r = run_sh("setsid sleep 300 & exec sleep 300", options(1000ms, 1000ms));
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_EQ(r.leftovers_killed, 1);
+  EXPECT_LT(elapsed_, 2500ms);
+}
+
+TEST_P(JobLevels, DoubleForkDaemonIsContained) {
+  Result r = run_sh("(setsid sleep 300 </dev/null >/dev/null 2>&1 &); exec sleep 300",
+                    options(1000ms, 1000ms));
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_GE(r.leftovers_killed, 1);
+  EXPECT_LT(elapsed_, 2500ms);
+}
+
+TEST_P(JobLevels, TermIgnoringTreeIsKilledAfterTheGrace) {
+  Result r = run_sh("trap '' TERM; sleep 300 & wait", options(1000ms, 1000ms));
+  EXPECT_EQ(r.reason, EndReason::timed_out);
+  EXPECT_TRUE(r.killed);
+  EXPECT_EQ(r.exit_code(), 137);
+  EXPECT_GE(elapsed_, 1900ms);
+  EXPECT_LT(elapsed_, 3500ms);
+}
+
+TEST_P(JobLevels, MainExitsLeavingAnEscapee) {
+  Result r = run_sh("setsid sleep 300 & exit 0", options(0ms, 1000ms));
+  EXPECT_EQ(r.reason, EndReason::exited);
+  EXPECT_EQ(r.exit_code(), 0);
+  EXPECT_EQ(r.leftovers_killed, 1);
+  EXPECT_LT(elapsed_, 1500ms);
+}
+
+TEST_P(JobLevels, OrphanPolicyWaitLastsUntilEmpty) {
+  auto o = options(5000ms, 1000ms);
+  o.orphans = OrphanPolicy::wait;
+  Result r = run_sh("(sleep 0.5; echo late) & exit 0", o);
+  EXPECT_EQ(r.reason, EndReason::exited);
+  EXPECT_GE(elapsed_, 450ms);
+  EXPECT_LT(elapsed_, 3000ms);
+}
+
+TEST_P(JobLevels, OrphanPolicyWaitIsBoundedByTheTimeout) {
+  auto o = options(1000ms, 1000ms);
+  o.orphans = OrphanPolicy::wait;
+  Result r = run_sh("setsid sleep 300 & exit 0", o);
+  EXPECT_EQ(r.reason, EndReason::timed_out);
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_LT(elapsed_, 2500ms);
+}
+
+TEST_P(JobLevels, OrphanPolicyLeaveReportsWhatItLeft) {
+  auto o = options(0ms, 1000ms);
+  o.orphans = OrphanPolicy::leave;
+  Result r = run_sh("setsid sleep 300 & exit 0", o);
+  EXPECT_EQ(r.exit_code(), 0);
+  EXPECT_EQ(r.leftovers_left, 1);
+  EXPECT_EQ(test::count_and_kill_marked(marker_), 1u) << "leave must leave the process running";
+}
+
+TEST_P(JobLevels, StopReturnsTheMomentTheScopeIsEmpty) {
+  // The tree exits 0.2 s after TERM: stop must not wait out the 10 s grace.
+  Command cmd = test::marked(
+      Command({"sh", "-c", "trap 'sleep 0.2; exit 0' TERM; sleep 300 & wait"}), marker_);
+  auto o = options(0ms, 10000ms);
+  auto loop = Loop::create();
+  ASSERT_TRUE(loop);
+  auto job = Job::start(*loop, cmd, o);
+  ASSERT_TRUE(job);
+  loop->add_timer(300ms, [&] { (*job)->stop(); });
+  auto t0 = Clock::now();
+  ASSERT_TRUE(loop->run_until([&] { return (*job)->done(); }));
+  auto took = Clock::now() - t0;
+  const Result& r = (*job)->result();
+  EXPECT_EQ(r.reason, EndReason::cancelled);
+  EXPECT_FALSE(r.killed);
+  EXPECT_EQ(r.exit_code(), 128 + SIGTERM);
+  EXPECT_LT(took, 3000ms);
+}
+
+TEST_P(JobLevels, MainKilledFromOutsideStopsTheRest) {
+  Command cmd =
+      test::marked(Command({"sh", "-c", "sh -c 'while :; do echo tick; sleep 1; done' & wait"}), marker_);
+  cmd.stdout_(Stdio::capture());
+  auto loop = Loop::create();
+  ASSERT_TRUE(loop);
+  auto job = Job::start(*loop, cmd, options(0ms, 1000ms));
+  ASSERT_TRUE(job);
+  pid_t main = (*job)->pid();
+  loop->add_timer(300ms, [&] { ::kill(main, SIGKILL); });
+  auto t0 = Clock::now();
+  ASSERT_TRUE(loop->run_until([&] { return (*job)->done(); }));
+  const Result& r = (*job)->result();
+  EXPECT_EQ(r.exit_code(), 137);
+  EXPECT_EQ(r.leftovers_killed, 2);  // the inner sh and its sleep
+  EXPECT_LT(Clock::now() - t0, 2500ms);
+  EXPECT_NE((*job)->capture()->text().find("tick"), std::string::npos);
+}
+
+TEST_P(JobLevels, CaptureIsBoundedAndCountsWhatItDropped) {
+  auto o = options(0ms, 1000ms);
+  o.limits.head_bytes = 1024;
+  o.limits.tail_bytes = 1024;
+  Command cmd = test::marked(Command({"sh", "-c", "head -c 4194304 /dev/zero; echo END"}), marker_);
+  cmd.stdout_(Stdio::capture());
+  auto loop = Loop::create();
+  auto job = Job::start(*loop, cmd, o);
+  ASSERT_TRUE(job);
+  ASSERT_TRUE(loop->run_until([&] { return (*job)->done(); }));
+  const Result& r = (*job)->result();
+  EXPECT_EQ(r.stdout_bytes, 4194304u + 4);
+  EXPECT_EQ(r.output_dropped_bytes, 4194304u + 4 - 2048);
+  std::string text = (*job)->capture()->text(false);
+  EXPECT_EQ(text.size(), 2048u);
+  EXPECT_EQ(text.substr(text.size() - 4), "END\n");
+}
+
+TEST_P(JobLevels, SpawnFailureIsAResultNotAnError) {
+  auto loop = Loop::create();
+  auto job = Job::start(*loop, Command({"tend-no-such-program"}), options(0ms, 1000ms));
+  ASSERT_TRUE(job);
+  EXPECT_TRUE((*job)->done());
+  EXPECT_EQ((*job)->result().reason, EndReason::spawn_failed);
+  EXPECT_EQ((*job)->result().exit_code(), 127);
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, JobLevels,
+                         ::testing::Values(ScopeLevel::cgroup, ScopeLevel::session),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+TEST(Job, TwoHundredConcurrentJobsOnOneLoop) {
+  std::string marker = test::new_marker();
+  auto loop = Loop::create();
+  ASSERT_TRUE(loop);
+  std::vector<std::unique_ptr<Job>> jobs;
+  int finished = 0;
+  JobOptions o;
+  o.timeout = 20s;
+  auto t0 = Clock::now();
+  for (int i = 0; i < 200; ++i) {
+    Command cmd = test::marked(Command({"sh", "-c", "sleep 0.5; exit " + std::to_string(i % 7)}), marker);
+    cmd.stdout_(Stdio::capture());
+    auto j = Job::start(*loop, cmd, o, [&](const Result&) { ++finished; });
+    ASSERT_TRUE(j) << j.error().message();
+    jobs.push_back(std::move(*j));
+  }
+  ASSERT_TRUE(loop->run_until([&] { return finished == 200; }));
+  EXPECT_LT(Clock::now() - t0, 15s);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(jobs[i]->result().reason, EndReason::exited);
+    EXPECT_EQ(jobs[i]->result().exit_code(), i % 7);
+  }
+  EXPECT_EQ(test::count_and_kill_marked(marker), 0u);
+}
+
+}  // namespace
+}  // namespace tend
