@@ -6,7 +6,7 @@ pkgs=(g++ cmake ninja-build pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       util-linux procps psmisc python3 bash)
 if [[ "${TEND_TEST_EXTRAS:-0}" == 1 ]]; then
-  pkgs+=(tini dumb-init catatonit hyperfine chromium nodejs npm)
+  pkgs+=(tini dumb-init catatonit hyperfine)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -26,7 +26,8 @@ const char* to_string(OrphanPolicy p) {
 namespace {
 // Session level has no emptiness notification: how often to look once it matters.
 constexpr auto kSessionPollInterval = 20ms;
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = 256 * 1024;
+constexpr int kPipeSize = 1 << 20;
 constexpr int kReadsPerWakeup = 16;  // fairness between jobs sharing a Loop
 }  // namespace
 
@@ -93,6 +94,9 @@ Expected<std::unique_ptr<Job>> Job::start(Loop& loop, const Command& cmd_in, Job
     int fd = self->child_.stdio_fd(n);
     if (fd < 0) continue;
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    // A larger pipe means fewer wake-ups for a chatty job (best effort: pipe-max-size may be
+    // lower for unprivileged users).
+    (void)::fcntl(fd, F_SETPIPE_SZ, kPipeSize);
     if (auto r = loop.watch(fd, EPOLLIN, [self, n](uint32_t) { self->on_readable(n); }); !r)
       return r.error();
   }
@@ -131,12 +135,17 @@ void Job::on_main_exit() {
   }
 }
 
-void Job::on_scope_change() { maybe_finish(); }
+void Job::on_scope_change() {
+  // Reading cgroup.events acknowledges the notification; unread, epoll would report it again
+  // at once (level-triggered) and the loop would spin until the main process exits.
+  bool empty = scope_->empty();
+  if (empty) maybe_finish();
+}
 
 void Job::on_readable(int n) {
   int fd = child_.stdio_fd(n);
   if (fd < 0) return;
-  char buf[kReadChunk];
+  static thread_local char buf[kReadChunk];  // too big for the stack of a small thread
   for (int i = 0; i < kReadsPerWakeup; ++i) {
     ssize_t r = sys::read_retry(fd, buf, sizeof buf);
     if (r > 0) {
@@ -155,7 +164,7 @@ void Job::drain_pipes() {
   for (int n = 1; n < 3; ++n) {
     while (child_.stdio_fd(n) >= 0) {
       int fd = child_.stdio_fd(n);
-      char buf[kReadChunk];
+      static thread_local char buf[kReadChunk];
       ssize_t r = sys::read_retry(fd, buf, sizeof buf);
       if (r > 0) {
         if (sink_) sink_->write(n == 1 ? Stream::out : Stream::err, std::string_view(buf, static_cast<size_t>(r)));
@@ -206,11 +215,12 @@ void Job::begin_stop(int sig, EndReason why) {
     loop_.cancel_timer(timeout_timer_);
     timeout_timer_ = 0;
   }
+  // No grace, or the stop signal is SIGKILL anyway: one atomic kill of the scope, no sweep.
+  if (opts_.stop.grace <= 0ms || sig == SIGKILL) return on_grace_expired();
   note_leftovers();
   (void)scope_->signal_all(sig);
   if (!main_exited_) (void)child_.signal(sig);  // also when it is outside the scope's view
   if (scope_->empty() && main_exited_) return maybe_finish();
-  if (opts_.stop.grace <= 0ms) return on_grace_expired();
   grace_timer_ = loop_.add_timer(opts_.stop.grace, [this] {
     grace_timer_ = 0;
     on_grace_expired();

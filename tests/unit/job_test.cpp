@@ -1,6 +1,7 @@
 // Job: the whole tree is contained, every wait is bounded, nothing is leaked — at both scope
 // levels. Each row of the core issue's table is a test here (library level) and in
 // tests/scenarios (the tend binary).
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -187,6 +188,21 @@ TEST_P(JobLevels, SpawnFailureIsAResultNotAnError) {
   EXPECT_TRUE((*job)->done());
   EXPECT_EQ((*job)->result().reason, EndReason::spawn_failed);
   EXPECT_EQ((*job)->result().exit_code(), 127);
+}
+
+TEST_P(JobLevels, WaitingCostsNoCpu) {
+  // The loop sleeps in epoll_wait while the job runs: no polling, no spinning on an
+  // unacknowledged cgroup.events notification.
+  struct rusage before {}, after {};
+  getrusage(RUSAGE_SELF, &before);
+  Result r = run_sh("sleep 0.3 & sleep 1; wait", options(0ms, 1000ms));
+  getrusage(RUSAGE_SELF, &after);
+  auto cpu_us = [](const struct rusage& ru) {
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+  };
+  EXPECT_EQ(r.exit_code(), 0);
+  EXPECT_LT(cpu_us(after) - cpu_us(before), 150000) << "the supervisor burned CPU while waiting";
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, JobLevels,

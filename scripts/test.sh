@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what it needs, builds, runs every test (ctest),
+# then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite again
+# (the browser test only once: it tests the page, not memory safety).
+#
+#   ./scripts/test.sh            everything
+#   TEND_NO_ASAN=1 ./scripts/test.sh   skip the sanitizer pass (quicker local runs)
+#
+# Root is needed for the parts that use real cgroups and PID namespaces; without it those tests
+# skip loudly (CI runs as root, so there they run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+TEND_TEST_EXTRAS=1 ./scripts/deps.sh
+./scripts/ui-deps.sh
+
+step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+step "tests"
+ctest --test-dir build --output-on-failure --timeout 600
+
+if [[ "${TEND_NO_ASAN:-0}" != 1 ]]; then
+  step "build with ASan+UBSan"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTEND_SANITIZE=ON \
+    -DTEND_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$jobs"
+  step "tests under ASan+UBSan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure --timeout 900 -LE ui
+fi
+
+if [[ -f tests/agent/fuzz_job_request.cpp ]] && command -v clang++ >/dev/null; then
+  step "fuzz the job request parser (libFuzzer, 20 s)"
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DTEND_FUZZ=ON -DTEND_BUILD_TESTS=OFF \
+    -DTEND_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzz_job_request
+  mkdir -p build-fuzz/corpus
+  ./build-fuzz/fuzz_job_request -max_total_time=20 -print_final_stats=1 build-fuzz/corpus
+fi
+step "all tests passed"
