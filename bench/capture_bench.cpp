@@ -41,10 +41,12 @@ int main(int argc, char** argv) {
   double ref_mbs = (gib * 1024.0) / ref_s.count();
   double tend_mbs = (gib * 1024.0) / tend_s.count();
   std::printf("| case | tend MiB/s | cat MiB/s | ratio | target |\n|---|---|---|---|---|\n");
-  std::printf("| %d GiB captured (1 MiB head + 1 MiB tail kept) | %.0f | %.0f | %.2fx | >= 0.8x |\n",
-              gib, tend_mbs, ref_mbs, tend_mbs / ref_mbs);
-  std::printf("\npeak RSS of the capturing process: %.1f MiB (before the capture: %.1f MiB; "
-              "target <= 16 MiB)\n",
-              max_rss_kib() / 1024.0, rss_before / 1024.0);
+  std::printf(
+      "| %d GiB captured (1 MiB head + 1 MiB tail kept) | %.0f | %.0f | %.2fx | >= 0.8x |\n", gib,
+      tend_mbs, ref_mbs, tend_mbs / ref_mbs);
+  std::printf(
+      "\npeak RSS of the capturing process: %.1f MiB (before the capture: %.1f MiB; "
+      "target <= 16 MiB)\n",
+      max_rss_kib() / 1024.0, rss_before / 1024.0);
   return 0;
 }

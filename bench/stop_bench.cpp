@@ -57,7 +57,9 @@ double raw_stop(int n) {
     ssize_t len = pread(events, buf, sizeof buf - 1, 0);
     buf[len > 0 ? len : 0] = 0;
     if (std::string(buf).find("populated 0") != std::string::npos) break;
-    struct pollfd p {events, POLLPRI, 0};
+    struct pollfd p {
+      events, POLLPRI, 0
+    };
     poll(&p, 1, -1);
   }
   std::chrono::duration<double, std::micro> d = bench::Clock::now() - t0;
@@ -84,8 +86,8 @@ int main(int argc, char** argv) {
   std::sort(t.begin(), t.end());
   std::sort(r.begin(), r.end());
   bench::header("tend µs", "raw µs");
-  std::string label = std::to_string(n) + " processes, kill to empty (median of " +
-                      std::to_string(rounds) + ")";
+  std::string label =
+      std::to_string(n) + " processes, kill to empty (median of " + std::to_string(rounds) + ")";
   bench::row(label.c_str(), t[t.size() / 2], r[r.size() / 2], "<= 1.2x");
   return 0;
 }

@@ -72,7 +72,9 @@ Child& Child::operator=(Child&& o) noexcept {
   return *this;
 }
 
-Child::~Child() { release_claim(); }
+Child::~Child() {
+  release_claim();
+}
 
 void Child::release_claim() {
   // Not reaped: hand the process over to the Reaper (if the program has one).
@@ -84,8 +86,9 @@ Expected<std::optional<ExitStatus>> Child::try_wait() {
   if (!pidfd_) return Error{"waitid", EBADF, {}, {}};
   siginfo_t si{};
   int r;
-  do r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
-                     WEXITED | WNOHANG, &rusage_);
+  do
+    r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
+                    WEXITED | WNOHANG, &rusage_);
   while (r < 0 && errno == EINTR);
   if (r < 0) return Error::from_errno("waitid");
   if (si.si_pid == 0) return std::optional<ExitStatus>{};
@@ -102,7 +105,9 @@ Expected<std::optional<ExitStatus>> Child::wait_until(Clock::time_point deadline
     if (!st || st->has_value()) return st;
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return std::optional<ExitStatus>{};
-    struct pollfd p {pidfd_.get(), POLLIN, 0};
+    struct pollfd p {
+      pidfd_.get(), POLLIN, 0
+    };
     int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
     if (r < 0 && errno != EINTR) return Error::from_errno("poll");
   }
@@ -113,7 +118,9 @@ Expected<ExitStatus> Child::wait() {
     auto st = try_wait();
     if (!st) return st.error();
     if (st->has_value()) return **st;
-    struct pollfd p {pidfd_.get(), POLLIN, 0};
+    struct pollfd p {
+      pidfd_.get(), POLLIN, 0
+    };
     if (::poll(&p, 1, -1) < 0 && errno != EINTR) return Error::from_errno("poll");
   }
 }

@@ -87,7 +87,8 @@ Expected<std::unique_ptr<Job>> Job::start(Loop& loop, const Command& cmd_in, Job
   job->scope_->adopt_main(job->child_.pid());
 
   Job* self = job.get();
-  if (auto r = loop.watch(self->child_.pidfd(), EPOLLIN, [self](uint32_t) { self->on_main_exit(); });
+  if (auto r =
+          loop.watch(self->child_.pidfd(), EPOLLIN, [self](uint32_t) { self->on_main_exit(); });
       !r)
     return r.error();
   for (int n = 1; n < 3; ++n) {
@@ -149,7 +150,9 @@ void Job::on_readable(int n) {
   for (int i = 0; i < kReadsPerWakeup; ++i) {
     ssize_t r = sys::read_retry(fd, buf, sizeof buf);
     if (r > 0) {
-      if (sink_) sink_->write(n == 1 ? Stream::out : Stream::err, std::string_view(buf, static_cast<size_t>(r)));
+      if (sink_)
+        sink_->write(n == 1 ? Stream::out : Stream::err,
+                     std::string_view(buf, static_cast<size_t>(r)));
       continue;
     }
     if (r < 0 && errno == EAGAIN) return;
@@ -167,7 +170,9 @@ void Job::drain_pipes() {
       static thread_local char buf[kReadChunk];
       ssize_t r = sys::read_retry(fd, buf, sizeof buf);
       if (r > 0) {
-        if (sink_) sink_->write(n == 1 ? Stream::out : Stream::err, std::string_view(buf, static_cast<size_t>(r)));
+        if (sink_)
+          sink_->write(n == 1 ? Stream::out : Stream::err,
+                       std::string_view(buf, static_cast<size_t>(r)));
         continue;
       }
       close_pipe(n);

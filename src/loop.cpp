@@ -31,7 +31,8 @@ Expected<void> Loop::watch(int fd, uint32_t events, FdCallback cb) {
   struct epoll_event ev {};
   ev.events = events;
   ev.data.fd = fd;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return Error::from_errno("epoll_ctl add");
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+    return Error::from_errno("epoll_ctl add");
   watches_[fd] = std::make_shared<Watch>(Watch{std::move(cb)});
   return {};
 }
@@ -40,7 +41,8 @@ Expected<void> Loop::modify(int fd, uint32_t events) {
   struct epoll_event ev {};
   ev.events = events;
   ev.data.fd = fd;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) < 0) return Error::from_errno("epoll_ctl mod");
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) < 0)
+    return Error::from_errno("epoll_ctl mod");
   return {};
 }
 
@@ -78,7 +80,8 @@ void Loop::arm_timerfd() {
   struct itimerspec its {};
   if (want) {
     // steady_clock is CLOCK_MONOTONIC on Linux: the deadline converts directly.
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(want->time_since_epoch()).count();
+    auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(want->time_since_epoch()).count();
     if (ns <= 0) ns = 1;
     its.it_value.tv_sec = ns / 1'000'000'000;
     its.it_value.tv_nsec = ns % 1'000'000'000;
@@ -119,8 +122,10 @@ Expected<void> Loop::run_once(std::optional<Clock::time_point> deadline) {
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;  // copied out: epoll_event is packed
     uint32_t ev = events[i].events;
-    if (fd == timerfd_.get()) timer_ready = true;
-    else ready.emplace_back(fd, ev);
+    if (fd == timerfd_.get())
+      timer_ready = true;
+    else
+      ready.emplace_back(fd, ev);
   }
   struct Call {
     int fd;

@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include <cstring>
 #include <unistd.h>
+#include <cstring>
 
 #include "sys/syscalls.hpp"
 

@@ -52,8 +52,10 @@ Expected<std::unique_ptr<Scope>> Scope::create(const ScopeOptions& opts) {
   std::optional<ScopeLevel> level = opts.level;
   if (!level) {
     if (const char* env = std::getenv("TEND_SCOPE")) {
-      if (std::strcmp(env, "cgroup") == 0) level = ScopeLevel::cgroup;
-      else if (std::strcmp(env, "session") == 0) level = ScopeLevel::session;
+      if (std::strcmp(env, "cgroup") == 0)
+        level = ScopeLevel::cgroup;
+      else if (std::strcmp(env, "session") == 0)
+        level = ScopeLevel::session;
     }
   }
   if (level == ScopeLevel::session) return detail::make_session_scope(opts);

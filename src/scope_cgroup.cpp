@@ -143,7 +143,8 @@ class CgroupScope final : public Scope {
 
 }  // namespace
 
-Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts, const CgroupSupport& cg) {
+Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
+                                                   const CgroupSupport& cg) {
   std::string name = opts.name;
   if (name.empty())
     name = "tend-" + std::to_string(::getpid()) + "-" + std::to_string(g_sequence.fetch_add(1));

@@ -98,8 +98,10 @@ class SessionScope final : public Scope {
     // Forget known processes that are gone (or whose PID now names another process).
     for (auto it = known_.begin(); it != known_.end();) {
       auto p = by_pid.find(it->first);
-      if (p == by_pid.end() || p->second->start_time != it->second) it = known_.erase(it);
-      else ++it;
+      if (p == by_pid.end() || p->second->start_time != it->second)
+        it = known_.erase(it);
+      else
+        ++it;
     }
     // Grow the known set to a fixed point: a parent seen before makes its children members.
     bool grew = true;
@@ -119,7 +121,8 @@ class SessionScope final : public Scope {
     std::vector<pid_t> out;
     for (const auto& [pid, start] : known_) {
       auto p = by_pid.find(pid);
-      if (p != by_pid.end() && p->second->state != 'Z' && p->second->state != 'X') out.push_back(pid);
+      if (p != by_pid.end() && p->second->state != 'Z' && p->second->state != 'X')
+        out.push_back(pid);
     }
     return out;
   }

@@ -125,7 +125,9 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* arg) {
 
   if (plan->set_umask) ::umask(plan->umask);
   for (size_t i = 0; i < plan->nrlimits; ++i) {
-    struct rlimit rl {plan->rlimits[i].soft, plan->rlimits[i].hard};
+    struct rlimit rl {
+      plan->rlimits[i].soft, plan->rlimits[i].hard
+    };
     if (setrlimit(static_cast<__rlimit_resource>(plan->rlimits[i].resource), &rl) < 0)
       child_fail(plan, "setrlimit");
   }
@@ -353,8 +355,8 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
       if (pid < 0 && (errno == ENOSYS || errno == EPERM) && cgroup_fd < 0) {
         g_level.store(static_cast<int>(SpawnLevel::clone_pidfd));  // refused: fall back for good
         level = SpawnLevel::clone_pidfd;
-      } else if (pid < 0 && cgroup_fd >= 0 && (errno == ENOSYS || errno == EPERM ||
-                                               errno == EOPNOTSUPP || errno == EBUSY)) {
+      } else if (pid < 0 && cgroup_fd >= 0 &&
+                 (errno == ENOSYS || errno == EPERM || errno == EOPNOTSUPP || errno == EBUSY)) {
         // Refused, or the cgroup cannot take CLONE_INTO_CGROUP: join it by hand below.
         if (errno == ENOSYS) g_level.store(static_cast<int>(SpawnLevel::clone_pidfd));
         level = SpawnLevel::clone_pidfd;
@@ -363,8 +365,8 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
     if (level == SpawnLevel::clone_pidfd && pid < 0) {
       plan.procs_fd = scope ? scope->procs_fd() : -1;
       plan.err_stage = nullptr;
-      pid = ::clone(child_main, stack.top(), CLONE_PIDFD | CLONE_VM | CLONE_VFORK | SIGCHLD,
-                    &plan, &pidfd);
+      pid = ::clone(child_main, stack.top(), CLONE_PIDFD | CLONE_VM | CLONE_VFORK | SIGCHLD, &plan,
+                    &pidfd);
       clone_stage = "clone";
     }
     if (pid < 0) clone_errno = errno;
@@ -381,8 +383,10 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
   if (plan.err_stage) {
     Error err{plan.err_stage, plan.err_errno, {}, {}};
     std::string stage = plan.err_stage;
-    if (stage == "execve") err.path = cmd.argv()[0];
-    else if (stage == "chdir" && cmd.cwd()) err.path = *cmd.cwd();
+    if (stage == "execve")
+      err.path = cmd.argv()[0];
+    else if (stage == "chdir" && cmd.cwd())
+      err.path = *cmd.cwd();
     (void)child.wait();  // reap the failed child: it exited with 127 before exec
     return err;
   }

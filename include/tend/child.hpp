@@ -33,7 +33,7 @@ struct ExitStatus {
 
 // Which fallback spawn level is in force (reported by `tend doctor` and in Results).
 enum class SpawnLevel {
-  clone3,       // clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|CLONE_INTO_CGROUP): in its cgroup at birth
+  clone3,  // clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|CLONE_INTO_CGROUP): in its cgroup at birth
   clone_pidfd,  // clone(CLONE_PIDFD|CLONE_VM|CLONE_VFORK); the child joins its cgroup before exec
 };
 const char* to_string(SpawnLevel);

@@ -56,33 +56,81 @@ class Command {
   // `/bin/sh -c script`: a shell only when asked for.
   static Command shell(const std::string& script) { return Command({"/bin/sh", "-c", script}); }
 
-  Command& arg(std::string a) { argv_.push_back(std::move(a)); return *this; }
+  Command& arg(std::string a) {
+    argv_.push_back(std::move(a));
+    return *this;
+  }
   // Environment: starts as a copy of the parent's unless clear_env().
-  Command& clear_env() { clear_env_ = true; env_ops_.clear(); return *this; }
+  Command& clear_env() {
+    clear_env_ = true;
+    env_ops_.clear();
+    return *this;
+  }
   Command& set_env(std::string key, std::string value) {
     env_ops_.emplace_back(std::move(key), std::move(value));
     return *this;
   }
-  Command& unset_env(std::string key) { env_ops_.emplace_back(std::move(key), std::nullopt); return *this; }
-  Command& cwd(std::string dir) { cwd_ = std::move(dir); return *this; }
-  Command& stdin_(Stdio s) { stdio_[0] = std::move(s); return *this; }
-  Command& stdout_(Stdio s) { stdio_[1] = std::move(s); return *this; }
-  Command& stderr_(Stdio s) { stdio_[2] = std::move(s); return *this; }
+  Command& unset_env(std::string key) {
+    env_ops_.emplace_back(std::move(key), std::nullopt);
+    return *this;
+  }
+  Command& cwd(std::string dir) {
+    cwd_ = std::move(dir);
+    return *this;
+  }
+  Command& stdin_(Stdio s) {
+    stdio_[0] = std::move(s);
+    return *this;
+  }
+  Command& stdout_(Stdio s) {
+    stdio_[1] = std::move(s);
+    return *this;
+  }
+  Command& stderr_(Stdio s) {
+    stdio_[2] = std::move(s);
+    return *this;
+  }
   // stderr goes wherever stdout goes (2>&1); with capture, both land in one ordered stream.
-  Command& merge_stderr(bool on = true) { merge_stderr_ = on; return *this; }
-  Command& credentials(Credentials c) { creds_ = std::move(c); return *this; }
-  Command& umask(mode_t m) { umask_ = m; return *this; }
-  Command& rlimit(Rlimit r) { rlimits_.push_back(r); return *this; }
+  Command& merge_stderr(bool on = true) {
+    merge_stderr_ = on;
+    return *this;
+  }
+  Command& credentials(Credentials c) {
+    creds_ = std::move(c);
+    return *this;
+  }
+  Command& umask(mode_t m) {
+    umask_ = m;
+    return *this;
+  }
+  Command& rlimit(Rlimit r) {
+    rlimits_.push_back(r);
+    return *this;
+  }
   // Pass the parent's `parent_fd` to the child as `child_fd` (parent keeps ownership).
-  Command& pass_fd(int parent_fd, int child_fd) { extra_fds_.emplace_back(parent_fd, child_fd); return *this; }
-  Command& new_session(bool on = true) { new_session_ = on; return *this; }
-  Command& process_group(bool on = true) { process_group_ = on; return *this; }
+  Command& pass_fd(int parent_fd, int child_fd) {
+    extra_fds_.emplace_back(parent_fd, child_fd);
+    return *this;
+  }
+  Command& new_session(bool on = true) {
+    new_session_ = on;
+    return *this;
+  }
+  Command& process_group(bool on = true) {
+    process_group_ = on;
+    return *this;
+  }
   // Signal the child receives when the thread that spawned it dies (PR_SET_PDEATHSIG).
-  Command& parent_death_signal(int sig) { pdeathsig_ = sig; return *this; }
+  Command& parent_death_signal(int sig) {
+    pdeathsig_ = sig;
+    return *this;
+  }
 
   const std::vector<std::string>& argv() const { return argv_; }
   bool env_cleared() const { return clear_env_; }
-  const std::vector<std::pair<std::string, std::optional<std::string>>>& env_ops() const { return env_ops_; }
+  const std::vector<std::pair<std::string, std::optional<std::string>>>& env_ops() const {
+    return env_ops_;
+  }
   const std::optional<std::string>& cwd() const { return cwd_; }
   const Stdio& stdio(int n) const { return stdio_[n]; }
   bool stderr_merged() const { return merge_stderr_; }

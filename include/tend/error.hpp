@@ -9,7 +9,8 @@
 namespace tend {
 
 // What went wrong, where. `stage` is a short verb-ish name ("execve", "mkdir cgroup", "clone3"),
-// `code` an errno value (0 when the failure is not a system error), `path` the file involved if any.
+// `code` an errno value (0 when the failure is not a system error), `path` the file involved if
+// any.
 struct Error {
   std::string stage;
   int code = 0;
@@ -31,7 +32,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Expected {
  public:
-  Expected(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Expected(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Expected(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }

@@ -22,7 +22,8 @@ class UniqueFd {
   bool valid() const { return fd_ >= 0; }
   explicit operator bool() const { return valid(); }
   int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1);  // closes the current fd (EINTR from close is not retried: Linux frees it)
+  void reset(
+      int fd = -1);  // closes the current fd (EINTR from close is not retried: Linux frees it)
 
  private:
   int fd_ = -1;

@@ -37,7 +37,9 @@ class Loop {
 
   // Calls `cb` once at `deadline` (one timerfd serves all timers).
   TimerId add_timer(Clock::time_point deadline, TimerCallback cb);
-  TimerId add_timer(Clock::duration after, TimerCallback cb) { return add_timer(Clock::now() + after, std::move(cb)); }
+  TimerId add_timer(Clock::duration after, TimerCallback cb) {
+    return add_timer(Clock::now() + after, std::move(cb));
+  }
   void cancel_timer(TimerId id);
 
   // Waits for events until `deadline` (nullopt: forever) and dispatches them. Returns after the

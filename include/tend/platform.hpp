@@ -9,13 +9,13 @@
 namespace tend {
 
 struct Platform {
-  std::string kernel;         // uname -r
-  bool clone3 = false;        // clone3 answered (not ENOSYS/EPERM)
+  std::string kernel;   // uname -r
+  bool clone3 = false;  // clone3 answered (not ENOSYS/EPERM)
   bool clone_into_cgroup = false;
-  bool pidfd = false;         // pidfd_open works
+  bool pidfd = false;  // pidfd_open works
   bool pidfd_send_signal = false;
   bool close_range = false;
-  bool subreaper = false;     // PR_SET_CHILD_SUBREAPER accepted
+  bool subreaper = false;  // PR_SET_CHILD_SUBREAPER accepted
   CgroupSupport cgroup;
   SpawnLevel spawn_level = SpawnLevel::clone_pidfd;
   ScopeLevel scope_level = ScopeLevel::session;

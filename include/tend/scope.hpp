@@ -40,11 +40,11 @@ struct ScopeOptions {
 
 // Where the cgroup v2 hierarchy is mounted and whether we can make job cgroups under it.
 struct CgroupSupport {
-  std::string mount;        // e.g. /sys/fs/cgroup or /sys/fs/cgroup/unified; empty if none
-  std::string self;         // this process's cgroup directory (absolute path), if any
-  bool writable = false;    // can mkdir a child of `self`
-  bool has_kill = false;    // cgroup.kill exists (Linux >= 5.14)
-  std::string why_not;      // when !writable: a sentence a user can act on
+  std::string mount;      // e.g. /sys/fs/cgroup or /sys/fs/cgroup/unified; empty if none
+  std::string self;       // this process's cgroup directory (absolute path), if any
+  bool writable = false;  // can mkdir a child of `self`
+  bool has_kill = false;  // cgroup.kill exists (Linux >= 5.14)
+  std::string why_not;    // when !writable: a sentence a user can act on
 };
 CgroupSupport probe_cgroup(const std::string& parent = {});
 

@@ -23,7 +23,7 @@ struct ProcInfo {
   pid_t ppid;
   pid_t pgid;
   pid_t sid;
-  char state;  // R, S, D, Z, T, ...
+  char state;                     // R, S, D, Z, T, ...
   unsigned long long start_time;  // clock ticks since boot (field 22): with the pid, an identity
 };
 // Parses /proc/PID/stat (the comm field may hold spaces and parentheses).

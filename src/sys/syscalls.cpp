@@ -61,8 +61,12 @@ namespace tend::sys {
 int raw_setgroups(size_t n, const gid_t* groups) {
   return static_cast<int>(::syscall(SYS_setgroups, n, groups));
 }
-int raw_setgid(gid_t gid) { return static_cast<int>(::syscall(SYS_setresgid, gid, gid, gid)); }
-int raw_setuid(uid_t uid) { return static_cast<int>(::syscall(SYS_setresuid, uid, uid, uid)); }
+int raw_setgid(gid_t gid) {
+  return static_cast<int>(::syscall(SYS_setresgid, gid, gid, gid));
+}
+int raw_setuid(uid_t uid) {
+  return static_cast<int>(::syscall(SYS_setresuid, uid, uid, uid));
+}
 
 namespace {
 bool kept(int fd, const int* keep, int nkeep) {
@@ -101,8 +105,10 @@ int cloexec_from(int first, const int* keep, int nkeep, bool have_close_range) {
       int fd = 0;
       bool digits = d->d_name[0] != '\0';
       for (const char* c = d->d_name; *c; ++c) {
-        if (*c < '0' || *c > '9') digits = false;
-        else fd = fd * 10 + (*c - '0');
+        if (*c < '0' || *c > '9')
+          digits = false;
+        else
+          fd = fd * 10 + (*c - '0');
       }
       if (!digits || fd < first || fd == dir || kept(fd, keep, nkeep)) continue;
       ::fcntl(fd, F_SETFD, FD_CLOEXEC);

@@ -6,8 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include "test_support.hpp"
 #include "tend/job.hpp"
+#include "test_support.hpp"
 
 namespace tend {
 namespace {
@@ -145,8 +145,8 @@ TEST_P(JobLevels, StopReturnsTheMomentTheScopeIsEmpty) {
 }
 
 TEST_P(JobLevels, MainKilledFromOutsideStopsTheRest) {
-  Command cmd =
-      test::marked(Command({"sh", "-c", "sh -c 'while :; do echo tick; sleep 1; done' & wait"}), marker_);
+  Command cmd = test::marked(
+      Command({"sh", "-c", "sh -c 'while :; do echo tick; sleep 1; done' & wait"}), marker_);
   cmd.stdout_(Stdio::capture());
   auto loop = Loop::create();
   ASSERT_TRUE(loop);
@@ -193,7 +193,8 @@ TEST_P(JobLevels, SpawnFailureIsAResultNotAnError) {
 TEST_P(JobLevels, WaitingCostsNoCpu) {
   // The loop sleeps in epoll_wait while the job runs: no polling, no spinning on an
   // unacknowledged cgroup.events notification.
-  struct rusage before {}, after {};
+  struct rusage before {
+  }, after{};
   getrusage(RUSAGE_SELF, &before);
   Result r = run_sh("sleep 0.3 & sleep 1; wait", options(0ms, 1000ms));
   getrusage(RUSAGE_SELF, &after);
@@ -219,7 +220,8 @@ TEST(Job, TwoHundredConcurrentJobsOnOneLoop) {
   o.timeout = 20s;
   auto t0 = Clock::now();
   for (int i = 0; i < 200; ++i) {
-    Command cmd = test::marked(Command({"sh", "-c", "sleep 0.5; exit " + std::to_string(i % 7)}), marker);
+    Command cmd =
+        test::marked(Command({"sh", "-c", "sleep 0.5; exit " + std::to_string(i % 7)}), marker);
     cmd.stdout_(Stdio::capture());
     auto j = Job::start(*loop, cmd, o, [&](const Result&) { ++finished; });
     ASSERT_TRUE(j) << j.error().message();

@@ -29,8 +29,16 @@ TEST(Loop, CallbackMayUnwatchAnotherReadyFd) {
   ASSERT_EQ(::pipe2(a, O_CLOEXEC), 0);
   ASSERT_EQ(::pipe2(b, O_CLOEXEC), 0);
   int calls = 0;
-  ASSERT_TRUE(loop->watch(a[0], EPOLLIN, [&](uint32_t) { ++calls; loop->unwatch(b[0]); loop->unwatch(a[0]); }));
-  ASSERT_TRUE(loop->watch(b[0], EPOLLIN, [&](uint32_t) { ++calls; loop->unwatch(b[0]); loop->unwatch(a[0]); }));
+  ASSERT_TRUE(loop->watch(a[0], EPOLLIN, [&](uint32_t) {
+    ++calls;
+    loop->unwatch(b[0]);
+    loop->unwatch(a[0]);
+  }));
+  ASSERT_TRUE(loop->watch(b[0], EPOLLIN, [&](uint32_t) {
+    ++calls;
+    loop->unwatch(b[0]);
+    loop->unwatch(a[0]);
+  }));
   ASSERT_EQ(::write(a[1], "x", 1), 1);
   ASSERT_EQ(::write(b[1], "x", 1), 1);
   ASSERT_TRUE(loop->run_once(std::chrono::steady_clock::now() + 1s));

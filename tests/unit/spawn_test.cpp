@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "spawn_internal.hpp"
-#include "test_support.hpp"
 #include "tend/child.hpp"
+#include "test_support.hpp"
 
 namespace tend {
 namespace {
@@ -127,15 +127,15 @@ TEST_P(SpawnLevels, Environment) {
                                    .set_env("B", "b")
                                    .unset_env("B"));
   EXPECT_EQ(out, "parent a\n");
-  auto [out2, st2] = run_capture(
-      Command({"/bin/sh", "-c", "echo ${TEND_PARENT_VAR:-unset} $A"}).clear_env().set_env("A", "x"));
+  auto [out2, st2] = run_capture(Command({"/bin/sh", "-c", "echo ${TEND_PARENT_VAR:-unset} $A"})
+                                     .clear_env()
+                                     .set_env("A", "x"));
   EXPECT_EQ(out2, "unset x\n");
 }
 
 TEST_P(SpawnLevels, UmaskAndRlimit) {
-  auto [out, st] = run_capture(Command({"sh", "-c", "umask; ulimit -n"})
-                                   .umask(027)
-                                   .rlimit({RLIMIT_NOFILE, 100, 100}));
+  auto [out, st] = run_capture(
+      Command({"sh", "-c", "umask; ulimit -n"}).umask(027).rlimit({RLIMIT_NOFILE, 100, 100}));
   EXPECT_EQ(out, "0027\n100\n");
 }
 

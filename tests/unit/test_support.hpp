@@ -62,7 +62,9 @@ inline size_t count_and_kill_marked(const std::string& marker) {
   return pids.size();
 }
 
-inline bool cgroup_available() { return probe_cgroup().writable; }
+inline bool cgroup_available() {
+  return probe_cgroup().writable;
+}
 
 inline size_t open_fd_count() {
   size_t n = 0;
