@@ -132,8 +132,8 @@ Expected<std::unique_ptr<FileOutput>> FileOutput::open(const std::string& path,
 void FileOutput::write(Stream s, std::string_view data) {
   (s == Stream::out ? out_ : err_) += data.size();
   if (written_head_ < limits_.head_bytes) {
-    size_t n = static_cast<size_t>(
-        std::min<uint64_t>(data.size(), limits_.head_bytes - written_head_));
+    size_t n =
+        static_cast<size_t>(std::min<uint64_t>(data.size(), limits_.head_bytes - written_head_));
     if (!error_ && !write_all(file_.get(), data.substr(0, n)))
       error_ = Error::from_errno("write output", path_);
     written_head_ += n;

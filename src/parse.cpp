@@ -83,12 +83,18 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
     frac = number.substr(dot + 1);
   }
   int64_t unit_ms;
-  if (unit.empty() || unit == "s") unit_ms = 1000;
-  else if (unit == "ms") unit_ms = 1;
-  else if (unit == "m") unit_ms = 60'000;
-  else if (unit == "h") unit_ms = 3'600'000;
-  else if (unit == "d") unit_ms = 86'400'000;
-  else return duration_error(text, std::string("not a duration (") + kDurationExamples + ")");
+  if (unit.empty() || unit == "s")
+    unit_ms = 1000;
+  else if (unit == "ms")
+    unit_ms = 1;
+  else if (unit == "m")
+    unit_ms = 60'000;
+  else if (unit == "h")
+    unit_ms = 3'600'000;
+  else if (unit == "d")
+    unit_ms = 86'400'000;
+  else
+    return duration_error(text, std::string("not a duration (") + kDurationExamples + ")");
 
   bool has_dot = number.find('.') != std::string_view::npos;
   auto digits_only = [](std::string_view s) {
@@ -121,8 +127,7 @@ Expected<int> parse_signal(std::string_view text) {
   if (text.empty()) return bad("empty (examples: TERM, SIGKILL, 9, RTMIN+1)");
   int64_t n;
   if (parse_uint(text, n)) {
-    if (n < 1 || n > SIGRTMAX)
-      return bad("out of range (1-" + std::to_string(SIGRTMAX) + ")");
+    if (n < 1 || n > SIGRTMAX) return bad("out of range (1-" + std::to_string(SIGRTMAX) + ")");
     return static_cast<int>(n);
   }
   std::string name = upper(text);

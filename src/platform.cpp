@@ -35,6 +35,8 @@ Platform probe_platform() {
     // Make and remove one empty cgroup: access(W_OK) can lie under LSMs and read-only mounts.
     std::string probe = p.cgroup.self + "/tend-probe-" + std::to_string(::getpid());
     if (::mkdir(probe.c_str(), 0755) == 0) {
+      // The root cgroup has no cgroup.kill: look in a child, where jobs will be.
+      p.cgroup.has_kill = ::access((probe + "/cgroup.kill").c_str(), F_OK) == 0;
       ::rmdir(probe.c_str());
     } else {
       p.cgroup.writable = false;

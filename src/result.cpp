@@ -71,8 +71,8 @@ std::optional<system_clock::time_point> parse_time(const std::string& s) {
   }
   if (i != s.size()) return std::nullopt;
   std::time_t secs = ::timegm(&tm);
-  return system_clock::time_point(
-      std::chrono::duration_cast<system_clock::duration>(milliseconds((secs - offset_s) * 1000 + frac_ms)));
+  return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
+      milliseconds((secs - offset_s) * 1000 + frac_ms)));
 }
 
 json status_json(const ExitStatus& st) {
@@ -122,10 +122,14 @@ E enum_from(const json& j, const char* key, std::initializer_list<E> all) {
 
 const char* to_string(EndReason r) {
   switch (r) {
-    case EndReason::exited: return "exited";
-    case EndReason::timed_out: return "timed_out";
-    case EndReason::cancelled: return "cancelled";
-    case EndReason::spawn_failed: return "spawn_failed";
+    case EndReason::exited:
+      return "exited";
+    case EndReason::timed_out:
+      return "timed_out";
+    case EndReason::cancelled:
+      return "cancelled";
+    case EndReason::spawn_failed:
+      return "spawn_failed";
   }
   return "unknown";
 }
@@ -182,15 +186,18 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
   try {
     if (!j.is_object()) throw BadField{"not a JSON object"};
     Result r;
-    r.reason = enum_from<EndReason>(j, "reason",
-                                    {EndReason::exited, EndReason::timed_out,
-                                     EndReason::cancelled, EndReason::spawn_failed});
+    r.reason = enum_from<EndReason>(
+        j, "reason",
+        {EndReason::exited, EndReason::timed_out, EndReason::cancelled, EndReason::spawn_failed});
     if (const json& st = field(j, "status"); !st.is_null()) {
       ExitStatus s;
       std::string kind = field(st, "kind").get<std::string>();
-      if (kind == "exited") s.kind = ExitStatus::Kind::exited;
-      else if (kind == "signaled") s.kind = ExitStatus::Kind::signaled;
-      else throw BadField{"unknown status kind '" + kind + "'"};
+      if (kind == "exited")
+        s.kind = ExitStatus::Kind::exited;
+      else if (kind == "signaled")
+        s.kind = ExitStatus::Kind::signaled;
+      else
+        throw BadField{"unknown status kind '" + kind + "'"};
       s.value = field(st, "value").get<int>();
       s.core_dumped = st.value("core_dumped", false);
       r.status = s;
@@ -205,8 +212,8 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
     }
     r.stop_signal = j.value("stop_signal", 0);
     r.killed = j.value("killed", false);
-    for (auto [key, out] : {std::pair{"started_at", &r.started_at},
-                            std::pair{"finished_at", &r.finished_at}}) {
+    for (auto [key, out] :
+         {std::pair{"started_at", &r.started_at}, std::pair{"finished_at", &r.finished_at}}) {
       auto t = parse_time(field(j, key).get<std::string>());
       if (!t) throw BadField{std::string("'") + key + "' is not an RFC 3339 time"};
       *out = *t;

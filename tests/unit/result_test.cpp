@@ -12,8 +12,12 @@ using tend::Result;
 
 namespace {
 
-ExitStatus exited(int n) { return {ExitStatus::Kind::exited, n, false}; }
-ExitStatus signaled(int n) { return {ExitStatus::Kind::signaled, n, false}; }
+ExitStatus exited(int n) {
+  return {ExitStatus::Kind::exited, n, false};
+}
+ExitStatus signaled(int n) {
+  return {ExitStatus::Kind::signaled, n, false};
+}
 
 Result with(EndReason why, std::optional<ExitStatus> st) {
   Result r;

@@ -1,0 +1,126 @@
+// `tend run`: a timeout(1) that contains the whole process tree. One Job on one Loop; signals to
+// tend arrive on a signalfd watched by that Loop (no handlers).
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "run_face.hpp"
+#include "run_options.hpp"
+#include "run_report.hpp"
+#include "tend/job.hpp"
+#include "tend/loop.hpp"
+#include "tend/reaper.hpp"
+
+namespace tend::run_face {
+namespace {
+
+int fail(const std::string& sentence) {
+  std::fprintf(stderr, "tend: %s\n", sentence.c_str());
+  return 125;
+}
+
+std::string sentence(const Error& e) {
+  return e.stage == "usage" ? e.detail : e.message();
+}
+
+// Stopping signals end the job by the StopPolicy; these are passed on to the main process.
+constexpr int kStopSignals[] = {SIGTERM, SIGINT};
+constexpr int kForwardedSignals[] = {SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+
+class SignalRouter {
+ public:
+  explicit SignalRouter(Job& job) : job_(job) {}
+
+  void on_signal(int sig) {
+    if (sig == SIGCHLD) {
+      // Orphans re-parented to us (session level makes tend a subreaper): reap them. Children
+      // libtend waits for through their pidfds are claimed and left alone.
+      Reaper::reap_orphans();
+      return;
+    }
+    for (int s : kStopSignals) {
+      if (s != sig) continue;
+      if (stop_requests_++ == 0) {
+        job_.stop(sig);
+      } else {
+        // A second request while stopping: no more grace.
+        (void)job_.signal_all(SIGKILL);
+        forced_kill_ = true;
+      }
+      return;
+    }
+    (void)job_.signal_main(sig);
+  }
+
+  // The Job's StopPolicy did not send the SIGKILL we sent on a second request: record it, so the
+  // result (exit status 137, "killed") says how the job really ended.
+  Result adjusted(Result r) const {
+    if (forced_kill_ && r.reason == EndReason::cancelled && r.status && r.status->signaled() &&
+        r.status->value == SIGKILL)
+      r.killed = true;
+    return r;
+  }
+
+ private:
+  Job& job_;
+  int stop_requests_ = 0;
+  bool forced_kill_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse_args(argc, argv);
+  if (!parsed) return fail(sentence(parsed.error()));
+  if (!parsed->options) return parsed->exit_code;
+  const RunOptions& opts = *parsed->options;
+
+  auto cmd = build_command(opts);
+  if (!cmd) return fail(sentence(cmd.error()));
+  auto json = JsonSink::open(opts.json_path);
+  if (!json) return fail(sentence(json.error()));
+
+  // Blocked before the job starts, so a signal sent at any moment is seen; spawn resets the
+  // child's mask, so the job gets default signal handling.
+  std::vector<int> signals(std::begin(kStopSignals), std::end(kStopSignals));
+  signals.insert(signals.end(), std::begin(kForwardedSignals), std::end(kForwardedSignals));
+  signals.push_back(SIGCHLD);
+  auto sigfd = make_signalfd(signals);
+  if (!sigfd) return fail(sigfd.error().message());
+  auto loop = Loop::create();
+  if (!loop) return fail(loop.error().message());
+
+  auto job = Job::start(*loop, *cmd, build_job_options(opts));
+  if (!job) return fail(job.error().message());
+  if (opts.verbose && (*job)->result().reason != EndReason::spawn_failed) print_start(**job);
+
+  SignalRouter router(**job);
+  auto watched = loop->watch(sigfd->get(), EPOLLIN, [&](uint32_t) {
+    struct signalfd_siginfo info;
+    for (;;) {
+      ssize_t n = ::read(sigfd->get(), &info, sizeof info);
+      if (n < 0 && errno == EINTR) continue;
+      if (n != static_cast<ssize_t>(sizeof info)) break;  // EAGAIN: all pending ones read
+      router.on_signal(static_cast<int>(info.ssi_signo));
+    }
+  });
+  if (!watched) return fail(watched.error().message());
+
+  if (!(*job)->done()) {
+    auto ran = loop->run_until([&] { return (*job)->done(); });
+    if (!ran) return fail(ran.error().message());
+  }
+  loop->unwatch(sigfd->get());
+
+  const Result result = router.adjusted((*job)->result());
+  int code = result.exit_code(opts.preserve_status);
+  if (result.reason == EndReason::spawn_failed)
+    std::fprintf(stderr, "tend: %s\n", spawn_failure_sentence(result, opts).c_str());
+  if (auto w = json->write(result); !w)
+    std::fprintf(stderr, "tend: %s\n", w.error().message().c_str());
+  if (opts.verbose) print_summary(result, code);
+  return code;
+}
+
+}  // namespace tend::run_face
