@@ -1,11 +1,15 @@
 // Scope level `cgroup`: one cgroup v2 directory per job.
 #include <fcntl.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
+#include <chrono>
+#include <mutex>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -19,6 +23,35 @@ namespace tend::detail {
 namespace {
 
 std::atomic<unsigned> g_sequence{0};
+
+std::string random_suffix() {
+  uint32_t r = 0;
+  if (::getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+    r = static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", r);
+  return buf;
+}
+
+// Empty job cgroups whose supervisor died (SIGKILL, power loss) are never removed by it. Once per
+// process, remove `tend-*` siblings that are empty and were created long ago: a scope being set
+// up right now is young, and a live job's cgroup is populated (rmdir refuses it anyway).
+void remove_stale_scopes(const std::string& parent) {
+  constexpr time_t kStaleAfterSeconds = 600;
+  DIR* dir = ::opendir(parent.c_str());
+  if (!dir) return;
+  time_t now = ::time(nullptr);
+  while (struct dirent* e = ::readdir(dir)) {
+    if (std::strncmp(e->d_name, "tend-", 5) != 0) continue;
+    std::string path = parent + "/" + e->d_name;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (now - st.st_mtime < kStaleAfterSeconds) continue;
+    auto events = sys::read_file(path + "/cgroup.events");
+    if (events && events->find("populated 0") != std::string::npos) ::rmdir(path.c_str());
+  }
+  ::closedir(dir);
+}
 
 std::vector<pid_t> parse_pids(const std::string& text) {
   std::vector<pid_t> out;
@@ -145,11 +178,23 @@ class CgroupScope final : public Scope {
 
 Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
                                                    const CgroupSupport& cg) {
-  std::string name = opts.name;
-  if (name.empty())
-    name = "tend-" + std::to_string(::getpid()) + "-" + std::to_string(g_sequence.fetch_add(1));
-  std::string path = cg.self + "/" + name;
-  if (::mkdir(path.c_str(), 0755) != 0) return Error::from_errno("mkdir cgroup", path);
+  static std::once_flag swept;
+  std::call_once(swept, [&] { remove_stale_scopes(cg.self); });
+  std::string path;
+  if (!opts.name.empty()) {
+    path = cg.self + "/" + opts.name;
+    if (::mkdir(path.c_str(), 0755) != 0) return Error::from_errno("mkdir cgroup", path);
+  } else {
+    // The PID alone is not unique: every `tend init` in its own PID namespace is PID 1, and a
+    // supervisor killed with SIGKILL leaves its cgroup behind. A random part makes collisions
+    // a non-event; EEXIST just draws again.
+    for (int attempt = 0;; ++attempt) {
+      path = cg.self + "/tend-" + std::to_string(::getpid()) + "-" +
+             std::to_string(g_sequence.fetch_add(1)) + "-" + random_suffix();
+      if (::mkdir(path.c_str(), 0755) == 0) break;
+      if (errno != EEXIST || attempt == 8) return Error::from_errno("mkdir cgroup", path);
+    }
+  }
   auto cleanup_on_error = [&](Error e) -> Expected<std::unique_ptr<Scope>> {
     ::rmdir(path.c_str());
     return e;

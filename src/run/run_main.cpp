@@ -41,31 +41,15 @@ class SignalRouter {
     }
     for (int s : kStopSignals) {
       if (s != sig) continue;
-      if (stop_requests_++ == 0) {
-        job_.stop(sig);
-      } else {
-        // A second request while stopping: no more grace.
-        (void)job_.signal_all(SIGKILL);
-        forced_kill_ = true;
-      }
+      // The first request applies the StopPolicy; a second one skips what is left of the grace.
+      job_.stop(sig);
       return;
     }
     (void)job_.signal_main(sig);
   }
 
-  // The Job's StopPolicy did not send the SIGKILL we sent on a second request: record it, so the
-  // result (exit status 137, "killed") says how the job really ended.
-  Result adjusted(Result r) const {
-    if (forced_kill_ && r.reason == EndReason::cancelled && r.status && r.status->signaled() &&
-        r.status->value == SIGKILL)
-      r.killed = true;
-    return r;
-  }
-
  private:
   Job& job_;
-  int stop_requests_ = 0;
-  bool forced_kill_ = false;
 };
 
 }  // namespace
@@ -113,7 +97,7 @@ int main(int argc, char** argv) {
   }
   loop->unwatch(sigfd->get());
 
-  const Result result = router.adjusted((*job)->result());
+  const Result& result = (*job)->result();
   int code = result.exit_code(opts.preserve_status);
   if (result.reason == EndReason::spawn_failed)
     std::fprintf(stderr, "tend: %s\n", spawn_failure_sentence(result, opts).c_str());
