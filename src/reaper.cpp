@@ -245,7 +245,7 @@ Expected<UniqueFd> make_signalfd(const std::vector<int>& signals) {
   sigset_t set;
   sigemptyset(&set);
   for (int sig : signals) {
-    if (sigaddset(&set, sig) != 0)
+    if (sig == SIGKILL || sig == SIGSTOP || sigaddset(&set, sig) != 0)
       return Error{"signalfd", EINVAL, {}, "signal " + std::to_string(sig) + " cannot be caught"};
   }
   // Block first: a signal that arrives in between stays pending and the fd reports it.

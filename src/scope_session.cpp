@@ -43,7 +43,10 @@ class SessionScope final : public Scope {
   void adopt_main(pid_t pid) override {
     main_ = pid;
     if (auto info = sys::read_proc(pid)) {
-      sid_ = info->sid;
+      // Group membership counts only for a session or process group the job leads: one started
+      // with Command::process_group (a terminal's foreground job) shares our session.
+      if (info->sid == pid) sid_ = pid;
+      else if (info->pgid == pid) pgid_ = pid;
       known_[pid] = info->start_time;
     }
   }
@@ -103,13 +106,20 @@ class SessionScope final : public Scope {
       else
         ++it;
     }
+    // Never ourselves or our ancestors, whatever session or group they share with the job.
+    std::set<pid_t> ours;
+    for (pid_t p = self; p > 0 && ours.insert(p).second;) {
+      auto it = by_pid.find(p);
+      p = it == by_pid.end() ? 0 : it->second->ppid;
+    }
     // Grow the known set to a fixed point: a parent seen before makes its children members.
     bool grew = true;
     while (grew) {
       grew = false;
       for (const auto& p : procs) {
-        if (known_.count(p.pid)) continue;
-        bool member = (sid_ > 0 && p.sid == sid_) || known_.count(p.ppid) ||
+        if (known_.count(p.pid) || ours.count(p.pid)) continue;
+        bool member = (sid_ > 0 && p.sid == sid_) || (pgid_ > 0 && p.pgid == pgid_) ||
+                      known_.count(p.ppid) ||
                       (sole_scope && p.ppid == self && p.pid != main_ && main_ > 0 &&
                        !is_our_other_child(p.pid));
         if (member) {
@@ -135,7 +145,8 @@ class SessionScope final : public Scope {
 
   std::string empty_;
   pid_t main_ = -1;
-  pid_t sid_ = -1;
+  pid_t sid_ = -1;   // the job's own session, if it leads one
+  pid_t pgid_ = -1;  // else the job's own process group, if it leads one
   mutable std::map<pid_t, unsigned long long> known_;
 };
 

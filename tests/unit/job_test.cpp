@@ -210,6 +210,23 @@ INSTANTIATE_TEST_SUITE_P(Levels, JobLevels,
                          ::testing::Values(ScopeLevel::cgroup, ScopeLevel::session),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
+TEST(Job, SessionScopeNeverCountsItsSupervisor) {
+  // A job started as a process group (a terminal's foreground job) shares our session; stopping
+  // it must reach neither this process nor its ancestors. Were it to, this test would die here.
+  std::string marker = test::new_marker();
+  JobOptions o;
+  o.timeout = 500ms;
+  o.stop.grace = 500ms;
+  o.scope.level = ScopeLevel::session;
+  Command cmd = test::marked(Command({"sh", "-c", "sleep 300 & sleep 300"}), marker);
+  cmd.process_group();
+  auto r = run(cmd, o);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, EndReason::timed_out);
+  EXPECT_EQ(r->exit_code(), 124);
+  EXPECT_EQ(test::count_and_kill_marked(marker), 0u);
+}
+
 TEST(Job, TwoHundredConcurrentJobsOnOneLoop) {
   std::string marker = test::new_marker();
   auto loop = Loop::create();

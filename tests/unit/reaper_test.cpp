@@ -88,8 +88,8 @@ TEST_F(ReaperTest, BecomeSubreaperSetsTheFlag) {
 }
 
 TEST_F(ReaperTest, SignalfdRejectsUncatchableNumbers) {
-  auto fd = make_signalfd({SIGCHLD, 4096});
-  EXPECT_FALSE(fd);
+  EXPECT_FALSE(make_signalfd({SIGCHLD, 4096}));
+  EXPECT_FALSE(make_signalfd({SIGKILL}));
 }
 
 TEST_F(ReaperTest, SignalfdReportsTheSignal) {

@@ -1,0 +1,100 @@
+// `tend init`: the container entrypoint. Read top to bottom:
+//   1. parse the options (bad ones: one line, 125, nothing started);
+//   2. block every catchable signal and read them from a signalfd: no handlers, no polling;
+//   3. become the reaper of orphans (PID 1 is one already; otherwise a child subreaper);
+//   4. start the command as a tend::Job, in its own scope, in the terminal's foreground;
+//   5. sleep in the event loop until the job is over: SIGCHLD reaps orphans, SIGTERM/SIGINT stop
+//      the job, any other signal is forwarded; nothing wakes us while nothing happens;
+//   6. exit with the command's status.
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+#include "init_face.hpp"
+#include "options.hpp"
+#include "signals.hpp"
+#include "tend/job.hpp"
+#include "tend/loop.hpp"
+#include "tend/reaper.hpp"
+#include "terminal.hpp"
+
+namespace tend::init_face {
+namespace {
+
+int fail(const Error& error) {
+  std::fprintf(stderr, "tend init: %s\n", error.message().c_str());
+  return 125;
+}
+
+// Reads every pending signal and acts on each.
+void drain_signals(int sigfd, Job& job, const Options& opt) {
+  signalfd_siginfo infos[16];
+  for (;;) {
+    ssize_t n = ::read(sigfd, infos, sizeof infos);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // EAGAIN: all read
+    for (ssize_t i = 0; i < n / static_cast<ssize_t>(sizeof infos[0]); ++i)
+      on_signal(job, opt, static_cast<int>(infos[i].ssi_signo));
+  }
+}
+
+// The command's own status (N, 128+N, 126/127 if it never ran), after the -e mapping.
+int exit_status(const Result& result, const Options& opt) {
+  const int code = result.exit_code(/*preserve_status=*/true);
+  const auto& ok = opt.success_codes;
+  return std::find(ok.begin(), ok.end(), code) != ok.end() ? 0 : code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse_options(argc, argv);
+  if (const int* status = std::get_if<int>(&parsed)) return *status;
+  const Options& opt = std::get<Options>(parsed);
+
+  auto sigfd = make_signalfd(caught_signals());
+  if (!sigfd) return fail(sigfd.error());
+  if (opt.parent_death_signal != 0 &&
+      ::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(opt.parent_death_signal), 0, 0, 0) != 0)
+    return fail(Error::from_errno("prctl PR_SET_PDEATHSIG"));
+  // Without it (a seccomp filter may refuse prctl) orphans go to the real init: say so, go on.
+  if (auto reaper = Reaper::become_subreaper(); !reaper)
+    std::fprintf(stderr, "tend init: orphans will not be reaped here: %s\n",
+                 reaper.error().message().c_str());
+
+  auto loop = Loop::create();
+  if (!loop) return fail(loop.error());
+  Command command(opt.command);
+  const bool tty = TerminalHandoff::stdin_is_terminal();
+  // Its own process group: the terminal's foreground, or the target of -g.
+  command.process_group(tty || opt.forward_to == ForwardTo::group);
+  JobOptions job_options;
+  job_options.stop.grace = opt.grace;
+  job_options.orphans = opt.orphans;
+  auto started = Job::start(*loop, command, job_options);
+  if (!started) return fail(started.error());
+  Job& job = **started;
+  if (job.done() && job.result().error) {  // the command could not be run
+    std::fprintf(stderr, "tend init: %s\n", job.result().error->message().c_str());
+    return exit_status(job.result(), opt);
+  }
+  TerminalHandoff terminal = tty ? TerminalHandoff::give_to(job.pid()) : TerminalHandoff();
+
+  if (auto watched = loop->watch(sigfd->get(), EPOLLIN,
+                                 [&](uint32_t) { drain_signals(sigfd->get(), job, opt); });
+      !watched) {
+    job.stop(SIGKILL);
+    return fail(watched.error());
+  }
+  if (auto ran = loop->run_until([&] { return job.done(); }); !ran) return fail(ran.error());
+  loop->unwatch(sigfd->get());
+  terminal.give_back();
+  drain_signals(sigfd->get(), job, opt);  // a last SIGCHLD: leave no zombie behind us
+  return exit_status(job.result(), opt);
+}
+
+}  // namespace tend::init_face
