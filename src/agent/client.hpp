@@ -1,0 +1,13 @@
+// The agent's command-line clients: `tend submit`, `tend jobs`, `tend logs`, `tend cancel`.
+// Address and token: --addr/--token, else TEND_ADDR/TEND_TOKEN, else 127.0.0.1:8600 and the
+// token in ./tend-data/token.
+#pragma once
+
+namespace tend::agent {
+
+int submit_main(int argc, char** argv);
+int jobs_main(int argc, char** argv);
+int logs_main(int argc, char** argv);
+int cancel_main(int argc, char** argv);
+
+}  // namespace tend::agent

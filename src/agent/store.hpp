@@ -1,0 +1,81 @@
+// Store: the agent's durable job records, in one SQLite database (WAL). Thread-safe: one
+// connection behind a mutex (the HTTP threads read, the supervisor thread writes transitions).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tend/error.hpp"
+
+struct sqlite3;
+
+namespace tend::agent {
+
+enum class JobState { queued, running, succeeded, failed, timed_out, cancelled, lost };
+const char* to_string(JobState);
+std::optional<JobState> job_state_from_string(std::string_view);
+inline bool is_final(JobState s) {
+  return s != JobState::queued && s != JobState::running;
+}
+
+struct JobRecord {
+  int64_t seq = 0;
+  std::string id;
+  JobState state = JobState::queued;
+  nlohmann::json request;  // to_json(JobRequest)
+  int64_t created_ms = 0;
+  std::optional<int64_t> started_ms, finished_ms;
+  std::optional<int> exit_code, signal;
+  std::optional<int> exit_status;  // what `tend run` would exit with (Result::exit_code())
+  std::optional<std::string> error;
+  std::optional<int64_t> duration_ms, cpu_user_ms, cpu_system_ms, peak_memory_bytes;
+  int64_t output_bytes = 0, output_dropped_bytes = 0;
+  int leftovers_killed = 0;
+  // The job's supervisor process, identified by pid + start time (/proc/PID/stat field 22).
+  std::optional<int64_t> shim_pid, shim_start;
+  bool cancel_requested = false;
+};
+
+struct ListQuery {
+  std::optional<JobState> state;
+  std::optional<std::pair<std::string, std::string>> label;
+  int limit = 50;
+  std::optional<int64_t> before_seq;  // the cursor: only jobs older than this
+};
+
+class Store {
+ public:
+  static Expected<std::unique_ptr<Store>> open(const std::string& path);
+  ~Store();
+
+  // Inserts a new record; sets rec.seq.
+  Expected<void> insert(JobRecord& rec);
+  std::optional<JobRecord> get(const std::string& id);
+  std::vector<JobRecord> list(const ListQuery& q);
+  std::vector<JobRecord> with_state(JobState s, int limit = -1);  // oldest first
+  std::map<JobState, int64_t> count_by_state();
+  int64_t count(JobState s);
+  // Writes every mutable field of `rec` (state, times, figures, shim identity).
+  Expected<void> update(const JobRecord& rec);
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  Expected<void> exec(const char* sql);
+  using Arg = std::variant<int64_t, std::string>;
+  // Runs a SELECT of all job columns; the caller holds mu_.
+  std::vector<JobRecord> query_locked(const std::string& where_and_order,
+                                      const std::vector<Arg>& args);
+
+  std::mutex mu_;
+  sqlite3* db_;
+};
+
+}  // namespace tend::agent

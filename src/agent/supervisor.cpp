@@ -1,0 +1,333 @@
+#include "supervisor.hpp"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+// glibc 2.36's <sys/pidfd.h> lacks the C linkage block (fixed in 2.37).
+extern "C" {
+#include <sys/pidfd.h>
+}
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "clock.hpp"
+#include "files.hpp"
+#include "proc_info.hpp"
+#include "tend/reaper.hpp"
+#include "tend/result.hpp"
+
+namespace tend::agent {
+
+namespace {
+
+using json = nlohmann::json;
+
+void log_error(const std::string& what, const Error& e) {
+  std::fprintf(stderr, "tend agent: %s: %s\n", what.c_str(), e.message().c_str());
+}
+
+// Fills the record's outcome from the Result its shim wrote.
+void apply_result(JobRecord& rec, const Result& r) {
+  switch (r.reason) {
+    case EndReason::exited:
+      rec.state = r.status && r.status->exited() && r.status->value == 0 ? JobState::succeeded
+                                                                         : JobState::failed;
+      break;
+    case EndReason::timed_out:
+      rec.state = JobState::timed_out;
+      break;
+    case EndReason::cancelled:
+      rec.state = JobState::cancelled;
+      break;
+    case EndReason::spawn_failed:
+      rec.state = JobState::failed;
+      break;
+  }
+  rec.exit_code.reset();
+  rec.signal.reset();
+  if (r.status) {
+    if (r.status->exited())
+      rec.exit_code = r.status->value;
+    else
+      rec.signal = r.status->value;
+  }
+  rec.exit_status = r.exit_code();
+  if (r.error) rec.error = r.error->message();
+  auto epoch = std::chrono::system_clock::time_point{};
+  if (r.started_at != epoch) rec.started_ms = to_ms(r.started_at);
+  rec.finished_ms = r.finished_at != epoch ? to_ms(r.finished_at) : now_ms();
+  rec.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed).count();
+  if (r.cpu_user)
+    rec.cpu_user_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*r.cpu_user).count();
+  if (r.cpu_system)
+    rec.cpu_system_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*r.cpu_system).count();
+  if (r.peak_memory_bytes) rec.peak_memory_bytes = static_cast<int64_t>(*r.peak_memory_bytes);
+  rec.output_bytes = static_cast<int64_t>(r.stdout_bytes + r.stderr_bytes);
+  rec.output_dropped_bytes = static_cast<int64_t>(r.output_dropped_bytes);
+  rec.leftovers_killed = r.leftovers_killed;
+}
+
+// Output followers wait on inotify for the job directory: this wakes them when the state they
+// show changes (the record itself is in the database).
+void touch_state(const JobDir& dir, JobState st) {
+  (void)write_file(dir.path + "/state", to_string(st));
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<Supervisor>> Supervisor::create(Store& store, Metrics& metrics,
+                                                         SupervisorOptions opts) {
+  auto loop = Loop::create();
+  if (!loop) return loop.error();
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return Error::from_errno("eventfd");
+  std::unique_ptr<Supervisor> s(
+      new Supervisor(store, metrics, std::move(opts), std::move(*loop), std::move(wake)));
+  if (CgroupSupport cg = probe_cgroup(); cg.writable) s->cgroup_parent_ = cg.self;
+  if (auto r =
+          s->loop_.watch(s->wake_.get(), EPOLLIN, [p = s.get()](uint32_t) { p->run_posted(); });
+      !r)
+    return r.error();
+  if (s->opts_.sigchld_fd) {
+    if (auto r = s->loop_.watch(s->opts_.sigchld_fd.get(), EPOLLIN,
+                                [p = s.get()](uint32_t) { p->on_sigchld(); });
+        !r)
+      return r.error();
+  }
+  return s;
+}
+
+Supervisor::~Supervisor() {
+  if (thread_.joinable()) {
+    post([this] { stopping_ = true; });
+    thread_.join();
+  }
+}
+
+Expected<void> Supervisor::start() {
+  recover();
+  schedule();
+  thread_ = std::thread([this] { thread_main(); });
+  return {};
+}
+
+void Supervisor::thread_main() {
+  while (!stopping_) {
+    if (auto r = loop_.run_once(); !r) {
+      log_error("event loop", r.error());
+      return;
+    }
+  }
+}
+
+void Supervisor::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    posted_.push_back(std::move(fn));
+  }
+  uint64_t one = 1;
+  while (::write(wake_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+void Supervisor::run_posted() {
+  uint64_t n;
+  while (::read(wake_.get(), &n, sizeof n) < 0 && errno == EINTR) {
+  }
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard lock(mu_);
+    work.swap(posted_);
+  }
+  for (auto& fn : work) fn();
+}
+
+void Supervisor::kick() {
+  post([this] { schedule(); });
+}
+
+Supervisor::CancelOutcome Supervisor::cancel(const std::string& id) {
+  auto answer = std::make_shared<std::promise<CancelOutcome>>();
+  auto result = answer->get_future();
+  post([this, id, answer] {
+    auto rec = store_.get(id);
+    if (!rec) return answer->set_value(CancelOutcome::unknown);
+    if (is_final(rec->state)) return answer->set_value(CancelOutcome::already_finished);
+    rec->cancel_requested = true;
+    if (rec->state == JobState::queued) {
+      rec->state = JobState::cancelled;
+      rec->finished_ms = now_ms();
+      rec->exit_status = 128 + SIGTERM;
+    } else if (auto it = running_.find(id); it != running_.end()) {
+      // The shim turns SIGTERM into Job::stop(): the StopPolicy for the whole tree.
+      int rc = it->second.child.valid()
+                   ? (it->second.child.signal(SIGTERM) ? 0 : -1)
+                   : ::pidfd_send_signal(it->second.pidfd.get(), SIGTERM, nullptr, 0);
+      if (rc != 0 && errno != ESRCH)
+        log_error("cancel " + id, Error::from_errno("pidfd_send_signal"));
+    }
+    if (auto r = store_.update(*rec); !r) log_error("cancel " + id, r.error());
+    if (rec->state == JobState::cancelled) touch_state(job_dir(id), rec->state);
+    answer->set_value(CancelOutcome::accepted);
+  });
+  return result.get();
+}
+
+void Supervisor::schedule() {
+  if (stopping_) return;
+  int free = opts_.max_running - static_cast<int>(running_.size());
+  if (free <= 0) return;
+  for (auto& rec : store_.with_state(JobState::queued, free)) start_job(std::move(rec));
+  metrics_.set_running(static_cast<int64_t>(running_.size()));
+}
+
+void Supervisor::start_job(JobRecord rec) {
+  JobDir dir = job_dir(rec.id);
+  // Recorded `running` before the shim exists: if the agent dies in between, the next start
+  // finds a running job with no shim and declares it lost (killing its cgroup by name) instead
+  // of starting it a second time.
+  rec.state = JobState::running;
+  rec.started_ms = now_ms();
+  if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+  Command cmd({opts_.self_exe, "agent-shim", dir.path});
+  // Its own session: outside anything that kills the agent's process group or session.
+  cmd.new_session().stdin_(Stdio::null()).stdout_(Stdio::file(dir.shim_log(), true)).merge_stderr();
+  auto t0 = std::chrono::steady_clock::now();
+  auto child = spawn(cmd);
+  metrics_.observe_spawn(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (!child) {
+    rec.state = JobState::failed;
+    rec.error = "could not start the job's supervisor: " + child.error().message();
+    rec.exit_status = 125;
+    rec.finished_ms = now_ms();
+    if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+    touch_state(dir, rec.state);
+    return;
+  }
+  rec.shim_pid = child->pid();
+  // The child is claimed until we reap it, so its pid cannot be recycled under us here.
+  rec.shim_start = process_start_time(child->pid());
+  if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+  touch_state(dir, rec.state);
+  watch(rec.id, Running{std::move(*child), {}});
+}
+
+void Supervisor::watch(const std::string& id, Running r) {
+  int fd = r.fd();
+  running_.emplace(id, std::move(r));
+  if (auto w = loop_.watch(fd, EPOLLIN, [this, id](uint32_t) { on_shim_exit(id); }); !w)
+    log_error("watch shim of " + id, w.error());
+  metrics_.set_running(static_cast<int64_t>(running_.size()));
+}
+
+void Supervisor::on_shim_exit(const std::string& id) {
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  loop_.unwatch(it->second.fd());
+  std::string why = "its supervisor died without recording a result";
+  if (it->second.child.valid()) {
+    auto st = it->second.child.wait();
+    if (st)
+      why = "its supervisor (pid " + std::to_string(it->second.child.pid()) + ") " +
+            st->describe() + " without recording a result";
+  }
+  running_.erase(it);
+  metrics_.set_running(static_cast<int64_t>(running_.size()));
+  if (auto rec = store_.get(id)) finish_from_disk(*rec, why);
+  schedule();
+}
+
+void Supervisor::finish_from_disk(JobRecord& rec, const std::string& why_no_result) {
+  JobDir dir = job_dir(rec.id);
+  std::optional<Result> result;
+  if (auto text = read_file(dir.result())) {
+    json j = json::parse(*text, nullptr, false);
+    if (!j.is_discarded()) {
+      auto r = result_from_json(j);
+      if (r)
+        result = std::move(*r);
+      else
+        log_error("read result of " + rec.id, r.error());
+    }
+  }
+  if (result) {
+    apply_result(rec, *result);
+  } else {
+    // Whatever the job left behind is killed: its cgroup if it had one, else its session.
+    int killed = 0;
+    bool found_scope = false;
+    if (auto text = read_file(dir.scope())) {
+      json scope = json::parse(*text, nullptr, false);
+      if (!scope.is_discarded() && scope.is_object()) {
+        found_scope = true;
+        if (scope.contains("cgroup") && scope["cgroup"].is_string())
+          killed = kill_cgroup(scope["cgroup"].get<std::string>());
+        else if (scope.contains("session") && scope["session"].is_number_integer())
+          killed = kill_session(scope["session"].get<pid_t>());
+      }
+    }
+    // The shim died between starting the job and recording where it is: its cgroup has a
+    // known name.
+    std::string cg = cgroup_parent_ + "/" + job_cgroup_name(rec.id);
+    if (!found_scope && !cgroup_parent_.empty() && file_exists(cg)) killed = kill_cgroup(cg);
+    rec.state = rec.cancel_requested ? JobState::cancelled : JobState::lost;
+    rec.error = why_no_result;
+    rec.leftovers_killed = killed;
+    rec.finished_ms = now_ms();
+    if (rec.started_ms) rec.duration_ms = *rec.finished_ms - *rec.started_ms;
+    if (auto out = read_file(dir.output())) rec.output_bytes = static_cast<int64_t>(out->size());
+  }
+  metrics_.add_leftovers_killed(rec.leftovers_killed);
+  if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+  touch_state(dir, rec.state);
+}
+
+void Supervisor::recover() {
+  for (auto& rec : store_.with_state(JobState::running)) {
+    JobDir dir = job_dir(rec.id);
+    if (file_exists(dir.result())) {
+      finish_from_disk(rec, {});
+      continue;
+    }
+    UniqueFd fd;
+    if (!rec.shim_pid || !rec.shim_start) {
+      // The agent died between starting the shim and recording it: the shim recorded itself.
+      if (auto text = read_file(dir.shim_pid())) {
+        long long pid = 0;
+        unsigned long long start = 0;
+        if (std::sscanf(text->c_str(), "%lld %llu", &pid, &start) == 2) {
+          rec.shim_pid = pid;
+          rec.shim_start = static_cast<int64_t>(start);
+          if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+        }
+      }
+    }
+    if (rec.shim_pid && rec.shim_start)
+      fd = open_if_same_process(static_cast<pid_t>(*rec.shim_pid),
+                                static_cast<uint64_t>(*rec.shim_start));
+    if (fd) {
+      watch(rec.id, Running{Child{}, std::move(fd)});
+      continue;
+    }
+    // The shim may have written its result between our two checks.
+    finish_from_disk(rec,
+                     "its supervisor died while the agent was down, without recording a result");
+  }
+}
+
+void Supervisor::on_sigchld() {
+  struct signalfd_siginfo si {};
+  if (::read(opts_.sigchld_fd.get(), &si, sizeof si) < 0 && errno != EAGAIN && errno != EINTR)
+    log_error("read signalfd", Error::from_errno("read"));
+  // One SIGCHLD may stand for many exits: reap every unclaimed child there is.
+  int n = Reaper::reap_orphans();
+  if (n > 0) metrics_.add_orphans_reaped(n);
+}
+
+}  // namespace tend::agent

@@ -1,0 +1,94 @@
+// Supervisor: starts each job's shim (`tend agent-shim JOBDIR`), watches the shims' pidfds on
+// one tend::Loop in its own thread, and records every transition in the Store. All job state
+// transitions after submission happen on that thread; other threads post requests to it.
+//
+// Durability: shims run in their own sessions and write their Result to the job's directory, so
+// when the agent restarts, recover() finishes the jobs whose result is there, re-attaches to the
+// shims still running (pid + start time, then a pidfd), and declares the rest `lost` after
+// killing whatever is left of them. No job stays `running`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "job_dir.hpp"
+#include "metrics.hpp"
+#include "store.hpp"
+#include "tend/child.hpp"
+#include "tend/fd.hpp"
+#include "tend/loop.hpp"
+
+namespace tend::agent {
+
+struct SupervisorOptions {
+  std::string jobs_dir;  // DATA/jobs
+  std::string self_exe;  // the tend binary, for `tend agent-shim`
+  int max_running = 2;
+  // Orphans re-parented to this process (PID 1 in a container) are reaped from this signalfd
+  // (SIGCHLD, blocked in every thread). Invalid: none are expected.
+  UniqueFd sigchld_fd;
+};
+
+class Supervisor {
+ public:
+  enum class CancelOutcome { accepted, already_finished, unknown };
+
+  static Expected<std::unique_ptr<Supervisor>> create(Store& store, Metrics& metrics,
+                                                      SupervisorOptions opts);
+  ~Supervisor();  // stops the thread; shims keep running (they are durable)
+
+  // Recovers the jobs of a previous run, then starts the thread.
+  Expected<void> start();
+  // A job was queued: start it when a slot is free.
+  void kick();
+  // Cancels a queued job at once, or asks a running job's shim to stop it.
+  CancelOutcome cancel(const std::string& id);
+  JobDir job_dir(const std::string& id) const { return JobDir{opts_.jobs_dir + "/" + id}; }
+
+ private:
+  struct Running {
+    Child child;     // a shim we spawned (reaped through its pidfd) ...
+    UniqueFd pidfd;  // ... or one we re-attached to after a restart
+    int fd() const { return child.valid() ? child.pidfd() : pidfd.get(); }
+  };
+
+  Supervisor(Store& store, Metrics& metrics, SupervisorOptions opts, Loop loop, UniqueFd wake)
+      : store_(store),
+        metrics_(metrics),
+        opts_(std::move(opts)),
+        loop_(std::move(loop)),
+        wake_(std::move(wake)) {}
+  void post(std::function<void()> fn);
+  void run_posted();
+  void thread_main();
+  void recover();
+  void schedule();
+  void start_job(JobRecord rec);
+  void watch(const std::string& id, Running r);
+  void on_shim_exit(const std::string& id);
+  // The shim is gone: record its result, or `lost` (`cancelled` if asked) after cleaning up.
+  void finish_from_disk(JobRecord& rec, const std::string& why_no_result);
+  void on_sigchld();
+
+  Store& store_;
+  Metrics& metrics_;
+  SupervisorOptions opts_;
+  std::string cgroup_parent_;  // where shims make job cgroups; empty at the session level
+  Loop loop_;
+  UniqueFd wake_;  // eventfd: posted work is waiting
+  std::mutex mu_;
+  std::vector<std::function<void()>> posted_;
+  std::map<std::string, Running> running_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace tend::agent

@@ -1,0 +1,90 @@
+// parse_job_request: the pure validation of POST /v1/jobs bodies.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "job_request.hpp"
+
+using tend::agent::parse_job_request;
+
+namespace {
+
+// The field a bad body is refused for ("" if it was accepted).
+std::string refused_field(const std::string& body) {
+  auto r = parse_job_request(body);
+  if (r) return "";
+  EXPECT_FALSE(r.error().detail.empty()) << body;
+  return r.error().stage;
+}
+
+}  // namespace
+
+TEST(JobRequest, AcceptsACommandWithEveryOption) {
+  auto r =
+      parse_job_request(R"({"command":["echo","hi"],"env":{"A":"1"},"cwd":"/tmp","timeout":"30s",
+    "kill_after":2.5,"user":"root","stdin":"in","labels":{"team":"x"}})");
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->command, (std::vector<std::string>{"echo", "hi"}));
+  EXPECT_EQ(r->timeout, std::chrono::milliseconds(30'000));
+  EXPECT_EQ(r->kill_after, std::chrono::milliseconds(2'500));
+  EXPECT_EQ(r->env.at("A"), "1");
+  EXPECT_EQ(r->labels.at("team"), "x");
+  EXPECT_EQ(*r->stdin_text, "in");
+}
+
+TEST(JobRequest, ScriptDefaultsToSh) {
+  auto r = parse_job_request(R"({"script":"echo hi"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->interpreter, "sh");
+  EXPECT_EQ(tend::agent::job_argv(*r, "/x/script"),
+            (std::vector<std::string>{"/bin/sh", "/x/script"}));
+}
+
+TEST(JobRequest, RefusesBadBodiesNamingTheField) {
+  EXPECT_EQ(refused_field("{"), "body");
+  EXPECT_EQ(refused_field("[]"), "body");
+  EXPECT_EQ(refused_field("{}"), "command");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"script":"b"})"), "command");
+  EXPECT_EQ(refused_field(R"({"command":[]})"), "command");
+  EXPECT_EQ(refused_field(R"({"command":"ls"})"), "command");
+  EXPECT_EQ(refused_field(R"({"command":[1]})"), "command");
+  EXPECT_EQ(refused_field(R"({"command":[""]})"), "command");
+  EXPECT_EQ(refused_field(R"({"script":"x","interpreter":"perl"})"), "interpreter");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"interpreter":"sh"})"), "interpreter");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"timeout":"soon"})"), "timeout");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"timeout":-1})"), "timeout");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"timeout":"-5s"})"), "timeout");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"timeout":1e300})"), "timeout");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"kill_after":true})"), "kill_after");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"env":{"A=B":"1"}})"), "env");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"env":{"A":1}})"), "env");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"labels":{"a:b":"1"}})"), "labels");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"cwd":""})"), "cwd");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"user":5})"), "user");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"stdin":[]})"), "stdin");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"colour":"red"})"), "colour");
+  EXPECT_EQ(refused_field(R"({"command":["a"],"":1})"), "body");  // found by the fuzzer
+}
+
+TEST(JobRequest, RoundTripsThroughItsStoredForm) {
+  auto r = parse_job_request(R"J({"script":"print(1)","interpreter":"python3","timeout":"1.5s",
+    "kill_after":"250ms","env":{"K":"V"},"labels":{"a":"b"}})J");
+  ASSERT_TRUE(r);
+  auto again = tend::agent::request_from_json(tend::agent::to_json(*r));
+  ASSERT_TRUE(again) << again.error().detail;
+  EXPECT_EQ(tend::agent::to_json(*again), tend::agent::to_json(*r));
+  EXPECT_EQ(again->timeout, std::chrono::milliseconds(1500));
+}
+
+TEST(JobRequest, HostChecksFindMissingDirectoriesAndUsers) {
+  auto r = parse_job_request(R"({"command":["a"],"cwd":"/nonexistent/dir"})");
+  ASSERT_TRUE(r);
+  auto c = tend::agent::check_on_host(*r);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().stage, "cwd");
+  r = parse_job_request(R"({"command":["a"],"user":"no-such-user-tend"})");
+  ASSERT_TRUE(r);
+  c = tend::agent::check_on_host(*r);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().stage, "user");
+}
