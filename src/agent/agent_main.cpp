@@ -1,16 +1,14 @@
-// The agent face's dispatcher: the service, its per-job supervisor, and its clients.
+// The tend-agent program's dispatcher: the service and its clients.
 #include <string>
 
 #include "agent_face.hpp"
 #include "agent_server.hpp"
 #include "client.hpp"
-#include "shim.hpp"
 
 namespace tend::agent_face {
 
 int dispatch(std::string_view cmd, int argc, char** argv) {
   if (cmd == "agent") return agent::agent_main(argc, argv);
-  if (cmd == "agent-shim") return agent::shim_main(argc, argv);
   if (cmd == "submit") return agent::submit_main(argc, argv);
   if (cmd == "jobs") return agent::jobs_main(argc, argv);
   if (cmd == "logs") return agent::logs_main(argc, argv);

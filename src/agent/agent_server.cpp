@@ -55,10 +55,13 @@ Expected<void> mkdir_p(const std::string& path, mode_t mode) {
   return {};
 }
 
-std::string self_exe() {
+// The `tend` program beside this one: it runs each job's supervisor (`tend agent-shim`).
+std::string shim_exe() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
+  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  auto slash = self.rfind('/');
+  return slash == std::string::npos ? std::string("tend") : self.substr(0, slash) + "/tend";
 }
 
 }  // namespace
@@ -151,7 +154,7 @@ int agent_main(int argc, char** argv) {
   Metrics metrics;
   SupervisorOptions sopts;
   sopts.jobs_dir = o.data + "/jobs";
-  sopts.self_exe = self_exe();
+  sopts.self_exe = shim_exe();
   sopts.max_running = o.max_running;
   sopts.sigchld_fd = std::move(*sigchld_fd);
   auto supervisor = Supervisor::create(**store, metrics, std::move(sopts));

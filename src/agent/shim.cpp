@@ -1,5 +1,7 @@
 #include "shim.hpp"
 
+#include "agent_face.hpp"
+
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -178,3 +180,9 @@ int shim_main(int argc, char** argv) {
 }
 
 }  // namespace tend::agent
+
+namespace tend::agent_face {
+
+int shim_main(int argc, char** argv) { return agent::shim_main(argc, argv); }
+
+}  // namespace tend::agent_face

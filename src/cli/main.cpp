@@ -1,7 +1,13 @@
 // tend: dispatches `tend SUBCOMMAND ...` to the face that implements it.
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent_face.hpp"
 #include "doctor_face.hpp"
@@ -21,6 +27,22 @@ constexpr const char* kUsage =
     "\n"
     "`tend COMMAND --help` for a command's options.\n";
 
+// The agent and its clients are the tend-agent program installed beside this one.
+int exec_tend_agent(int argc, char** argv) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  std::string path = self.substr(0, self.rfind('/') + 1) + "tend-agent";
+  std::vector<char*> args;
+  args.push_back(const_cast<char*>("tend-agent"));
+  for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  ::execv(path.c_str(), args.data());
+  std::fprintf(stderr, "tend: cannot run %s: %s (it is installed beside tend)\n", path.c_str(),
+               std::strerror(errno));
+  return 125;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,12 +59,12 @@ int main(int argc, char** argv) {
     std::puts("tend " TEND_VERSION);
     return 0;
   }
-  // Each face parses its own arguments; argv[0] becomes "tend SUBCOMMAND" for messages.
+  // Each face parses its own arguments; argv[0] becomes the subcommand for messages.
   if (cmd == "run") return tend::run_face::main(argc - 1, argv + 1);
   if (cmd == "init") return tend::init_face::main(argc - 1, argv + 1);
   if (cmd == "doctor") return tend::doctor_face::main(argc - 1, argv + 1);
-  if (int rc = tend::agent_face::dispatch(cmd, argc - 1, argv + 1); rc != tend::agent_face::kNotMine)
-    return rc;
+  if (cmd == "agent-shim") return tend::agent_face::shim_main(argc - 1, argv + 1);
+  if (tend::agent_face::is_agent_command(cmd)) return exec_tend_agent(argc - 1, argv + 1);
   std::fprintf(stderr, "tend: unknown command '%s' (try: tend --help)\n", argv[1]);
   return 125;
 }
