@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(g++ cmake ninja-build pkg-config
       libcli11-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      util-linux procps psmisc python3 bash)
+      clang libclang-rt-14-dev util-linux procps psmisc python3 bash)
 if [[ "${TEND_TEST_EXTRAS:-0}" == 1 ]]; then
   pkgs+=(tini dumb-init catatonit hyperfine)
 fi
