@@ -144,10 +144,14 @@ void Job::on_scope_change() {
 }
 
 void Job::on_readable(int n) {
+  read_pipe(n, kReadsPerWakeup);
+}
+
+bool Job::read_pipe(int n, int max_reads) {
   int fd = child_.stdio_fd(n);
-  if (fd < 0) return;
+  if (fd < 0) return false;
   static thread_local char buf[kReadChunk];  // too big for the stack of a small thread
-  for (int i = 0; i < kReadsPerWakeup; ++i) {
+  for (int i = 0; i < max_reads; ++i) {
     ssize_t r = sys::read_retry(fd, buf, sizeof buf);
     if (r > 0) {
       if (sink_)
@@ -155,28 +159,21 @@ void Job::on_readable(int n) {
                      std::string_view(buf, static_cast<size_t>(r)));
       continue;
     }
-    if (r < 0 && errno == EAGAIN) return;
+    if (r < 0 && errno == EAGAIN) return true;
     close_pipe(n);  // EOF, or an error we cannot do anything about
-    return;
+    return false;
   }
+  return true;
 }
 
 void Job::drain_pipes() {
-  // Called once the scope is empty: only bytes already in the pipes remain. Read them without
-  // waiting; a writer outside the scope (OrphanPolicy::leave) cannot hold us up.
+  // Called once the scope is empty: only bytes already in the pipes remain (at most the pipe's
+  // size). Read them without waiting, and at most that much: a writer outside the scope
+  // (OrphanPolicy::leave) can neither hold us up nor keep us reading.
+  constexpr int kDrainReads = kPipeSize / kReadChunk + 2;
   for (int n = 1; n < 3; ++n) {
-    while (child_.stdio_fd(n) >= 0) {
-      int fd = child_.stdio_fd(n);
-      static thread_local char buf[kReadChunk];
-      ssize_t r = sys::read_retry(fd, buf, sizeof buf);
-      if (r > 0) {
-        if (sink_)
-          sink_->write(n == 1 ? Stream::out : Stream::err,
-                       std::string_view(buf, static_cast<size_t>(r)));
-        continue;
-      }
-      close_pipe(n);
-    }
+    read_pipe(n, kDrainReads);
+    close_pipe(n);
   }
 }
 

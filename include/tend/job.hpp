@@ -76,6 +76,7 @@ class Job {
   void on_main_exit();
   void on_scope_change();
   void on_readable(int n);
+  bool read_pipe(int n, int max_reads);
   void on_timeout();
   void begin_stop(int sig, EndReason why);
   void on_grace_expired();
