@@ -78,7 +78,7 @@ Child::~Child() {
 
 void Child::release_claim() {
   // Not reaped: hand the process over to the Reaper (if the program has one).
-  if (pid_ > 0 && !status_) detail::unclaim(pid_);
+  if (pid_ > 0 && !status_) detail::unclaim(pid_, /*reaped=*/false);
 }
 
 Expected<std::optional<ExitStatus>> Child::try_wait() {
@@ -95,7 +95,7 @@ Expected<std::optional<ExitStatus>> Child::try_wait() {
   status_ = decode(si);
   // Unclaimed only after the reap, so the claim outlives the zombie; claims are counted, so if a
   // new child already got this PID and was claimed, its claim survives ours.
-  detail::unclaim(pid_);
+  detail::unclaim(pid_, /*reaped=*/true);
   return status_;
 }
 
@@ -114,15 +114,18 @@ Expected<std::optional<ExitStatus>> Child::wait_until(Clock::time_point deadline
 }
 
 Expected<ExitStatus> Child::wait() {
-  for (;;) {
-    auto st = try_wait();
-    if (!st) return st.error();
-    if (st->has_value()) return **st;
-    struct pollfd p {
-      pidfd_.get(), POLLIN, 0
-    };
-    if (::poll(&p, 1, -1) < 0 && errno != EINTR) return Error::from_errno("poll");
-  }
+  if (status_) return *status_;
+  if (!pidfd_) return Error{"waitid", EBADF, {}, {}};
+  // One blocking waitid on the pidfd: it reaps exactly this child, and nothing else can.
+  siginfo_t si{};
+  int r;
+  do r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
+                     WEXITED, &rusage_);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return Error::from_errno("waitid");
+  status_ = decode(si);
+  detail::unclaim(pid_, /*reaped=*/true);
+  return *status_;
 }
 
 Expected<void> Child::signal(int sig) {

@@ -13,7 +13,7 @@ std::mutex& claims_mutex();
 // Callers hold claims_mutex().
 void claim_locked(pid_t pid);
 bool is_claimed_locked(pid_t pid);
-// Takes the mutex itself.
-void unclaim(pid_t pid);
+// Takes the mutex itself. `reaped`: the owner has just reaped it (so it is no zombie to announce).
+void unclaim(pid_t pid, bool reaped);
 
 }  // namespace tend::detail

@@ -91,7 +91,7 @@ bool is_claimed_locked(pid_t pid) {
   return claims().count(pid) != 0;
 }
 
-void unclaim(pid_t pid) {
+void unclaim(pid_t pid, bool reaped) {
   bool was_blocking = false;
   {
     std::lock_guard lock(claims_mutex());
@@ -100,7 +100,8 @@ void unclaim(pid_t pid) {
     claims().erase(it);
     was_blocking = blocking().erase(pid) != 0;
   }
-  if (was_blocking || is_unreaped_zombie_child(pid)) ::kill(::getpid(), SIGCHLD);
+  // A child its owner dropped unreaped may already be a zombie that no SIGCHLD will announce again.
+  if (was_blocking || (!reaped && is_unreaped_zombie_child(pid))) ::kill(::getpid(), SIGCHLD);
 }
 
 }  // namespace detail
@@ -209,7 +210,7 @@ void Reaper::claim(pid_t pid) {
 }
 
 void Reaper::unclaim(pid_t pid) {
-  detail::unclaim(pid);
+  detail::unclaim(pid, /*reaped=*/false);
 }
 
 int Reaper::reap_orphans(const std::function<void(pid_t, const ExitStatus&)>& on_reaped) {
