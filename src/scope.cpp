@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -5,6 +6,7 @@
 
 #include "scope_impl.hpp"
 #include "sys/procfs.hpp"
+#include "sys/syscalls.hpp"
 #include "tend/scope.hpp"
 
 namespace tend {
@@ -46,6 +48,14 @@ CgroupSupport probe_cgroup(const std::string& parent) {
   }
   cg.writable = true;
   return cg;
+}
+
+bool detail::signal_member(pid_t pid, int sig, const std::function<bool()>& is_member) {
+  int fd = sys::pidfd_open(pid, 0);
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM)) return is_member() && ::kill(pid, sig) == 0;
+  if (fd < 0) return false;  // already gone
+  UniqueFd pidfd(fd);
+  return is_member() && sys::pidfd_send_signal(pidfd.get(), sig) == 0;
 }
 
 Expected<std::unique_ptr<Scope>> Scope::create(const ScopeOptions& opts) {

@@ -1,7 +1,7 @@
 // Scope level `cgroup`: one cgroup v2 directory per job.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <dirent.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,8 +9,8 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
-#include <mutex>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -108,12 +108,11 @@ class CgroupScope final : public Scope {
       for (pid_t pid : pids()) {
         if (pid == except || !done.insert(pid).second) continue;
         found_new = true;
-        int fd = sys::pidfd_open(pid, 0);
-        if (fd < 0) continue;  // already gone
-        UniqueFd pidfd(fd);
-        auto cg = sys::read_file("/proc/" + std::to_string(pid) + "/cgroup");
-        if (!cg || cg->find(want) == std::string::npos) continue;
-        if (sys::pidfd_send_signal(pidfd.get(), sig) == 0) ++count;
+        bool sent = signal_member(pid, sig, [&] {
+          auto cg = sys::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+          return cg && cg->find(want) != std::string::npos;
+        });
+        count += sent;
       }
       if (!found_new) break;
     }

@@ -45,8 +45,10 @@ class SessionScope final : public Scope {
     if (auto info = sys::read_proc(pid)) {
       // Group membership counts only for a session or process group the job leads: one started
       // with Command::process_group (a terminal's foreground job) shares our session.
-      if (info->sid == pid) sid_ = pid;
-      else if (info->pgid == pid) pgid_ = pid;
+      if (info->sid == pid)
+        sid_ = pid;
+      else if (info->pgid == pid)
+        pgid_ = pid;
       known_[pid] = info->start_time;
     }
   }
@@ -62,14 +64,13 @@ class SessionScope final : public Scope {
       for (pid_t pid : sweep()) {
         if (pid == except || !done.insert(pid).second) continue;
         found_new = true;
-        int fd = sys::pidfd_open(pid, 0);
-        if (fd < 0) continue;
-        UniqueFd pidfd(fd);
-        // Pinned by the pidfd: check it is still the process the sweep saw.
-        auto info = sys::read_proc(pid);
-        auto it = known_.find(pid);
-        if (!info || it == known_.end() || info->start_time != it->second) continue;
-        if (sys::pidfd_send_signal(pidfd.get(), sig) == 0) ++count;
+        // Still the process the sweep saw (same start time), not a recycled PID.
+        bool sent = signal_member(pid, sig, [&] {
+          auto info = sys::read_proc(pid);
+          auto it = known_.find(pid);
+          return info && it != known_.end() && info->start_time == it->second;
+        });
+        count += sent;
       }
       if (!found_new) break;
     }
