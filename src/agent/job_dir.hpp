@@ -7,7 +7,8 @@
 //   shim.log     the shim's own stderr
 //   shim.pid     "PID STARTTIME" of the shim, by the shim first thing (re-attach if the agent
 //                died before recording it)
-//   state        the state last recorded, by the agent (wakes output followers via inotify)
+// When the agent records a new state it touches the directory's times: that wakes output
+// followers (inotify IN_ATTRIB) without creating a file.
 #pragma once
 
 #include <string>

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "api.hpp"
@@ -19,13 +20,11 @@ constexpr size_t kChunk = 64 * 1024;
 constexpr int kWaitMs = 250;          // bound on one wait: the state is re-read after it
 constexpr int kKeepAliveRounds = 60;  // SSE comment every ~15 s of silence
 
-// Reads up to kChunk bytes of `path` at `pos`; empty at EOF or if the file does not exist yet.
-std::string read_at(const std::string& path, uint64_t pos) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return {};
+// Reads up to kChunk bytes of `fd` at `pos`; empty at EOF.
+std::string read_at(int fd, uint64_t pos) {
   std::string buf(kChunk, '\0');
   for (;;) {
-    ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(pos));
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(pos));
     if (n < 0 && errno == EINTR) continue;
     buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
     return buf;
@@ -54,8 +53,9 @@ OutputFollower::OutputFollower(std::string dir, std::string id, uint64_t offset,
       sse_(sse),
       state_of_(std::move(state_of)) {
   inotify_.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (inotify_ && ::inotify_add_watch(inotify_.get(), dir_.c_str(),
-                                      IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+  if (inotify_ &&
+      ::inotify_add_watch(inotify_.get(), dir_.c_str(),
+                          IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB) < 0)
     inotify_.reset();
 }
 
@@ -91,7 +91,9 @@ bool OutputFollower::next(std::string& piece) {
       piece = "event: state\ndata: " + job_json(*rec).dump() + "\n\n";
       return true;
     }
-    std::string data = read_at(dir_ + "/output", pos_);
+    // The shim only appends to the file it created, never replaces it: one open is enough.
+    if (!output_) output_.reset(::open((dir_ + "/output").c_str(), O_RDONLY | O_CLOEXEC));
+    std::string data = output_ ? read_at(output_.get(), pos_) : std::string();
     if (!data.empty()) {
       if (sse_) {
         size_t keep = utf8_complete_prefix(data);
@@ -125,14 +127,36 @@ void OutputFollower::wait_for_change() {
     ::poll(nullptr, 0, kWaitMs);
     return;
   }
-  struct pollfd p {
-    inotify_.get(), POLLIN, 0
-  };
-  int rc = ::poll(&p, 1, kWaitMs);
-  if (rc <= 0) return;
-  alignas(struct inotify_event) char buf[4096];
-  while (::read(inotify_.get(), buf, sizeof buf) > 0) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWaitMs);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return;
+    struct pollfd p {
+      inotify_.get(), POLLIN, 0
+    };
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return;
+    if (drain_inotify()) return;
   }
+}
+
+bool OutputFollower::drain_inotify() {
+  // Writing a temporary file (NAME.tmp, renamed into place afterwards) changes nothing a
+  // follower shows: only the rename does. Skipping those events spares a state query each.
+  bool relevant = false;
+  alignas(struct inotify_event) char buf[4096];
+  ssize_t n;
+  while ((n = ::read(inotify_.get(), buf, sizeof buf)) > 0) {
+    for (ssize_t off = 0; off < n;) {
+      const auto* ev = reinterpret_cast<const struct inotify_event*>(buf + off);
+      std::string_view name = ev->len > 0 ? std::string_view(ev->name) : std::string_view();
+      bool temp = name.size() > 4 && name.substr(name.size() - 4) == ".tmp";
+      if (!temp || (ev->mask & IN_Q_OVERFLOW)) relevant = true;
+      off += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
+    }
+  }
+  return relevant;
 }
 
 }  // namespace tend::agent

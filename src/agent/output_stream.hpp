@@ -25,6 +25,8 @@ class OutputFollower {
 
  private:
   void wait_for_change();
+  // Reads every pending inotify event; true if one of them may change what the stream shows.
+  bool drain_inotify();
   std::string sse_output(std::string_view text);
 
   std::string dir_, id_;
@@ -33,6 +35,7 @@ class OutputFollower {
   std::function<std::optional<JobRecord>()> state_of_;
   std::optional<JobState> last_state_;
   UniqueFd inotify_;
+  UniqueFd output_;  // the job's output file, once it exists
   bool ended_ = false;
   int idle_rounds_ = 0;
 };

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "tend/error.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace tend::agent {
 
@@ -74,8 +76,13 @@ class Store {
   std::vector<JobRecord> query_locked(const std::string& where_and_order,
                                       const std::vector<Arg>& args);
 
+  // The statement for `sql`, prepared once and kept (nullptr if it does not compile); the caller
+  // holds mu_.
+  sqlite3_stmt* prepared(const std::string& sql);
+
   std::mutex mu_;
   sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> stmts_;
 };
 
 }  // namespace tend::agent
