@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -204,8 +205,8 @@ std::string unique_marker() {
   return name + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
 }
 
-std::vector<pid_t> marked_pids(const std::string& marker) {
-  std::string needle = "TEND_TEST_MARKER=" + marker;
+// The PIDs /proc lists now for which `pred(pid, "/proc/PID")` holds.
+std::vector<pid_t> processes_where(const std::function<bool(pid_t, const std::string&)>& pred) {
   std::vector<pid_t> out;
   DIR* d = ::opendir("/proc");
   if (!d) return out;
@@ -213,21 +214,27 @@ std::vector<pid_t> marked_pids(const std::string& marker) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
     if (*end != '\0' || pid <= 0) continue;
+    if (pred(static_cast<pid_t>(pid), std::string("/proc/") + e->d_name))
+      out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::vector<pid_t> marked_pids(const std::string& marker) {
+  std::string needle = "TEND_TEST_MARKER=" + marker;
+  return processes_where([&](pid_t, const std::string& dir) {
     // Zombies have an empty environ: they are dead and not counted.
-    std::string env = read_whole(std::string("/proc/") + e->d_name + "/environ");
+    std::string env = read_whole(dir + "/environ");
     size_t pos = 0;
     while (pos < env.size()) {
       size_t nul = env.find('\0', pos);
       if (nul == std::string::npos) nul = env.size();
-      if (env.compare(pos, nul - pos, needle) == 0) {
-        out.push_back(static_cast<pid_t>(pid));
-        break;
-      }
+      if (env.compare(pos, nul - pos, needle) == 0) return true;
       pos = nul + 1;
     }
-  }
-  ::closedir(d);
-  return out;
+    return false;
+  });
 }
 
 int count_marked(const std::string& marker, std::chrono::milliseconds settle) {
@@ -269,25 +276,16 @@ int kill_marked(const std::string& marker) {
 }
 
 std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (!d) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    std::string stat = read_whole(std::string("/proc/") + e->d_name + "/stat");
+  return processes_where([&](pid_t, const std::string& dir) {
+    std::string stat = read_whole(dir + "/stat");
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
     size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
+    if (close == std::string::npos) return false;
     char state = 0;
     long ppid = 0;
-    if (std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent &&
-        state != 'Z')
-      out.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(d);
-  return out;
+    return std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent &&
+           state != 'Z';
+  });
 }
 
 bool cgroup_level_available() {
