@@ -39,7 +39,7 @@ echo "machine: $(nproc) CPUs, $(uname -r), $(awk -F: '/model name/ {print $2; ex
 if want throughput; then
 start_agent --max-running 64 --max-queued 100000
 python3 - "$ADDR" "$TOKEN" "$JOBS" "$CLIENTS" "$TEND" <<'PY'
-import http.client, json, subprocess, sys, threading, time
+import http.client, json, os, subprocess, sys, threading, time
 addr, token, jobs, clients, tend = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 host, port = addr.rsplit(":", 1)
 H = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
@@ -62,10 +62,15 @@ def client():
         assert st == "succeeded", st
         with lock: lat.append(time.monotonic() - t0)
 def pct(v, p): v = sorted(v); return v[min(len(v) - 1, int(p * len(v)))]
+def busy_s():  # CPU time used by the whole machine so far (user+nice+system+irq+softirq)
+    f = open("/proc/stat").readline().split()[1:]
+    return (int(f[0]) + int(f[1]) + int(f[2]) + int(f[5]) + int(f[6])) / os.sysconf("SC_CLK_TCK")
+b0 = busy_s()
 t0 = time.monotonic()
 ts = [threading.Thread(target=client) for _ in range(clients)]
 [t.start() for t in ts]; [t.join() for t in ts]
 agent_s = time.monotonic() - t0
+agent_cpu = busy_s() - b0
 # The reference: the same number of bare `tend run -- true`, CLIENTS at a time.
 rlat, counter[0] = [], 0
 def runner():
@@ -73,16 +78,22 @@ def runner():
         t = time.monotonic()
         subprocess.run([tend, "run", "--", "true"], check=True)
         with lock: rlat.append(time.monotonic() - t)
+b0 = busy_s()
 t0 = time.monotonic()
 ts = [threading.Thread(target=runner) for _ in range(clients)]
 [t.start() for t in ts]; [t.join() for t in ts]
 run_s = time.monotonic() - t0
+run_cpu = busy_s() - b0
+run_children = os.times().children_user + os.times().children_system
 print(f"throughput: {jobs} jobs, {clients} clients")
 print(f"  agent:        {jobs/agent_s:7.1f} jobs/s  p50 {pct(lat,.5)*1000:6.1f} ms  p99 {pct(lat,.99)*1000:6.1f} ms")
 print(f"  tend run:     {jobs/run_s:7.1f} jobs/s  p50 {pct(rlat,.5)*1000:6.1f} ms  p99 {pct(rlat,.99)*1000:6.1f} ms")
 print(f"  agent / tend run: {100*(jobs/agent_s)/(jobs/run_s):.0f} %")
+print(f"  machine CPU per job (all processes, clients included): agent {agent_cpu*1000/jobs:.1f} ms, "
+      f"tend run {run_cpu*1000/jobs:.1f} ms (of which `tend run` with its job: {run_children*1000/jobs:.1f} ms)")
 PY
-echo "  agent CPU: $(awk '{printf "%.1f ms per job", ($14+$15)*1000/'"$(getconf CLK_TCK)"'/'"$JOBS"'}' /proc/$agent_pid/stat)"
+# utime+stime of the agent, and cutime+cstime: the shims it reaped (with the jobs they reaped).
+echo "  agent CPU: $(awk '{printf "%.1f ms per job; its shims with their jobs: %.1f ms per job", ($14+$15)*1000/'"$(getconf CLK_TCK)"'/'"$JOBS"', ($16+$17)*1000/'"$(getconf CLK_TCK)"'/'"$JOBS"'}' /proc/$agent_pid/stat)"
 stop_agent
 fi
 

@@ -118,19 +118,28 @@ std::string OutputCapture::text(Stream s) const {
 
 // ---- FileOutput ----------------------------------------------------------------------------
 
-Expected<std::unique_ptr<FileOutput>> FileOutput::open(const std::string& path,
-                                                       OutputLimits limits) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return Error::from_errno("open output", path);
+Expected<std::unique_ptr<FileOutput>> FileOutput::open(const std::string& path, OutputLimits limits,
+                                                       Create when) {
   std::unique_ptr<FileOutput> out(new FileOutput());
-  out->file_.reset(fd);
   out->path_ = path;
   out->limits_ = limits;
+  if (when == Create::at_open && !out->open_file()) return *out->error_;
   return out;
+}
+
+bool FileOutput::open_file() {
+  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error_ = Error::from_errno("open output", path_);
+    return false;
+  }
+  file_.reset(fd);
+  return true;
 }
 
 void FileOutput::write(Stream s, std::string_view data) {
   (s == Stream::out ? out_ : err_) += data.size();
+  if (!file_ && !error_ && !data.empty()) open_file();
   if (written_head_ < limits_.head_bytes) {
     size_t n =
         static_cast<size_t>(std::min<uint64_t>(data.size(), limits_.head_bytes - written_head_));
@@ -195,21 +204,24 @@ void FileOutput::finish() {
     uint64_t kept = std::min<uint64_t>(ring_total_, tail);
     // Oldest byte first: from the write position to the end of the ring, then from its start.
     uint64_t start = ring_total_ > tail ? ring_total_ % tail : 0;
-    std::string buf(static_cast<size_t>(kept), '\0');
-    size_t got = 0;
-    while (!error_ && got < kept) {
-      uint64_t pos = (start + got) % tail;
-      size_t want = static_cast<size_t>(std::min<uint64_t>(kept - got, tail - pos));
-      ssize_t n = ::pread(ring_.get(), buf.data() + got, want, static_cast<off_t>(pos));
+    // Through a small buffer: the tail may be tens of MiB, the memory bound is not.
+    std::string buf(std::min<uint64_t>(kept, 256 * 1024), '\0');
+    uint64_t copied = 0;
+    while (!error_ && copied < kept) {
+      uint64_t pos = (start + copied) % tail;
+      size_t want =
+          static_cast<size_t>(std::min<uint64_t>({kept - copied, tail - pos, buf.size()}));
+      ssize_t n = ::pread(ring_.get(), buf.data(), want, static_cast<off_t>(pos));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         if (n == 0) errno = EIO;
         error_ = Error::from_errno("read output ring", path_ + ".tail");
         break;
       }
-      got += static_cast<size_t>(n);
+      if (!write_all(file_.get(), std::string_view(buf.data(), static_cast<size_t>(n))))
+        error_ = Error::from_errno("write output", path_);
+      copied += static_cast<size_t>(n);
     }
-    if (!error_ && !write_all(file_.get(), buf)) error_ = Error::from_errno("write output", path_);
     ring_.reset();
     ::unlink((path_ + ".tail").c_str());
   }

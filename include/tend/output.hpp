@@ -67,7 +67,12 @@ class OutputCapture final : public OutputSink {
 // behind a "[tend: N bytes dropped]" line by finish().
 class FileOutput final : public OutputSink {
  public:
-  static Expected<std::unique_ptr<FileOutput>> open(const std::string& path, OutputLimits limits);
+  // When the file is made. `on_first_byte`: a job that writes nothing leaves no file (readers
+  // take a missing file as empty output); creating a file is the dearest part of a short job on
+  // some filesystems. An open that fails then is reported by error(), like a write error.
+  enum class Create { at_open, on_first_byte };
+  static Expected<std::unique_ptr<FileOutput>> open(const std::string& path, OutputLimits limits,
+                                                    Create when = Create::at_open);
   void write(Stream s, std::string_view data) override;
   void finish() override;
   uint64_t total_bytes(Stream s) const override { return s == Stream::out ? out_ : err_; }
@@ -77,6 +82,7 @@ class FileOutput final : public OutputSink {
 
  private:
   FileOutput() = default;
+  bool open_file();  // false (and error_ set) if the file cannot be made
   std::string path_;
   OutputLimits limits_;
   UniqueFd file_, ring_;

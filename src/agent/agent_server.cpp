@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "api.hpp"
@@ -120,6 +122,14 @@ int agent_main(int argc, char** argv) {
     return usage_error("--body-limit: expected a size like 1MiB, got \"" + o.body_limit + "\"");
 
   if (auto r = mkdir_p(o.data + "/jobs", 0700); !r) return usage_error(r.error().message());
+  // Absolute from here on: shims are found again after a restart by the job directory in their
+  // command line, whatever directory the agent is restarted from.
+  if (char* abs = ::realpath(o.data.c_str(), nullptr)) {
+    o.data = abs;
+    std::free(abs);
+  } else {
+    return usage_error("--data " + o.data + ": " + std::strerror(errno));
+  }
 
   // The token: given, kept from an earlier start, or made now (only for a loopback address: a
   // fresh secret is not something to expose to a network before anyone has seen it).
@@ -156,6 +166,7 @@ int agent_main(int argc, char** argv) {
   sopts.jobs_dir = o.data + "/jobs";
   sopts.self_exe = shim_exe();
   sopts.max_running = o.max_running;
+  sopts.output_limit = *output_limit;
   sopts.sigchld_fd = std::move(*sigchld_fd);
   auto supervisor = Supervisor::create(**store, metrics, std::move(sopts));
   if (!supervisor) return usage_error(supervisor.error().message());
@@ -164,7 +175,6 @@ int agent_main(int argc, char** argv) {
   aopts.token = token;
   aopts.jobs_dir = o.data + "/jobs";
   aopts.max_queued = o.max_queued;
-  aopts.output_limit = *output_limit;
   aopts.body_limit = *body_limit;
   Api api(**store, **supervisor, metrics, aopts);
   auto bound = api.bind(host, port);

@@ -66,13 +66,11 @@ std::optional<uint64_t> parse_u64(const std::string& s) {
   return v;
 }
 
-// Makes the job's directory and everything the shim reads from it, before the job is recorded.
-Expected<void> prepare_job_dir(const std::string& dir, const std::string& id, const JobRequest& req,
-                               uint64_t output_limit) {
+// Makes the job's directory and the files the job reads (its stdin, its script), before the job
+// is recorded. The spec itself reaches the shim on its stdin when the job starts.
+Expected<void> prepare_job_dir(const std::string& dir, const JobRequest& req) {
   // 0711: a job running as another user must reach its script, nothing else.
   if (::mkdir(dir.c_str(), 0711) != 0) return Error::from_errno("mkdir", dir);
-  json spec = {{"id", id}, {"request", to_json(req)}, {"output_limit", output_limit}};
-  if (auto r = write_file(dir + "/spec.json", spec.dump()); !r) return r;
   if (req.stdin_text) {
     if (auto r = write_file(dir + "/stdin", *req.stdin_text, 0600); !r) return r;
   }
@@ -219,7 +217,7 @@ void Api::routes() {
     rec.request = to_json(*parsed);
     rec.created_ms = now_ms();
     std::string dir = opts_.jobs_dir + "/" + rec.id;
-    if (auto r = prepare_job_dir(dir, rec.id, *parsed, opts_.output_limit); !r)
+    if (auto r = prepare_job_dir(dir, *parsed); !r)
       return send_error(res, 500, "", "could not prepare the job: " + r.error().message());
     if (auto r = store_.insert(rec); !r)
       return send_error(res, 500, "", "could not record the job: " + r.error().message());

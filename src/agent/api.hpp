@@ -19,7 +19,6 @@ struct ApiOptions {
   std::string token;
   std::string jobs_dir;
   int64_t max_queued = 1000;
-  uint64_t output_limit = 64ull << 20;
   size_t body_limit = 1 << 20;
 };
 

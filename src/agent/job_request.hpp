@@ -39,7 +39,7 @@ Expected<void> check_on_host(const JobRequest& req);
 
 // The normalized request, as stored and shown back in GET /v1/jobs/{id} (durations as text).
 nlohmann::json to_json(const JobRequest& req);
-// Reads what to_json wrote (the shim reads the request from JOBDIR/spec.json).
+// Reads what to_json wrote (the shim reads the request from the spec on its stdin).
 Expected<JobRequest> request_from_json(const nlohmann::json& j);
 
 // The argv the shim executes: the command, or [interpreter, script_path].

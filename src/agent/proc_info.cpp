@@ -9,6 +9,8 @@ extern "C" {
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -57,25 +59,37 @@ std::vector<pid_t> all_pids() {
 
 }  // namespace
 
-std::optional<uint64_t> process_start_time(pid_t pid) {
-  auto f = stat_field(pid, 22);
-  if (!f) return std::nullopt;
-  try {
-    return std::stoull(*f);
-  } catch (...) {
-    return std::nullopt;
+std::map<std::string, FoundShim> find_shims(const std::string& jobs_dir) {
+  std::map<std::string, FoundShim> out;
+  const std::string prefix = jobs_dir + "/";
+  // The job id if `pid` runs `tend agent-shim JOBS_DIR/ID`.
+  auto job_of = [&](pid_t pid) -> std::optional<std::string> {
+    auto cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    if (!cmdline) return std::nullopt;
+    std::vector<std::string> argv;
+    for (size_t pos = 0; pos < cmdline->size();) {
+      auto end = cmdline->find('\0', pos);
+      if (end == std::string::npos) end = cmdline->size();
+      argv.push_back(cmdline->substr(pos, end - pos));
+      pos = end + 1;
+    }
+    if (argv.size() != 3 || argv[1] != "agent-shim" || argv[2].rfind(prefix, 0) != 0)
+      return std::nullopt;
+    std::string id = argv[2].substr(prefix.size());
+    if (id.empty() || id.find('/') != std::string::npos) return std::nullopt;
+    return id;
+  };
+  for (pid_t pid : all_pids()) {
+    if (!job_of(pid)) continue;
+    // Pin first, then look again: if the process is still alive after the second look, the
+    // pid was not recycled in between, so the command line read is the pinned process's.
+    UniqueFd fd(::pidfd_open(pid, 0));
+    if (!fd) continue;
+    auto id = job_of(pid);
+    if (!id || ::pidfd_send_signal(fd.get(), 0, nullptr, 0) != 0) continue;
+    out[*id] = FoundShim{pid, std::move(fd)};
   }
-}
-
-UniqueFd open_if_same_process(pid_t pid, uint64_t start_time) {
-  if (pid <= 0) return {};
-  // Open first, then check: the pidfd pins the process, so if the start time read afterwards
-  // matches, the pidfd is our shim's (a recycled pid would show a later start time).
-  UniqueFd fd(::pidfd_open(pid, 0));
-  if (!fd) return {};
-  auto st = process_start_time(pid);
-  if (!st || *st != start_time) return {};
-  return fd;
+  return out;
 }
 
 int kill_cgroup(const std::string& dir) {

@@ -1,11 +1,10 @@
-// What the agent needs to know about processes it did not start (a shim after an agent
-// restart) and how it cleans up after a shim that died without finishing its job.
+// What the agent needs to know about processes it did not start (the shims of a previous run)
+// and how it cleans up after a shim that died without finishing its job.
 #pragma once
 
 #include <sys/types.h>
 
-#include <cstdint>
-#include <optional>
+#include <map>
 #include <string>
 
 #include "tend/error.hpp"
@@ -13,11 +12,13 @@
 
 namespace tend::agent {
 
-// Field 22 of /proc/PID/stat (start time in clock ticks since boot): with the pid, it names a
-// process uniquely, so a recycled pid is never mistaken for our shim.
-std::optional<uint64_t> process_start_time(pid_t pid);
-// A pidfd for `pid` if it is still the process that started at `start_time`; invalid otherwise.
-UniqueFd open_if_same_process(pid_t pid, uint64_t start_time);
+struct FoundShim {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+};
+// The shims alive now that supervise jobs under `jobs_dir` (an absolute path), by job id: the
+// processes whose command line is `tend agent-shim JOBS_DIR/ID`, each pinned by a pidfd.
+std::map<std::string, FoundShim> find_shims(const std::string& jobs_dir);
 // SIGKILLs every process in a cgroup (cgroup.kill) and waits (bounded) until it is empty, then
 // removes the directory. Returns how many processes it saw in it.
 int kill_cgroup(const std::string& cgroup_dir);

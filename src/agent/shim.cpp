@@ -2,6 +2,7 @@
 
 #include "agent_face.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -15,7 +16,6 @@
 #include "files.hpp"
 #include "job_dir.hpp"
 #include "job_request.hpp"
-#include "proc_info.hpp"
 #include "tend/job.hpp"
 #include "tend/reaper.hpp"
 
@@ -33,14 +33,20 @@ struct Spec {
   uint64_t output_limit = 64ull << 20;
 };
 
-Expected<Spec> read_spec(const JobDir& dir) {
-  auto text = read_file(dir.spec());
+// The agent passes the spec on stdin (a sealed memfd): one file fewer per job on the disk, and
+// the spec is only ever needed here, once.
+Expected<Spec> read_spec() {
+  auto text = read_fd(STDIN_FILENO, "stdin");
   if (!text) return text.error();
+  // The job never sees this fd (its stdin is set explicitly), but a shim that lives for days
+  // should not pin the memfd either.
+  if (UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC)); null)
+    (void)::dup2(null.get(), STDIN_FILENO);
   json j = json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("request"))
-    return Error{"read spec", 0, dir.spec(), "not a job spec"};
+    return Error{"read spec", 0, "stdin", "not a job spec"};
   auto req = request_from_json(j["request"]);
-  if (!req) return Error{"read spec", 0, dir.spec(), req.error().stage + ": " + req.error().detail};
+  if (!req) return Error{"read spec", 0, "stdin", req.error().stage + ": " + req.error().detail};
   Spec spec{std::move(*req), j.value("id", std::string()),
             j.value("output_limit", uint64_t{64} << 20)};
   return spec;
@@ -78,9 +84,21 @@ Expected<Command> build_command(const JobDir& dir, const Spec& spec) {
   return cmd;
 }
 
+// The shim's own diagnostics go to shim.log, made only when there is something to say (most
+// jobs have nothing, and creating a file is the dearest thing a job costs on ext4).
+void log(const JobDir& dir, const std::string& message) {
+  UniqueFd fd(::open(dir.shim_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!fd) return;
+  std::string line = "tend agent-shim: " + message + "\n";
+  (void)!::write(fd.get(), line.data(), line.size());
+}
+
+// Written in place (no temporary + rename) and fsync'ed before the shim exits: the agent reads
+// it only once this process is gone, and a file cut short by a crash does not parse (the job is
+// then `lost`, which is the truth).
 void write_result(const JobDir& dir, const Result& result) {
-  if (auto r = write_file_atomic(dir.result(), to_json(result).dump()); !r)
-    std::fprintf(stderr, "tend agent-shim: %s\n", r.error().message().c_str());
+  if (auto r = write_file_synced(dir.result(), to_json(result).dump()); !r)
+    log(dir, r.error().message());
 }
 
 Result failed_before_start(Error e) {
@@ -103,16 +121,11 @@ int shim_main(int argc, char** argv) {
   // before it can stop the job properly. SIGCHLD: orphans that come back to us are reaped.
   auto sigfd = make_signalfd({SIGTERM, SIGINT, SIGHUP, SIGCHLD});
   if (!sigfd) {
-    std::fprintf(stderr, "tend agent-shim: %s\n", sigfd.error().message().c_str());
+    log(dir, sigfd.error().message());
     return 125;
   }
 
-  // Who supervises this job, for an agent that died before it could record it.
-  if (auto st = process_start_time(::getpid()))
-    (void)replace_file(dir.shim_pid(),
-                       std::to_string(::getpid()) + " " + std::to_string(*st) + "\n");
-
-  auto spec = read_spec(dir);
+  auto spec = read_spec();
   if (!spec) {
     write_result(dir, failed_before_start(spec.error()));
     return 0;
@@ -124,7 +137,8 @@ int shim_main(int argc, char** argv) {
   }
   auto out = FileOutput::open(
       dir.output(),
-      OutputLimits{spec->output_limit / 2, spec->output_limit - spec->output_limit / 2});
+      OutputLimits{spec->output_limit / 2, spec->output_limit - spec->output_limit / 2},
+      FileOutput::Create::on_first_byte);
   if (!out) {
     write_result(dir, failed_before_start(out.error()));
     return 0;
@@ -148,18 +162,13 @@ int shim_main(int argc, char** argv) {
     return 0;
   }
 
-  // Where the job's processes are, so the agent can still kill them if this shim is killed.
-  json scope = {{"pid", (*job)->pid()}};
-  if (const Scope* s = (*job)->scope()) {
-    scope["level"] = to_string(s->level());
-    if (s->level() == ScopeLevel::cgroup)
-      scope["cgroup"] = s->cgroup_path();
-    else
-      scope["session"] = (*job)->pid();
-  }
+  // Where the job's processes are, so the agent can still kill them if this shim is killed. A
+  // cgroup has a name the agent knows (job_cgroup_name); a session needs to be written down.
   // No fsync: this only matters if the shim dies while the machine stays up.
-  if (auto r = replace_file(dir.scope(), scope.dump()); !r)
-    std::fprintf(stderr, "tend agent-shim: %s\n", r.error().message().c_str());
+  if (const Scope* s = (*job)->scope(); s && s->level() == ScopeLevel::session) {
+    json scope = {{"level", to_string(s->level())}, {"session", (*job)->pid()}};
+    if (auto r = replace_file(dir.scope(), scope.dump()); !r) log(dir, r.error().message());
+  }
 
   auto watched = loop->watch(sigfd->get(), EPOLLIN, [&](uint32_t) {
     // One signal per wakeup: epoll is level-triggered, so pending ones come back at once.
@@ -170,12 +179,15 @@ int shim_main(int argc, char** argv) {
     else
       (*job)->stop();
   });
-  if (!watched) std::fprintf(stderr, "tend agent-shim: %s\n", watched.error().message().c_str());
-  if (auto r = loop->run_until([&] { return (*job)->done(); }); !r)
-    std::fprintf(stderr, "tend agent-shim: %s\n", r.error().message().c_str());
+  if (!watched) log(dir, watched.error().message());
+  if (auto r = loop->run_until([&] { return (*job)->done(); }); !r) log(dir, r.error().message());
   loop->unwatch(sigfd->get());
 
-  write_result(dir, (*job)->result());
+  Result result = (*job)->result();
+  // The job ran, but its output could not be kept (disk full, the directory gone): say so in
+  // the record rather than show an empty or cut output as if it were all.
+  if (const auto& e = (*out)->error(); e && !result.error) result.error = *e;
+  write_result(dir, result);
   return 0;
 }
 
@@ -183,6 +195,8 @@ int shim_main(int argc, char** argv) {
 
 namespace tend::agent_face {
 
-int shim_main(int argc, char** argv) { return agent::shim_main(argc, argv); }
+int shim_main(int argc, char** argv) {
+  return agent::shim_main(argc, argv);
+}
 
 }  // namespace tend::agent_face

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS jobs(
   duration_ms INTEGER, cpu_user_ms INTEGER, cpu_system_ms INTEGER, peak_memory_bytes INTEGER,
   output_bytes INTEGER NOT NULL DEFAULT 0, output_dropped_bytes INTEGER NOT NULL DEFAULT 0,
   leftovers_killed INTEGER NOT NULL DEFAULT 0,
-  shim_pid INTEGER, shim_start INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0);
+  shim_pid INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, seq);
 CREATE TABLE IF NOT EXISTS labels(
   key TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS labels(
 constexpr const char* kColumns =
     "seq, id, state, request, created_ms, started_ms, finished_ms, exit_code, signal, "
     "exit_status, error, duration_ms, cpu_user_ms, cpu_system_ms, peak_memory_bytes, "
-    "output_bytes, output_dropped_bytes, leftovers_killed, shim_pid, shim_start, cancel_requested";
+    "output_bytes, output_dropped_bytes, leftovers_killed, shim_pid, cancel_requested";
 
 // A cached prepared statement, borrowed for one use: reset and unbound when done, so the next
 // user finds it fresh. Preparing costs more than running these small statements.
@@ -96,8 +96,7 @@ JobRecord read_row(sqlite3_stmt* s) {
   r.output_dropped_bytes = sqlite3_column_int64(s, 16);
   r.leftovers_killed = static_cast<int>(sqlite3_column_int64(s, 17));
   r.shim_pid = col_opt_int(s, 18);
-  r.shim_start = col_opt_int(s, 19);
-  r.cancel_requested = sqlite3_column_int64(s, 20) != 0;
+  r.cancel_requested = sqlite3_column_int64(s, 19) != 0;
   return r;
 }
 
@@ -284,11 +283,11 @@ int64_t Store::count(JobState st) {
 
 Expected<void> Store::update(const JobRecord& r) {
   std::lock_guard lock(mu_);
-  Stmt s(prepared(
-      "UPDATE jobs SET state=?2, started_ms=?3, finished_ms=?4, exit_code=?5, signal=?6, "
-      "exit_status=?7, error=?8, duration_ms=?9, cpu_user_ms=?10, cpu_system_ms=?11, "
-      "peak_memory_bytes=?12, output_bytes=?13, output_dropped_bytes=?14, "
-      "leftovers_killed=?15, shim_pid=?16, shim_start=?17, cancel_requested=?18 WHERE id=?1"));
+  Stmt s(
+      prepared("UPDATE jobs SET state=?2, started_ms=?3, finished_ms=?4, exit_code=?5, signal=?6, "
+               "exit_status=?7, error=?8, duration_ms=?9, cpu_user_ms=?10, cpu_system_ms=?11, "
+               "peak_memory_bytes=?12, output_bytes=?13, output_dropped_bytes=?14, "
+               "leftovers_killed=?15, shim_pid=?16, cancel_requested=?17 WHERE id=?1"));
   if (!s) return db_error(db_, "prepare update");
   s.bind(1, r.id);
   s.bind(2, std::string(to_string(r.state)));
@@ -306,8 +305,7 @@ Expected<void> Store::update(const JobRecord& r) {
   s.bind(14, r.output_dropped_bytes);
   s.bind(15, int64_t{r.leftovers_killed});
   s.bind(16, r.shim_pid);
-  s.bind(17, r.shim_start);
-  s.bind(18, int64_t{r.cancel_requested ? 1 : 0});
+  s.bind(17, int64_t{r.cancel_requested ? 1 : 0});
   if (sqlite3_step(s.get()) != SQLITE_DONE) return db_error(db_, "update job");
   return {};
 }

@@ -41,8 +41,8 @@ struct JobRecord {
   std::optional<int64_t> duration_ms, cpu_user_ms, cpu_system_ms, peak_memory_bytes;
   int64_t output_bytes = 0, output_dropped_bytes = 0;
   int leftovers_killed = 0;
-  // The job's supervisor process, identified by pid + start time (/proc/PID/stat field 22).
-  std::optional<int64_t> shim_pid, shim_start;
+  // The job's supervisor process (for the record; a restarted agent finds shims in /proc).
+  std::optional<int64_t> shim_pid;
   bool cancel_requested = false;
 };
 

@@ -198,29 +198,31 @@ void Supervisor::start_job(JobRecord rec) {
   rec.state = JobState::running;
   rec.started_ms = now_ms();
   if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+  json spec = {{"id", rec.id}, {"request", rec.request}, {"output_limit", opts_.output_limit}};
+  auto spec_fd = sealed_memory_file("tend-job-spec", spec.dump());
+  if (!spec_fd) return fail_to_start(rec, spec_fd.error());
   Command cmd({opts_.self_exe, "agent-shim", dir.path});
-  // Its own session: outside anything that kills the agent's process group or session.
-  cmd.new_session().stdin_(Stdio::null()).stdout_(Stdio::file(dir.shim_log(), true)).merge_stderr();
+  // Its own session: outside anything that kills the agent's process group or session. Its
+  // stdout/stderr: nothing (the shim writes shim.log itself, only when it has something to say).
+  cmd.new_session().stdin_(Stdio::from_fd(spec_fd->get())).stdout_(Stdio::null()).merge_stderr();
   auto t0 = std::chrono::steady_clock::now();
   auto child = spawn(cmd);
   metrics_.observe_spawn(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (!child) {
-    rec.state = JobState::failed;
-    rec.error = "could not start the job's supervisor: " + child.error().message();
-    rec.exit_status = 125;
-    rec.finished_ms = now_ms();
-    if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
-    touch_state(dir, rec.state);
-    return;
-  }
+  if (!child) return fail_to_start(rec, child.error());
+  // Not committed now (one commit per job fewer): a restarted agent finds its shims in /proc.
   rec.shim_pid = child->pid();
-  // The child is claimed until we reap it, so its pid cannot be recycled under us here.
-  rec.shim_start = process_start_time(child->pid());
-  if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
-  // No touch_state here: `running` was recorded before the shim started, and the shim's own
-  // first write to the job directory (shim.pid) wakes the followers.
+  touch_state(dir, rec.state);
   watch(rec.id, Running{std::move(*child), {}});
+}
+
+void Supervisor::fail_to_start(JobRecord& rec, const Error& e) {
+  rec.state = JobState::failed;
+  rec.error = "could not start the job's supervisor: " + e.message();
+  rec.exit_status = 125;
+  rec.finished_ms = now_ms();
+  if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+  touch_state(job_dir(rec.id), rec.state);
 }
 
 void Supervisor::watch(const std::string& id, Running r) {
@@ -264,23 +266,16 @@ void Supervisor::finish_from_disk(JobRecord& rec, const std::string& why_no_resu
   if (result) {
     apply_result(rec, *result);
   } else {
-    // Whatever the job left behind is killed: its cgroup if it had one, else its session.
+    // Whatever the job left behind is killed: its cgroup (found by name) or its session.
     int killed = 0;
-    bool found_scope = false;
+    std::string cg = cgroup_parent_ + "/" + job_cgroup_name(rec.id);
+    if (!cgroup_parent_.empty() && file_exists(cg)) killed += kill_cgroup(cg);
     if (auto text = read_file(dir.scope())) {
       json scope = json::parse(*text, nullptr, false);
-      if (!scope.is_discarded() && scope.is_object()) {
-        found_scope = true;
-        if (scope.contains("cgroup") && scope["cgroup"].is_string())
-          killed = kill_cgroup(scope["cgroup"].get<std::string>());
-        else if (scope.contains("session") && scope["session"].is_number_integer())
-          killed = kill_session(scope["session"].get<pid_t>());
-      }
+      if (!scope.is_discarded() && scope.is_object() && scope.contains("session") &&
+          scope["session"].is_number_integer())
+        killed += kill_session(scope["session"].get<pid_t>());
     }
-    // The shim died between starting the job and recording where it is: its cgroup has a
-    // known name.
-    std::string cg = cgroup_parent_ + "/" + job_cgroup_name(rec.id);
-    if (!found_scope && !cgroup_parent_.empty() && file_exists(cg)) killed = kill_cgroup(cg);
     rec.state = rec.cancel_requested ? JobState::cancelled : JobState::lost;
     rec.error = why_no_result;
     rec.leftovers_killed = killed;
@@ -294,33 +289,16 @@ void Supervisor::finish_from_disk(JobRecord& rec, const std::string& why_no_resu
 }
 
 void Supervisor::recover() {
+  // One look at /proc for every shim of this data directory, whatever the database recorded:
+  // the agent may have died before recording a shim it had started.
+  auto shims = find_shims(opts_.jobs_dir);
   for (auto& rec : store_.with_state(JobState::running)) {
-    JobDir dir = job_dir(rec.id);
-    if (file_exists(dir.result())) {
-      finish_from_disk(rec, {});
+    if (auto it = shims.find(rec.id); it != shims.end()) {
+      rec.shim_pid = it->second.pid;
+      watch(rec.id, Running{Child{}, std::move(it->second.pidfd)});
       continue;
     }
-    UniqueFd fd;
-    if (!rec.shim_pid || !rec.shim_start) {
-      // The agent died between starting the shim and recording it: the shim recorded itself.
-      if (auto text = read_file(dir.shim_pid())) {
-        long long pid = 0;
-        unsigned long long start = 0;
-        if (std::sscanf(text->c_str(), "%lld %llu", &pid, &start) == 2) {
-          rec.shim_pid = pid;
-          rec.shim_start = static_cast<int64_t>(start);
-          if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
-        }
-      }
-    }
-    if (rec.shim_pid && rec.shim_start)
-      fd = open_if_same_process(static_cast<pid_t>(*rec.shim_pid),
-                                static_cast<uint64_t>(*rec.shim_start));
-    if (fd) {
-      watch(rec.id, Running{Child{}, std::move(fd)});
-      continue;
-    }
-    // The shim may have written its result between our two checks.
+    // The shim is gone, so its result.json (if any) is complete.
     finish_from_disk(rec,
                      "its supervisor died while the agent was down, without recording a result");
   }

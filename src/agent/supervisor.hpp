@@ -3,9 +3,10 @@
 // transitions after submission happen on that thread; other threads post requests to it.
 //
 // Durability: shims run in their own sessions and write their Result to the job's directory, so
-// when the agent restarts, recover() finishes the jobs whose result is there, re-attaches to the
-// shims still running (pid + start time, then a pidfd), and declares the rest `lost` after
-// killing whatever is left of them. No job stays `running`.
+// when the agent restarts, recover() re-attaches to the shims still running (found in /proc by
+// their command line, then pinned by a pidfd), finishes the jobs whose shim has exited from the
+// result it left, and declares the rest `lost` after killing whatever is left of them. No job
+// stays `running`.
 #pragma once
 
 #include <sys/types.h>
@@ -32,6 +33,7 @@ struct SupervisorOptions {
   std::string jobs_dir;  // DATA/jobs
   std::string self_exe;  // the tend binary, for `tend agent-shim`
   int max_running = 2;
+  uint64_t output_limit = 64ull << 20;  // per job: head + tail kept on disk
   // Orphans re-parented to this process (PID 1 in a container) are reaped from this signalfd
   // (SIGCHLD, blocked in every thread). Invalid: none are expected.
   UniqueFd sigchld_fd;
@@ -72,6 +74,7 @@ class Supervisor {
   void recover();
   void schedule();
   void start_job(JobRecord rec);
+  void fail_to_start(JobRecord& rec, const Error& e);
   void watch(const std::string& id, Running r);
   void on_shim_exit(const std::string& id);
   // The shim is gone: record its result, or `lost` (`cancelled` if asked) after cleaning up.

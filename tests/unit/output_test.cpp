@@ -173,6 +173,55 @@ TEST(FileOutput, LargeOutputKeepsTheFileBounded) {
   EXPECT_EQ(content.back(), block.back());
 }
 
+TEST(FileOutput, ATailLargerThanTheCopyBufferComesOutWholeAndInOrder) {
+  // finish() copies the ring through a 256 KiB buffer: a wrapped 600 KiB tail takes several
+  // pieces on both sides of the wrap point.
+  TempDir dir;
+  std::string path = dir.path + "/out.log";
+  constexpr size_t kTail = 600 * 1024;
+  auto f = FileOutput::open(path, {.head_bytes = 0, .tail_bytes = kTail});
+  ASSERT_TRUE(f.ok());
+  std::string all;
+  for (int i = 0; all.size() < 2 * kTail + 12345; ++i) {
+    std::string line = "line " + std::to_string(i) + "\n";
+    all += line;
+    (*f)->write(Stream::out, line);
+  }
+  (*f)->finish();
+  std::string expect = "[tend: " + std::to_string(all.size() - kTail) + " bytes dropped]\n" +
+                       all.substr(all.size() - kTail);
+  std::string got = read_file(path);
+  EXPECT_EQ(got.size(), expect.size());
+  EXPECT_TRUE(got == expect) << "the tail is not the last bytes in order";
+}
+
+TEST(FileOutput, OnFirstByteLeavesNoFileForASilentJob) {
+  TempDir dir;
+  std::string silent = dir.path + "/silent.log", talking = dir.path + "/talking.log";
+  auto s = FileOutput::open(silent, {}, FileOutput::Create::on_first_byte);
+  auto t = FileOutput::open(talking, {}, FileOutput::Create::on_first_byte);
+  ASSERT_TRUE(s.ok() && t.ok());
+  EXPECT_NE(::access(talking.c_str(), F_OK), 0) << "made before the first byte";
+  (*t)->write(Stream::out, "");
+  EXPECT_NE(::access(talking.c_str(), F_OK), 0) << "an empty write made the file";
+  (*t)->write(Stream::err, "hi\n");
+  EXPECT_EQ(read_file(talking), "hi\n");
+  (*s)->finish();
+  (*t)->finish();
+  EXPECT_NE(::access(silent.c_str(), F_OK), 0);
+  EXPECT_EQ(read_file(talking), "hi\n");
+}
+
+TEST(FileOutput, OnFirstByteReportsAnOpenErrorWithoutFailing) {
+  auto f = FileOutput::open("/nonexistent-dir/out.log", {}, FileOutput::Create::on_first_byte);
+  ASSERT_TRUE(f.ok());
+  (*f)->write(Stream::out, "data");
+  (*f)->finish();
+  ASSERT_TRUE((*f)->error().has_value());
+  EXPECT_EQ((*f)->error()->code, ENOENT);
+  EXPECT_EQ((*f)->total_bytes(Stream::out), 4u);
+}
+
 TEST(FileOutput, ZeroTailNeedsNoRing) {
   TempDir dir;
   std::string path = dir.path + "/out.log";
