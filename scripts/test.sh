@@ -23,8 +23,8 @@ cmake --build build -j"$jobs"
 
 step "tests"
 ctest --test-dir build --output-on-failure --timeout 600
-step "init tests again at the session level (the fallback where no cgroup v2 is writable)"
-TEND_SCOPE=session ctest --test-dir build --output-on-failure --timeout 600 -L init
+step "init and agent tests again at the session level (the fallback without a writable cgroup v2)"
+TEND_SCOPE=session ctest --test-dir build --output-on-failure --timeout 600 -L "init|agent"
 
 if [[ "${TEND_NO_ASAN:-0}" != 1 ]]; then
   step "build with ASan+UBSan"

@@ -12,6 +12,7 @@ extern "C" {
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -117,14 +118,28 @@ int kill_cgroup(const std::string& dir) {
   return seen;
 }
 
-int kill_session(pid_t sid) {
-  if (sid <= 1) return 0;
+int kill_session(pid_t sid, const std::string& job_id) {
+  // A process that called setsid left the session; the environment the shim gave every job
+  // process usually still names the job (a process can change it: the fallback's limit).
+  const std::string marker = "TEND_JOB_ID=" + job_id;
+  auto belongs = [&](pid_t p) {
+    if (auto s = stat_field(p, 6); s && sid > 1 && std::atol(s->c_str()) == sid) return true;
+    if (job_id.empty()) return false;
+    auto env = read_file("/proc/" + std::to_string(p) + "/environ");
+    if (!env) return false;
+    for (size_t pos = 0; pos < env->size();) {
+      auto end = env->find('\0', pos);
+      if (end == std::string::npos) end = env->size();
+      if (std::string_view(*env).substr(pos, end - pos) == marker) return true;
+      pos = end + 1;
+    }
+    return false;
+  };
   std::set<pid_t> killed;
   for (int pass = 0; pass < 50; ++pass) {
     bool found = false;
     for (pid_t p : all_pids()) {
-      auto s = stat_field(p, 6);
-      if (!s || std::atol(s->c_str()) != sid) continue;
+      if (p == ::getpid() || !belongs(p)) continue;
       found = true;
       if (::kill(p, SIGKILL) == 0) killed.insert(p);
     }

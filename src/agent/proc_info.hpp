@@ -22,8 +22,9 @@ std::map<std::string, FoundShim> find_shims(const std::string& jobs_dir);
 // SIGKILLs every process in a cgroup (cgroup.kill) and waits (bounded) until it is empty, then
 // removes the directory. Returns how many processes it saw in it.
 int kill_cgroup(const std::string& cgroup_dir);
-// SIGKILLs every process whose session id is `sid` (the session-level fallback). Repeats until a
-// sweep finds none (bounded). Returns how many it killed.
-int kill_session(pid_t sid);
+// The session-level fallback: SIGKILLs every process whose session id is `sid` or whose
+// environment has TEND_JOB_ID=`job_id` (processes that left the session with setsid). Repeats
+// until a sweep finds none (bounded). Returns how many it killed.
+int kill_session(pid_t sid, const std::string& job_id);
 
 }  // namespace tend::agent

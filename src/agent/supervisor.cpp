@@ -266,15 +266,21 @@ void Supervisor::finish_from_disk(JobRecord& rec, const std::string& why_no_resu
   if (result) {
     apply_result(rec, *result);
   } else {
-    // Whatever the job left behind is killed: its cgroup (found by name) or its session.
+    // Whatever the job left behind is killed: its cgroup (found by name), else its session and
+    // the processes that carry its id (the shim may have died before writing scope.json).
     int killed = 0;
     std::string cg = cgroup_parent_ + "/" + job_cgroup_name(rec.id);
-    if (!cgroup_parent_.empty() && file_exists(cg)) killed += kill_cgroup(cg);
-    if (auto text = read_file(dir.scope())) {
-      json scope = json::parse(*text, nullptr, false);
-      if (!scope.is_discarded() && scope.is_object() && scope.contains("session") &&
-          scope["session"].is_number_integer())
-        killed += kill_session(scope["session"].get<pid_t>());
+    if (!cgroup_parent_.empty() && file_exists(cg)) {
+      killed = kill_cgroup(cg);
+    } else {
+      pid_t sid = 0;
+      if (auto text = read_file(dir.scope())) {
+        json scope = json::parse(*text, nullptr, false);
+        if (!scope.is_discarded() && scope.is_object() && scope.contains("session") &&
+            scope["session"].is_number_integer())
+          sid = scope["session"].get<pid_t>();
+      }
+      killed = kill_session(sid, rec.id);
     }
     rec.state = rec.cancel_requested ? JobState::cancelled : JobState::lost;
     rec.error = why_no_result;
