@@ -153,6 +153,12 @@ void Api::routes() {
   auto& s = *server_;
 
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has an empty
+    // body. cpp-httplib 0.11 instead reads a POST's body until the client closes, so
+    // `curl -X POST URL` (no -d) hung for the read timeout and got a 400. This handler runs
+    // before the body is read; the Request is httplib's own mutable object, handed over const.
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
+      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
     if (needs_no_token(req.path)) return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
@@ -323,6 +329,12 @@ void Api::routes() {
                                });
       return;
     }
+    // cpp-httplib compresses chunked text/* answers for clients that accept gzip or br, and
+    // its compressor holds bytes back until it has enough: a followed output would arrive only
+    // at the end. It decides from the request's Accept-Encoding and offers no switch, so a
+    // follow request loses that header here (the Request is httplib's own mutable object,
+    // handed to handlers as const). SSE is never compressed by it.
+    const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
     auto follower = std::make_shared<OutputFollower>(dir, id, offset, sse,
                                                      [this, id] { return store_.get(id); });
     res.status = 200;

@@ -1,4 +1,9 @@
 // The HTTP contract: fields, errors, authentication, listing.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "agent_harness.hpp"
 
 using namespace agent_test;
@@ -175,6 +180,34 @@ TEST_F(AgentApi, UnknownJobsAre404) {
     EXPECT_EQ(r->status, 404);
     EXPECT_EQ(json::parse(r->body)["error"]["field"], "id");
   }
+}
+
+TEST_F(AgentApi, PostWithoutABodyIsAnsweredAtOnce) {
+  // `curl -X POST URL` sends neither Content-Length nor a body: that is an empty body (RFC 9112
+  // 6.3), not a body to wait for until the read timeout. httplib's client always sends a
+  // length, so this speaks HTTP over a plain socket.
+  auto colon = agent.addr().rfind(':');
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(agent.addr().substr(colon + 1))));
+  ASSERT_EQ(::inet_pton(AF_INET, agent.addr().substr(0, colon).c_str(), &sa.sin_addr), 1);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string req = "POST /v1/jobs/nope/cancel HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                    agent.token() + "\r\n\r\n";
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  auto t0 = Clock::now();
+  char buf[512];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  auto took = Clock::now() - t0;
+  ::close(fd);
+  ASSERT_GT(n, 0) << "no answer within 5 s";
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 404", 0), 0u)
+      << std::string(buf, static_cast<size_t>(n));
+  EXPECT_LT(took, 2s);
 }
 
 TEST_F(AgentApi, ListsNewestFirstWithFiltersAndCursor) {

@@ -108,6 +108,28 @@ TEST_F(AgentJobs, FollowStreamsUntilTheJobEnds) {
   EXPECT_EQ(rest, "line2\nline3\n");
 }
 
+TEST_F(AgentJobs, FollowIsLiveForClientsThatAcceptCompression) {
+  // Browsers and `curl --compressed` send Accept-Encoding: a compressed stream would be held
+  // back by the compressor until the job ends.
+  std::string id =
+      agent.submit_ok({{"command", {"sh", "-c", "echo first; sleep 1.5; echo second"}}});
+  httplib::Headers h{{"Accept-Encoding", "gzip, deflate, br"}};
+  auto t0 = Clock::now();
+  std::optional<Clock::duration> first_at;
+  std::string all;
+  auto r =
+      agent.client().Get("/v1/jobs/" + id + "/output?follow=1", h, [&](const char* d, size_t n) {
+        if (!first_at) first_at = Clock::now() - t0;
+        all.append(d, n);
+        return true;
+      });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("Content-Encoding"), "");
+  EXPECT_EQ(all, "first\nsecond\n");
+  ASSERT_TRUE(first_at.has_value());
+  EXPECT_LT(*first_at, 1s) << "the first line came only at the end: the stream was buffered";
+}
+
 TEST_F(AgentJobs, ServerSentEventsCarryOutputStateAndEnd) {
   std::string id =
       agent.submit_ok({{"command", {"sh", "-c", "echo a; sleep 0.3; printf 'b\\nc'"}}});
