@@ -1,8 +1,11 @@
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "scope_impl.hpp"
 #include "sys/procfs.hpp"
@@ -56,6 +59,27 @@ bool detail::signal_member(pid_t pid, int sig, const std::function<bool()>& is_m
   if (fd < 0) return false;  // already gone
   UniqueFd pidfd(fd);
   return is_member() && sys::pidfd_send_signal(pidfd.get(), sig) == 0;
+}
+
+Expected<bool> Scope::wait_empty(std::chrono::milliseconds timeout) const {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    // empty() reads cgroup.events through events_fd(), which re-arms its notification.
+    if (empty()) return true;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    if (events_fd() < 0) {
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
+      continue;
+    }
+    struct pollfd p {
+      events_fd(), POLLPRI, 0
+    };
+    int ms = static_cast<int>(std::min<long long>(left.count(), 60'000));  // re-checked anyway
+    if (::poll(&p, 1, ms) < 0 && errno != EINTR)
+      return Error::from_errno("poll cgroup.events", cgroup_path());
+  }
 }
 
 Expected<std::unique_ptr<Scope>> Scope::create(const ScopeOptions& opts) {

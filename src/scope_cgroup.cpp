@@ -1,14 +1,17 @@
 // Scope level `cgroup`: one cgroup v2 directory per job.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -16,6 +19,7 @@
 
 #include "scope_impl.hpp"
 #include "sys/files.hpp"
+#include "sys/procfs.hpp"
 #include "sys/syscalls.hpp"
 
 namespace tend::detail {
@@ -173,6 +177,23 @@ class CgroupScope final : public Scope {
   bool released_ = false;
 };
 
+// Opens what a CgroupScope holds of the cgroup directory `path`, which is `relative` below the
+// cgroup2 mount (as /proc/PID/cgroup names it).
+Expected<std::unique_ptr<Scope>> open_cgroup_scope(const std::string& path,
+                                                   const std::string& relative) {
+  auto dir = sys::open_file(path, O_PATH | O_DIRECTORY);
+  if (!dir) return dir.error();
+  auto procs = sys::open_at(dir->get(), "cgroup.procs", O_WRONLY);
+  if (!procs) return procs.error();
+  auto events = sys::open_at(dir->get(), "cgroup.events", O_RDONLY);
+  if (!events) return events.error();
+  bool has_kill = ::faccessat(dir->get(), "cgroup.kill", F_OK, 0) == 0;
+  auto scope = std::make_unique<CgroupScope>(path, std::move(*dir), std::move(*procs),
+                                             std::move(*events), has_kill);
+  scope->set_relative(relative.empty() ? "/" : relative);
+  return std::unique_ptr<Scope>(std::move(scope));
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
@@ -194,22 +215,31 @@ Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
       if (errno != EEXIST || attempt == 8) return Error::from_errno("mkdir cgroup", path);
     }
   }
-  auto cleanup_on_error = [&](Error e) -> Expected<std::unique_ptr<Scope>> {
-    ::rmdir(path.c_str());
-    return e;
-  };
-  auto dir = sys::open_file(path, O_PATH | O_DIRECTORY);
-  if (!dir) return cleanup_on_error(dir.error());
-  auto procs = sys::open_at(dir->get(), "cgroup.procs", O_WRONLY);
-  if (!procs) return cleanup_on_error(procs.error());
-  auto events = sys::open_at(dir->get(), "cgroup.events", O_RDONLY);
-  if (!events) return cleanup_on_error(events.error());
-  bool has_kill = ::faccessat(dir->get(), "cgroup.kill", F_OK, 0) == 0;
-  auto scope = std::make_unique<CgroupScope>(path, std::move(*dir), std::move(*procs),
-                                             std::move(*events), has_kill);
-  std::string rel = path.substr(cg.mount.size());
-  scope->set_relative(rel.empty() ? "/" : rel);
-  return std::unique_ptr<Scope>(std::move(scope));
+  auto scope = open_cgroup_scope(path, path.substr(cg.mount.size()));
+  if (!scope) ::rmdir(path.c_str());
+  return scope;
 }
 
 }  // namespace tend::detail
+
+namespace tend {
+
+Expected<std::unique_ptr<Scope>> Scope::attach(const std::string& cgroup_path) {
+  constexpr const char* kStage = "attach cgroup";
+  // The canonical path, so that it can be compared with the mount point below.
+  std::unique_ptr<char, decltype(&std::free)> real(::realpath(cgroup_path.c_str(), nullptr),
+                                                   &std::free);
+  if (!real) return Error::from_errno(kStage, cgroup_path);
+  std::string path = real.get();
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0) return Error::from_errno(kStage, path);
+  if (fs.f_type != CGROUP2_SUPER_MAGIC) return Error{kStage, 0, path, "not a cgroup v2 directory"};
+  // Membership checks compare /proc/PID/cgroup with the path below the mount.
+  const std::string mount = sys::cgroup2_mount();
+  if (path == mount) return Error{kStage, 0, path, "the root cgroup holds every process"};
+  if (mount.empty() || path.rfind(mount + "/", 0) != 0)
+    return Error{kStage, 0, path, "not below the cgroup v2 mount point '" + mount + "'"};
+  return detail::open_cgroup_scope(path, path.substr(mount.size()));
+}
+
+}  // namespace tend

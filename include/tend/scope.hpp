@@ -54,6 +54,12 @@ class Scope {
 
   // Makes a new, empty scope. Fails only if the requested level cannot be had.
   static Expected<std::unique_ptr<Scope>> create(const ScopeOptions& = {});
+  // A cgroup-level scope for an existing cgroup v2 directory this process did not make, e.g. the
+  // cgroup of a job whose supervisor died: to list, kill and remove what is left in it. Makes no
+  // directory and touches no other cgroup; like any cgroup scope, it removes the directory on
+  // release() or destruction once empty. Fails unless `cgroup_path` is a cgroup v2 directory
+  // other than the root (whose "kill all" would be the whole machine).
+  static Expected<std::unique_ptr<Scope>> attach(const std::string& cgroup_path);
 
   virtual ScopeLevel level() const = 0;
   // cgroup level: the cgroup directory; session level: empty.
@@ -80,6 +86,9 @@ class Scope {
   virtual Expected<int> signal_all(int sig, pid_t except = -1) = 0;
   // SIGKILL everything: `cgroup.kill` at the cgroup level, repeated sweeps at the session level.
   virtual Expected<void> kill_all() = 0;
+  // Blocks until `empty()` or `timeout`; true if empty. Woken by `events_fd()` at the cgroup
+  // level, re-checked every 10 ms at the session level. For a caller with no event loop.
+  Expected<bool> wait_empty(std::chrono::milliseconds timeout) const;
 
   // cgroup level: CPU use of everything that ever ran in the scope (cpu.stat), and peak memory
   // (memory.peak) if the memory controller is on. nullopt where the kernel gives no figure.

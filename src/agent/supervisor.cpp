@@ -18,7 +18,7 @@ extern "C" {
 
 #include "clock.hpp"
 #include "files.hpp"
-#include "proc_info.hpp"
+#include "shim_processes.hpp"
 #include "tend/reaper.hpp"
 #include "tend/result.hpp"
 

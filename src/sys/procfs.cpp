@@ -111,4 +111,18 @@ std::vector<ProcInfo> list_processes() {
   return out;
 }
 
+std::optional<std::vector<std::string>> read_proc_strings(pid_t pid, const char* file) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/" + file);
+  if (!text) return std::nullopt;
+  // Each string ends with a NUL; a process that rewrote its argv may leave the last one open.
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos < text->size();) {
+    size_t end = text->find('\0', pos);
+    if (end == std::string::npos) end = text->size();
+    out.emplace_back(*text, pos, end - pos);
+    pos = end + 1;
+  }
+  return out;
+}
+
 }  // namespace tend::sys

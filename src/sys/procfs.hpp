@@ -1,5 +1,5 @@
-// Reading /proc and cgroupfs: where cgroup v2 is mounted, which cgroup we are in, and a snapshot
-// of the process table for the session-level scope.
+// Reading /proc and cgroupfs: where cgroup v2 is mounted, which cgroup we are in, and the process
+// table (for the session-level scope and for tend/process.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tend/error.hpp"
+#include "tend/process.hpp"
 
 namespace tend::sys {
 
@@ -18,17 +19,12 @@ std::string cgroup2_mount();
 // This process's cgroup v2 path relative to the mount ("/" for the root), from /proc/self/cgroup.
 std::optional<std::string> own_cgroup_v2();
 
-struct ProcInfo {
-  pid_t pid;
-  pid_t ppid;
-  pid_t pgid;
-  pid_t sid;
-  char state;                     // R, S, D, Z, T, ...
-  unsigned long long start_time;  // clock ticks since boot (field 22): with the pid, an identity
-};
+using ProcInfo = ProcessInfo;
 // Parses /proc/PID/stat (the comm field may hold spaces and parentheses).
 std::optional<ProcInfo> read_proc(pid_t pid);
 // Every process visible in /proc.
 std::vector<ProcInfo> list_processes();
+// /proc/PID/`file` (cmdline, environ) split at its NUL separators; nullopt if it cannot be read.
+std::optional<std::vector<std::string>> read_proc_strings(pid_t pid, const char* file);
 
 }  // namespace tend::sys

@@ -1,0 +1,49 @@
+// The process table: what /proc says about any process, including ones this program did not start
+// (a previous run's supervisors, the leftovers of a job whose supervisor died).
+//
+// A PID alone names a process only until it exits: PIDs are recycled. (pid, start_time) is an
+// identity; `signal_process` and `open_pidfd` are the ways to act on exactly the process looked at.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tend/error.hpp"
+#include "tend/fd.hpp"
+
+namespace tend {
+
+// One line of /proc/PID/stat, the fields a supervisor needs.
+struct ProcessInfo {
+  pid_t pid;
+  pid_t ppid;
+  pid_t pgid;
+  pid_t sid;
+  char state;                     // R, S, D, Z (zombie), T, ... as in proc(5)
+  unsigned long long start_time;  // clock ticks since boot: with the pid, an identity
+};
+
+// nullopt once the process is gone (or /proc is not mounted).
+std::optional<ProcessInfo> read_process(pid_t pid);
+// Every process visible in /proc now, zombies included.
+std::vector<ProcessInfo> list_processes();
+
+// argv and environment as the process holds them (/proc/PID/cmdline, /proc/PID/environ, split at
+// NUL). nullopt if the process is gone or not ours to read; empty for a zombie or a kernel thread.
+// The environment is the one it was started with: a process can overwrite that memory.
+std::optional<std::vector<std::string>> process_cmdline(pid_t pid);
+std::optional<std::vector<std::string>> process_environ(pid_t pid);
+
+// Pins the process `pid` names now: signals and waits through the fd reach that process even
+// after its PID is recycled, and the fd is readable (EPOLLIN) once it exits. ESRCH if none.
+Expected<UniqueFd> open_pidfd(pid_t pid);
+
+// Sends `sig` to `process` if its PID still names that process (same start time), pinned by a
+// pidfd between the check and the signal. Returns whether it was sent; sig 0 only checks that
+// the process is still there (a zombie still is).
+bool signal_process(const ProcessInfo& process, int sig);
+
+}  // namespace tend
