@@ -154,7 +154,7 @@ int shim_main(int argc, char** argv) {
   opts.stop.grace = spec->request.kill_after.value_or(kDefaultKillAfter);
   opts.orphans = OrphanPolicy::kill;
   opts.output = out->get();
-  // A name the agent can find even if this shim dies before writing scope.json.
+  // A name the agent knows: how it finds (and kills) the job's cgroup if this shim dies.
   if (!spec->job_id.empty()) opts.scope.name = job_cgroup_name(spec->job_id);
   auto job = Job::start(*loop, *cmd, opts);
   if (!job) {
