@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -23,15 +25,34 @@ std::map<std::string, FoundShim> find_shims(const std::string& jobs_dir) {
   // The job id if `pid` runs `tend agent-shim JOBS_DIR/ID`.
   auto job_of = [&](pid_t pid) -> std::optional<std::string> {
     auto argv = process_cmdline(pid);
-    if (!argv || argv->size() != 3 || (*argv)[1] != "agent-shim" ||
-        (*argv)[2].rfind(prefix, 0) != 0)
+    if (!argv || argv->size() != 3 || (*argv)[1] != "agent-shim" || (*argv)[2].empty())
       return std::nullopt;
-    std::string id = (*argv)[2].substr(prefix.size());
+    std::string dir = (*argv)[2];
+    if (dir[0] != '/') {
+      // Agents before this one passed --data as given (./tend-data by default): such a shim's
+      // path is relative to its own working directory. Resolving it lets an upgraded agent
+      // re-attach to the jobs its predecessor started.
+      std::unique_ptr<char, decltype(&std::free)> real(
+          ::realpath(("/proc/" + std::to_string(pid) + "/cwd/" + dir).c_str(), nullptr),
+          &std::free);
+      if (!real) return std::nullopt;
+      dir = real.get();
+    }
+    if (dir.rfind(prefix, 0) != 0) return std::nullopt;
+    std::string id = dir.substr(prefix.size());
     if (id.empty() || id.find('/') != std::string::npos) return std::nullopt;
     return id;
   };
-  for (const ProcessInfo& proc : list_processes()) {
-    if (!job_of(proc.pid)) continue;
+  std::map<pid_t, std::pair<ProcessInfo, std::string>> candidates;
+  for (const ProcessInfo& proc : list_processes())
+    if (auto id = job_of(proc.pid)) candidates.emplace(proc.pid, std::make_pair(proc, *id));
+  for (const auto& [pid, candidate] : candidates) {
+    const auto& [proc, listed_id] = candidate;
+    // A shim starting its job has a child that shares its memory until it execs (CLONE_VFORK):
+    // same command line, same directory. That child is not the shim.
+    if (auto parent = candidates.find(proc.ppid);
+        parent != candidates.end() && parent->second.second == listed_id)
+      continue;
     // Pin first, then look again: if the process is still the one listed after the second look,
     // the pid was not recycled in between, so the command line read is the pinned process's.
     auto pidfd = open_pidfd(proc.pid);
