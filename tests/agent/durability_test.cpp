@@ -11,16 +11,10 @@ namespace {
 
 // pids of the shims supervising jobs in `data_dir` (found by their command line).
 std::vector<pid_t> shim_pids(const std::string& data_dir) {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = d ? ::readdir(d) : nullptr) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string cmd = read_text(std::string("/proc/") + e->d_name + "/cmdline");
-    if (cmd.find("agent-shim") != std::string::npos && cmd.find(data_dir) != std::string::npos)
-      out.push_back(std::atoi(e->d_name));
-  }
-  if (d) ::closedir(d);
-  return out;
+  return pids_where([&](const std::string& dir) {
+    std::string cmd = read_text(dir + "/cmdline");
+    return cmd.find("agent-shim") != std::string::npos && cmd.find(data_dir) != std::string::npos;
+  });
 }
 
 }  // namespace
