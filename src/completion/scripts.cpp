@@ -5,7 +5,8 @@
 
 namespace tend::completion_face {
 
-const char* const kBashScript = R"BASH(# bash completion for tend                                  -*- shell-script -*-
+const char* const kBashScript =
+    R"BASH(# bash completion for tend                                  -*- shell-script -*-
 # Printed by `tend completion bash`; options are read from `tend COMMAND --help`.
 
 _tend_options() {
