@@ -15,9 +15,12 @@ libtend (C++20) with its headers, CMake package and pkg-config file.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "bash-completion")
+# One package holds the library's headers too; they include <nlohmann/json_fwd.hpp>.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "bash-completion, nlohmann-json3-dev")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
+set(CPACK_TEND_STRIP ${CMAKE_STRIP})
+set(CPACK_PRE_BUILD_SCRIPTS ${CMAKE_CURRENT_SOURCE_DIR}/strip_static.cmake)
 # conffiles makes dpkg keep an edited /etc/tend/agent.conf on upgrade; the scripts tell systemd.
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${CMAKE_CURRENT_SOURCE_DIR}/debian/conffiles
