@@ -7,7 +7,7 @@ pkgs=(g++ cmake ninja-build pkg-config
       clang libclang-rt-14-dev util-linux procps psmisc python3 bash
       scdoc dpkg-dev file)   # man pages; the .deb (dpkg-shlibdeps needs dpkg-dev and file)
 if [[ "${TEND_TEST_EXTRAS:-0}" == 1 ]]; then
-  pkgs+=(tini dumb-init catatonit hyperfine zsh debootstrap)
+  pkgs+=(tini dumb-init catatonit hyperfine zsh debootstrap man-db)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

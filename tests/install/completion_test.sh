@@ -10,7 +10,7 @@ expect_status 125 "$TEND" completion bash zsh 2>/dev/null
 
 # bash: call the completion function as readline would, with tend's own path as the command.
 source <("$TEND" completion bash)
-complete -p tend | grep -q -- "-F _tend" || fail "bash: 'complete -F _tend tend' not registered"
+complete -p tend | grep -c -- "-F _tend" >/dev/null || fail "bash: 'complete -F _tend tend' not registered"
 complete_words() {
   COMP_WORDS=("$TEND" "$@")
   COMP_CWORD=$#

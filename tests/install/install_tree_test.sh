@@ -14,8 +14,17 @@ done
 [[ ! -e "$prefix/etc" ]] || fail "installing bin and lib wrote $prefix/etc"
 
 # The installed tend runs from the prefix and runs a job.
-"$prefix/bin/tend" --version | grep -qx "tend [0-9.]*" || fail "installed tend --version"
+"$prefix/bin/tend" --version | grep -cx "tend [0-9.]*" >/dev/null || fail "installed tend --version"
 expect_status 3 "$prefix/bin/tend" run -- sh -c 'exit 3'
+
+# The man pages are installed and render without a groff warning.
+command -v man >/dev/null || missing "man is not installed (TEND_TEST_EXTRAS=1 scripts/deps.sh)"
+for page in man1/tend.1 man1/tend-run.1 man1/tend-timeout.1 man1/tend-init.1 man8/tend-agent.8; do
+  file="$prefix/share/man/$page.gz"
+  [[ -f $file ]] || fail "no $file"
+  warnings=$(MANWIDTH=80 man --warnings -l "$file" 2>&1 >/dev/null)
+  [[ -z $warnings ]] || fail "man $page: $warnings"
+done
 
 # What a job reports through the library (the consumer prints "CODE REASON LEVEL").
 want="3 exited $("$TEND" doctor --json | sed -n 's/.*"scope_level": "\(.*\)".*/\1/p')"
@@ -31,9 +40,9 @@ for link in tend::tend tend::tend_static; do
   got=$("$dir/consumer") || fail "$link: consumer failed"
   [[ $got == "$want" ]] || fail "$link: consumer printed '$got', expected '$want'"
   if [[ $link == tend::tend ]]; then
-    ldd "$dir/consumer" | grep -q "$prefix/.*libtend\.so" || fail "consumer does not load $prefix's libtend.so"
+    ldd "$dir/consumer" | grep -c "$prefix/.*libtend\.so" >/dev/null || fail "consumer does not load $prefix's libtend.so"
   else
-    ldd "$dir/consumer" | grep -q "libtend\.so" && fail "tend::tend_static links libtend.so"
+    ldd "$dir/consumer" | grep -c "libtend\.so" >/dev/null && fail "tend::tend_static links libtend.so"
   fi
   echo "ok: find_package(tend) with $link: $got"
 done
