@@ -35,7 +35,8 @@ expect_not() {
 }
 
 # Every command `tend --help` lists is completed.
-commands=$("$TEND" --help | sed -nE 's/^  ([a-z][-a-z]*(, [a-z][-a-z]*)*)  .*/\1/p' | tr -d ,)
+# ("  run     run a command ...", "  submit, jobs, logs, cancel   talk to ...")
+commands=$("$TEND" --help | sed -nE 's/^  ([a-z][-a-z]*(, [a-z][-a-z]*)*) .*/\1/p' | tr -d ,)
 [[ $(wc -w <<<"$commands") -ge 5 ]] || fail "cannot read the commands of tend --help: $commands"
 for c in $commands; do expect "$c" ""; done
 expect run ru
