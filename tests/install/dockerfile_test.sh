@@ -17,6 +17,8 @@ for script in deps.sh package.sh; do [[ -x $SRC/scripts/$script ]] || fail "scri
 grep -q '"$SRC/scripts/package.sh"' "$SRC/tests/install/deb_test.sh" ||
   fail "deb_test.sh no longer builds the package with scripts/package.sh"
 grep -q 'scripts/deps.sh' "$SRC/scripts/test.sh" || fail "CI no longer installs with scripts/deps.sh"
+# `COPY . .` must not bring a build tree along: package.sh would reuse its CMakeCache.
+grep -qx 'build\*/' "$SRC/.dockerignore" || fail ".dockerignore does not exclude build*/"
 # The runtime stage installs the .deb the build stage made, and nothing else.
 grep -q 'apt-get install -y --no-install-recommends /tmp/tend/tend_\*\.deb' "$df" ||
   fail "the image does not install the built .deb"
