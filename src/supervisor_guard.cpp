@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "claims.hpp"
 #include "sys/syscalls.hpp"
@@ -108,9 +109,55 @@ void sweep_cgroup(int cgroup_fd) {
   ::_exit(0);
 }
 
+// Guards told to go that had not exited yet: reaped later without waiting (the supervisor does
+// not wait for its guard to be scheduled; on a busy machine that can take milliseconds).
+struct Exiting {
+  pid_t pid;
+  UniqueFd pidfd;
+};
+std::mutex& exiting_mutex() {
+  static auto* m = new std::mutex;  // leaked: guards may be let go while statics are destroyed
+  return *m;
+}
+std::vector<Exiting>& exiting() {
+  static auto* v = new std::vector<Exiting>;
+  return *v;
+}
+
+// Reaps the guard if it has exited; true if it did (then it is unclaimed).
+bool try_reap(pid_t pid, int pidfd) {
+  siginfo_t si{};
+  int r;
+  do
+    r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si,
+                    WEXITED | WNOHANG | __WALL, nullptr);
+  while (r < 0 && errno == EINTR);
+  if (r == 0 && si.si_pid == 0) return false;  // still running
+  unclaim(pid, /*reaped=*/r == 0);
+  return true;
+}
+
+void reap_exited_guards() {
+  std::lock_guard lock(exiting_mutex());
+  std::erase_if(exiting(), [](const Exiting& e) { return try_reap(e.pid, e.pidfd.get()); });
+}
+
+void let_go(pid_t pid, UniqueFd pidfd) {
+  if (try_reap(pid, pidfd.get())) return;
+  std::lock_guard lock(exiting_mutex());
+  exiting().push_back({pid, std::move(pidfd)});
+}
+
+bool send(int fd, Message m) {
+  ssize_t n;
+  do n = ::write(fd, &m, sizeof m);
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(sizeof m);
+}
 }  // namespace
 
 Expected<std::unique_ptr<SupervisorGuard>> SupervisorGuard::start(const Scope& scope) {
+  reap_exited_guards();
   GuardPlan plan;
   if (scope.level() == ScopeLevel::cgroup) {
     plan.cgroup_fd = scope.cgroup_fd();
@@ -148,41 +195,23 @@ Expected<std::unique_ptr<SupervisorGuard>> SupervisorGuard::start(const Scope& s
   return guard;
 }
 
-namespace {
-bool send(int fd, Message m) {
-  ssize_t n;
-  do n = ::write(fd, &m, sizeof m);
-  while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(sizeof m);
-}
-}  // namespace
-
 void SupervisorGuard::set_main(pid_t pid) {
   if (write_end_) (void)send(write_end_.get(), {Message::main_pid, pid});
 }
 
 void SupervisorGuard::disarm() {
   if (!write_end_) return;
-  const bool sent = send(write_end_.get(), {Message::disarm, 0});
+  // A failed write cannot happen (the guard holds the read end); then the close below makes it
+  // kill the job, which its supervisor has finished with anyway.
+  (void)send(write_end_.get(), {Message::disarm, 0});
   write_end_.reset();
-  if (!sent) {  // cannot happen (the guard holds the read end); it will kill the job: let it
-    unclaim(pid_, /*reaped=*/false);
-    return;
-  }
-  // It exits at once: reap it, so that no zombie of ours waits for the Reaper.
-  siginfo_t si{};
-  int r;
-  do
-    r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
-                    WEXITED | __WALL, nullptr);
-  while (r < 0 && errno == EINTR);
-  unclaim(pid_, /*reaped=*/r == 0);
+  let_go(pid_, std::move(pidfd_));
 }
 
 SupervisorGuard::~SupervisorGuard() {
-  if (!write_end_) return;
-  write_end_.reset();  // EOF: the guard ends the job; the Reaper (if any) reaps it
-  unclaim(pid_, /*reaped=*/false);
+  if (!pidfd_) return;
+  write_end_.reset();  // without disarm(): EOF, the guard ends the abandoned job
+  let_go(pid_, std::move(pidfd_));
 }
 
 }  // namespace tend::detail
