@@ -132,6 +132,8 @@ bool try_reap(pid_t pid, int pidfd) {
     r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si,
                     WEXITED | WNOHANG | __WALL, nullptr);
   while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == EINVAL)  // 5.3: no P_PIDFD; the PID is ours to reap (claimed)
+    r = sys::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | __WALL, nullptr);
   if (r == 0 && si.si_pid == 0) return false;  // still running
   unclaim(pid, /*reaped=*/r == 0);
   return true;

@@ -7,6 +7,7 @@
 //                      the kernel's EINVAL. With E2BIG that is 5.3/5.4 (no CLONE_INTO_CGROUP
 //                      field), with EINVAL 5.5/5.6 (the flag unknown).
 //   close_range-cloexec close_range with CLOSE_RANGE_CLOEXEC (5.9/5.10: EINVAL).
+//   waitid-pidfd       waitid(P_PIDFD, ...) (5.3: EINVAL).
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
   if (argc < 5 || std::strcmp(argv[3], "--") != 0) {
     std::fprintf(stderr,
                  "usage: deny_syscall clone3|pidfd_open|close_range|clone3-args|"
-                 "close_range-cloexec ENOSYS|EPERM|EINVAL|E2BIG -- COMMAND...\n");
+                 "close_range-cloexec|waitid-pidfd ENOSYS|EPERM|EINVAL|E2BIG -- COMMAND...\n");
     return 2;
   }
   const std::string name = argv[1];
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   // Which argument must be nonzero (after masking) for the call to be refused; -1: any call.
   int arg = -1;
   unsigned mask = 0;
+  bool equals = false;  // refuse when the argument equals `mask` instead of having a bit of it
   if (name == "clone3") {
     nr = SYS_clone3;
   } else if (name == "pidfd_open") {
@@ -47,6 +49,11 @@ int main(int argc, char** argv) {
     nr = SYS_close_range;
     arg = 2;         // flags
     mask = 1U << 2;  // CLOSE_RANGE_CLOEXEC
+  } else if (name == "waitid-pidfd") {
+    nr = SYS_waitid;
+    arg = 0;   // idtype
+    mask = 3;  // P_PIDFD
+    equals = true;
   } else {
     return 2;
   }
@@ -67,7 +74,7 @@ int main(int argc, char** argv) {
     // Only calls whose argument has a bit of `mask` set.
     filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 3));
     filter.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_off));
-    filter.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, mask, 0, 1));
+    filter.push_back(BPF_JUMP(BPF_JMP | (equals ? BPF_JEQ : BPF_JSET) | BPF_K, mask, 0, 1));
   }
   filter.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
   filter.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
