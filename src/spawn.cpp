@@ -2,7 +2,8 @@
 //
 // Level clone3: clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|CLONE_INTO_CGROUP) on a stack of our own;
 // the child is in the job's cgroup before its first instruction. Level clone_pidfd (clone3
-// refused with ENOSYS/EPERM, e.g. by seccomp, or not on x86_64): glibc's clone() with
+// refused with ENOSYS/EPERM, e.g. by seccomp; CLONE_INTO_CGROUP unknown, as on 5.3-5.6 (E2BIG,
+// EINVAL); or not on x86_64): glibc's clone() with
 // CLONE_PIDFD|CLONE_VM|CLONE_VFORK, and the child writes "0" to the cgroup's cgroup.procs
 // before exec — still before the program runs a single instruction.
 //
