@@ -36,8 +36,10 @@ int clone3_probe() {
 }
 
 bool clone3_into_cgroup_works() {
+  // The kernel checks the cgroup fd late, after copying what the flags do not share: share
+  // everything that can be, or the probe costs a fork of this process.
   struct clone_args args {};
-  args.flags = CLONE_INTO_CGROUP;
+  args.flags = CLONE_INTO_CGROUP | CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND;
   args.exit_signal = SIGCHLD;
   args.cgroup = 0x7fffffff;  // a valid fd number that no process has open (beyond RLIMIT_NOFILE)
   long r = ::syscall(SYS_clone3, &args, sizeof args);
