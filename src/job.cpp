@@ -311,10 +311,7 @@ void Job::finish() {
     if (!leave_) (void)scope_->release();
   }
   // The job is over (or left running on purpose): its guard stands down.
-  if (guard_) {
-    guard_->disarm();
-    guard_.reset();
-  }
+  if (guard_) guard_->disarm();
   done_ = true;
   if (on_done_) on_done_(result_);
 }

@@ -10,7 +10,6 @@
 
 #include <cstring>
 #include <mutex>
-#include <vector>
 
 #include "claims.hpp"
 #include "sys/syscalls.hpp"
@@ -109,45 +108,19 @@ void sweep_cgroup(int cgroup_fd) {
   ::_exit(0);
 }
 
-// Guards told to go that had not exited yet: reaped later without waiting (the supervisor does
-// not wait for its guard to be scheduled; on a busy machine that can take milliseconds).
-struct Exiting {
-  pid_t pid;
-  UniqueFd pidfd;
-};
-std::mutex& exiting_mutex() {
-  static auto* m = new std::mutex;  // leaked: guards may be let go while statics are destroyed
-  return *m;
-}
-std::vector<Exiting>& exiting() {
-  static auto* v = new std::vector<Exiting>;
-  return *v;
-}
-
-// Reaps the guard if it has exited; true if it did (then it is unclaimed).
-bool try_reap(pid_t pid, int pidfd) {
+// Reaps the guard (blocking: a disarmed guard exits as soon as it is scheduled).
+void reap(pid_t pid, int pidfd) {
   siginfo_t si{};
   int r;
   do
-    r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si,
-                    WEXITED | WNOHANG | __WALL, nullptr);
+    r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED | __WALL,
+                    nullptr);
   while (r < 0 && errno == EINTR);
-  if (r < 0 && errno == EINVAL)  // 5.3: no P_PIDFD; the PID is ours to reap (claimed)
-    r = sys::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | __WALL, nullptr);
-  if (r == 0 && si.si_pid == 0) return false;  // still running
+  if (r < 0 && errno == EINVAL) {  // 5.3: no P_PIDFD; the PID is ours to reap (claimed)
+    do r = sys::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | __WALL, nullptr);
+    while (r < 0 && errno == EINTR);
+  }
   unclaim(pid, /*reaped=*/r == 0);
-  return true;
-}
-
-void reap_exited_guards() {
-  std::lock_guard lock(exiting_mutex());
-  std::erase_if(exiting(), [](const Exiting& e) { return try_reap(e.pid, e.pidfd.get()); });
-}
-
-void let_go(pid_t pid, UniqueFd pidfd) {
-  if (try_reap(pid, pidfd.get())) return;
-  std::lock_guard lock(exiting_mutex());
-  exiting().push_back({pid, std::move(pidfd)});
 }
 
 bool send(int fd, Message m) {
@@ -159,7 +132,6 @@ bool send(int fd, Message m) {
 }  // namespace
 
 Expected<std::unique_ptr<SupervisorGuard>> SupervisorGuard::start(const Scope& scope) {
-  reap_exited_guards();
   GuardPlan plan;
   if (scope.level() == ScopeLevel::cgroup) {
     plan.cgroup_fd = scope.cgroup_fd();
@@ -207,13 +179,19 @@ void SupervisorGuard::disarm() {
   // kill the job, which its supervisor has finished with anyway.
   (void)send(write_end_.get(), {Message::disarm, 0});
   write_end_.reset();
-  let_go(pid_, std::move(pidfd_));
+  disarmed_ = true;
 }
 
 SupervisorGuard::~SupervisorGuard() {
   if (!pidfd_) return;
-  write_end_.reset();  // without disarm(): EOF, the guard ends the abandoned job
-  let_go(pid_, std::move(pidfd_));
+  if (disarmed_) {
+    // Reaped here, not in disarm(): the job's end is not delayed by the wait for the guard to be
+    // scheduled, and no zombie of ours is left behind.
+    reap(pid_, pidfd_.get());
+    return;
+  }
+  write_end_.reset();               // without disarm(): EOF, the guard ends the abandoned job
+  unclaim(pid_, /*reaped=*/false);  // not waited for (it may take its time): a Reaper reaps it
 }
 
 }  // namespace tend::detail

@@ -6,8 +6,8 @@
 // kill of the supervisor's process group does not reach it), holding only the read end of a pipe
 // whose write end only the supervisor holds, and the job's cgroup directory. It sleeps in one
 // blocking read.
-//   * The supervisor ends the job normally: it writes one byte (disarm); the guard exits and is
-//     reaped at once.
+//   * The supervisor ends the job normally: it writes "disarm"; the guard exits and is reaped
+//     when the Job is destroyed.
 //   * The supervisor dies any other way: the kernel closes the write end, the read returns 0, and
 //     the guard kills the whole scope (cgroup.kill, or SIGKILL sweeps of cgroup.procs before 5.14;
 //     at the session level, SIGKILL to the job's process group), removes the empty cgroup, exits.
@@ -33,9 +33,10 @@ class SupervisorGuard {
   static Expected<std::unique_ptr<SupervisorGuard>> start(const Scope& scope);
   // The job's main process: at the session level, the group the guard kills.
   void set_main(pid_t pid);
-  // Disarms and reaps the guard: the job was ended (or left on purpose) by its supervisor.
+  // The job was ended (or left on purpose) by its supervisor: the guard exits.
   void disarm();
-  // Without disarm(): the supervisor abandons the job, the guard kills it (not waited for).
+  // After disarm(): reaps the guard. Without: the supervisor abandons the job, the guard kills
+  // it (not waited for).
   ~SupervisorGuard();
 
   SupervisorGuard(const SupervisorGuard&) = delete;
@@ -47,6 +48,7 @@ class SupervisorGuard {
   pid_t pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd write_end_;
+  bool disarmed_ = false;
 };
 
 }  // namespace tend::detail
