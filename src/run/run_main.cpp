@@ -74,6 +74,10 @@ int main(int argc, char** argv) {
   if (auto w = json->write(result); !w)
     std::fprintf(stderr, "tend: %s\n", w.error().message().c_str());
   if (opts.verbose) print_summary(result, code);
+  // The job is over and its guard disarmed. Destroying the Job would wait for the guard to be
+  // scheduled and exit (milliseconds on a loaded machine) on the path of tend's own exit; our
+  // exit hands the guard to init (or the nearest subreaper), which reaps it.
+  (void)job->release();
   return code;
 }
 
