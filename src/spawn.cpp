@@ -53,6 +53,8 @@ struct ChildPlan {
   int nkeep = 0;
   int max_dst = 2;
   int procs_fd = -1;  // clone_pidfd level: join the cgroup by writing "0" here
+  const int* join_fds = nullptr;  // cgroup v1 groups carrying limits: "0" to each cgroup.procs
+  size_t njoin = 0;
   bool new_session = false;
   bool process_group = false;
   const char* cwd = nullptr;
@@ -99,6 +101,10 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* arg) {
   if (plan->new_session && setsid() < 0) child_fail(plan, "setsid");
   if (plan->process_group && !plan->new_session && setpgid(0, 0) < 0) child_fail(plan, "setpgid");
   if (plan->procs_fd >= 0 && write(plan->procs_fd, "0", 1) != 1) child_fail(plan, "join cgroup");
+  // The v1 groups are joined here by the child itself: with CLONE_VFORK the parent is suspended
+  // until exec, so it could not move the child in time; the program starts limited.
+  for (size_t i = 0; i < plan->njoin; ++i)
+    if (write(plan->join_fds[i], "0", 1) != 1) child_fail(plan, "join cgroup v1");
 
   // Sources that a later dup2 could overwrite are first moved above every destination.
   for (int i = 0; i < plan->nmoves; ++i) {
@@ -325,6 +331,11 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
 
   thread_local ChildStack stack;
   if (!stack.top()) return Error::from_errno("mmap child stack");
+
+  if (scope) {
+    plan.join_fds = scope->join_fds().data();
+    plan.njoin = scope->join_fds().size();
+  }
 
   SpawnLevel level = current_spawn_level();
   int cgroup_fd = scope ? scope->cgroup_fd() : -1;

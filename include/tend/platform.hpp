@@ -2,8 +2,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tend/child.hpp"
+#include "tend/limits.hpp"
 #include "tend/scope.hpp"
 
 namespace tend {
@@ -19,6 +21,7 @@ struct Platform {
   CgroupSupport cgroup;
   SpawnLevel spawn_level = SpawnLevel::clone_pidfd;
   ScopeLevel scope_level = ScopeLevel::session;
+  std::vector<ControllerSupport> limits;  // memory, pids, cpu: whether and how limits work
 };
 
 // Probes each feature with a harmless call. Makes (and removes) one empty test cgroup.
