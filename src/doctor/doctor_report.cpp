@@ -47,6 +47,13 @@ std::string render_text(const Platform& p) {
   if (!p.cgroup.writable && !p.cgroup.why_not.empty()) writable += " (" + p.cgroup.why_not + ")";
   line(out, "writable", writable);
   line(out, "cgroup.kill", yes_no(p.cgroup.has_kill));
+  out += "limits (memory, processes, CPU per job)\n";
+  for (const auto& c : p.limits) {
+    if (c.level == LimitsLevel::none)
+      line(out, c.name.c_str(), "no (" + c.why_not + ")");
+    else
+      line(out, c.name.c_str(), std::string("yes, ") + to_string(c.level) + " (" + c.where + ")");
+  }
   out += '\n';
   if (p.scope_level == ScopeLevel::cgroup) {
     out += "containment level: cgroup (strong: no process of a job can leave its cgroup)\n";
@@ -67,6 +74,13 @@ nlohmann::json render_json(const Platform& p) {
                                                             : nlohmann::json(p.cgroup.why_not)},
                        {"cgroup_kill", p.cgroup.has_kill}};
   std::string hint = cgroup_hint(p);
+  nlohmann::json limits = nlohmann::json::array();
+  for (const auto& c : p.limits)
+    limits.push_back(
+        {{"controller", c.name},
+         {"level", to_string(c.level)},
+         {"where", c.where.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.where)},
+         {"why_not", c.why_not.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.why_not)}});
   return {{"kernel", p.kernel},
           {"clone3", p.clone3},
           {"clone_into_cgroup", p.clone_into_cgroup},
@@ -77,6 +91,7 @@ nlohmann::json render_json(const Platform& p) {
           {"spawn_level", to_string(p.spawn_level)},
           {"cgroup", cg},
           {"scope_level", to_string(p.scope_level)},
+          {"limits", limits},
           {"hint", hint.empty() ? nlohmann::json(nullptr) : nlohmann::json(hint)}};
 }
 
