@@ -219,28 +219,38 @@ Expected<void> delegate_v2(const std::string& parent, bool parent_is_own,
                            const std::vector<std::string>& controllers) {
   std::lock_guard lock(g_delegation_mutex);
   const std::string control = parent + "/cgroup.subtree_control";
-  for (const auto& c : controllers) {
-    auto enabled = sys::read_file(control);
-    if (!enabled) return Error{"enable controller", enabled.error().code, control, {}};
-    if (has_word(*enabled, c)) continue;
-    auto w = sys::write_file(control, "+" + c);
-    if (!w && w.error().code == EBUSY && parent_is_own) {
-      // "No internal processes": a cgroup that holds processes cannot pass domain controllers
-      // to its children. Move ourselves into a leaf; job cgroups go beside it.
+  auto enabled = sys::read_file(control);
+  if (!enabled) return Error{"enable controller", enabled.error().code, control, {}};
+  std::vector<std::string> missing;
+  for (const auto& c : controllers)
+    if (!has_word(*enabled, c)) missing.push_back(c);
+  if (missing.empty()) return {};
+  // "No internal processes": a non-root cgroup that holds processes cannot give domain
+  // controllers (memory) to its children, and one that gives them threaded controllers (pids,
+  // cpu) becomes a thread root whose children cannot take processes. So the parent must be empty
+  // first, whatever the controller: this process moves into a leaf, anyone else is refused.
+  if (parent != sys::cgroup2_mount()) {
+    auto procs = sys::read_file(parent + "/cgroup.procs");
+    if (!procs) return Error{"read cgroup.procs", procs.error().code, parent, {}};
+    bool self_in = false, others = false;
+    std::istringstream in(*procs);
+    for (pid_t pid; in >> pid;) (pid == ::getpid() ? self_in : others) = true;
+    if (others || (self_in && !parent_is_own))
+      return Error{"enable controller", EBUSY, control,
+                   "cannot enable " + missing.front() + ": " + parent +
+                       " holds processes other than this one, and cgroup v2 gives controllers "
+                       "only to cgroups without processes; run tend in a cgroup of its own "
+                       "(systemd: a unit with Delegate=yes)"};
+    if (self_in) {
       std::string leaf = parent + "/" + kSupervisorLeaf;
       if (::mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST)
         return Error::from_errno("mkdir cgroup", leaf);
       if (auto m = sys::write_file(leaf + "/cgroup.procs", std::to_string(::getpid())); !m)
         return Error{"move into supervisor leaf", m.error().code, leaf, {}};
-      w = sys::write_file(control, "+" + c);
     }
-    if (!w && w.error().code == EBUSY)
-      return Error{"enable controller", EBUSY, control,
-                   "cannot enable " + c + ": " + parent +
-                       " holds processes other than this one, and cgroup v2 gives controllers "
-                       "only to cgroups without processes; run tend in a cgroup of its own "
-                       "(systemd: a unit with Delegate=yes)"};
-    if (!w)
+  }
+  for (const auto& c : missing) {
+    if (auto w = sys::write_file(control, "+" + c); !w)
       return Error{"enable controller", w.error().code, control,
                    "cannot enable " + c + " for the jobs' cgroups"};
   }
