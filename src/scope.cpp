@@ -25,9 +25,18 @@ const char* to_string(ScopeLevel l) {
   return "?";
 }
 
+namespace {
+// Parsing /proc/self/mountinfo costs more than the rest of a job's setup, and cgroup2 is mounted
+// once at boot: it is looked up once per process (again while it is not found).
+std::string cgroup2_mount_cached() {
+  static const std::string first = sys::cgroup2_mount();
+  return first.empty() ? sys::cgroup2_mount() : first;
+}
+}  // namespace
+
 CgroupSupport probe_cgroup(const std::string& parent) {
   CgroupSupport cg;
-  cg.mount = sys::cgroup2_mount();
+  cg.mount = cgroup2_mount_cached();
   if (cg.mount.empty()) {
     cg.why_not = "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)";
     return cg;
