@@ -49,6 +49,26 @@ std::vector<ControllerSupport> probe_limits(const LimitsProbeOptions& opts) {
   return detail::probe_controllers({"memory", "pids", "cpu"}, opts);
 }
 
+Expected<void> prepare_limits(const ScopeOptions& opts) {
+  ScopeOptions o = opts;
+  if (!o.limits.any()) {
+    // Every controller cgroup v2 offers here; the others need no preparation.
+    for (const auto& c : probe_limits({o.cgroup_parent, o.cgroup_v1_root, o.limits_level})) {
+      if (c.level != LimitsLevel::cgroup2) continue;
+      if (c.name == "memory") o.limits.memory_max = UINT64_MAX;
+      if (c.name == "pids") o.limits.pids_max = 1;
+      if (c.name == "cpu") o.limits.cpu_weight = 100;
+    }
+    if (!o.limits.any()) return {};
+  }
+  auto level = detail::choose_limits_level(o);
+  if (!level) return level.error();
+  if (*level != LimitsLevel::cgroup2) return {};
+  CgroupSupport cg = probe_cgroup(o.cgroup_parent);
+  return detail::delegate_v2(cg.self, o.cgroup_parent.empty(),
+                             detail::needed_controllers(o.limits));
+}
+
 }  // namespace tend
 
 namespace tend::detail {

@@ -38,26 +38,6 @@ std::string random_suffix() {
   return buf;
 }
 
-// Empty job cgroups whose supervisor died (SIGKILL, power loss) are never removed by it. Once per
-// process, remove `tend-*` siblings that are empty and were created long ago: a scope being set
-// up right now is young, and a live job's cgroup is populated (rmdir refuses it anyway).
-void remove_stale_scopes(const std::string& parent) {
-  constexpr time_t kStaleAfterSeconds = 600;
-  DIR* dir = ::opendir(parent.c_str());
-  if (!dir) return;
-  time_t now = ::time(nullptr);
-  while (struct dirent* e = ::readdir(dir)) {
-    if (std::strncmp(e->d_name, "tend-", 5) != 0) continue;
-    std::string path = parent + "/" + e->d_name;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    if (now - st.st_mtime < kStaleAfterSeconds) continue;
-    auto events = sys::read_file(path + "/cgroup.events");
-    if (events && events->find("populated 0") != std::string::npos) ::rmdir(path.c_str());
-  }
-  ::closedir(dir);
-}
-
 std::vector<pid_t> parse_pids(const std::string& text) {
   std::vector<pid_t> out;
   const char* p = text.data();
@@ -260,10 +240,32 @@ Expected<std::unique_ptr<Scope>> open_cgroup_scope(const std::string& path,
 
 }  // namespace
 
+void remove_stale_groups(const std::string& parent,
+                         const std::function<bool(const std::string&)>& is_empty) {
+  constexpr time_t kStaleAfterSeconds = 600;
+  DIR* dir = ::opendir(parent.c_str());
+  if (!dir) return;
+  time_t now = ::time(nullptr);
+  while (struct dirent* e = ::readdir(dir)) {
+    if (std::strncmp(e->d_name, "tend-", 5) != 0) continue;
+    std::string path = parent + "/" + e->d_name;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (now - st.st_mtime < kStaleAfterSeconds) continue;
+    if (is_empty(path)) ::rmdir(path.c_str());
+  }
+  ::closedir(dir);
+}
+
 Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
                                                    const CgroupSupport& cg) {
   static std::once_flag swept;
-  std::call_once(swept, [&] { remove_stale_scopes(cg.self); });
+  std::call_once(swept, [&] {
+    remove_stale_groups(cg.self, [](const std::string& path) {
+      auto events = sys::read_file(path + "/cgroup.events");
+      return events && events->find("populated 0") != std::string::npos;
+    });
+  });
   if (opts.name.empty()) {
     if (auto pooled = pool_take(cg.self))
       return std::unique_ptr<Scope>(CgroupScope::from_pool(std::move(*pooled)));

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <mutex>
+#include <set>
 
 #include "limits_impl.hpp"
 #include "scope_impl.hpp"
@@ -202,6 +204,20 @@ class LimitedScope final : public Scope {
   std::vector<int> join_;
 };
 
+// Once per process and hierarchy: v1 groups left by a supervisor that died.
+void remove_stale_v1_groups(const std::string& parent) {
+  static std::mutex mutex;
+  static std::set<std::string> swept;
+  {
+    std::lock_guard lock(mutex);
+    if (!swept.insert(parent).second) return;
+  }
+  remove_stale_groups(parent, [](const std::string& path) {
+    auto procs = sys::read_file(path + "/cgroup.procs");
+    return procs && procs->empty();
+  });
+}
+
 std::string basename_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -244,6 +260,7 @@ Expected<std::unique_ptr<Scope>> make_limited_scope(const ScopeOptions& opts) {
   for (const auto& c : controllers) {
     V1Hierarchy h = find_v1_hierarchy(c, v1_root_override(opts.cgroup_v1_root));
     if (h.dir.empty()) return Error::with_detail("limits", "cannot limit " + c + ": " + h.why_not);
+    remove_stale_v1_groups(h.dir);
     if (auto r = scope->add_v1_group(c, h.dir, name); !r) return r.error();
   }
   return std::unique_ptr<Scope>(std::move(scope));

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "tend/error.hpp"
+
 namespace tend {
 
 struct Limits {
@@ -68,5 +70,13 @@ struct LimitsProbeOptions {
 };
 // Looks, changes nothing (no delegation move, no mkdir).
 std::vector<ControllerSupport> probe_limits(const LimitsProbeOptions& = {});
+
+// For a supervisor of many jobs (the agent): does now what the first limited job would do. With
+// cgroup2, this process moves into its leaf and the controllers (those `limits` needs; none given:
+// every one cgroup v2 has here) are enabled for its cgroup's children, so processes it starts
+// later (per-job shims) start in the leaf and their jobs' cgroups go beside it. With cgroup1,
+// nothing to do. Fails, like Scope::create, when a controller `limits` needs cannot be had.
+struct ScopeOptions;
+Expected<void> prepare_limits(const ScopeOptions& opts);
 
 }  // namespace tend

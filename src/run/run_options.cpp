@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 
 #include "run_credentials.hpp"
 #include "tend/parse.hpp"
@@ -39,30 +40,17 @@ Expected<ScopeLevel> parse_scope(const std::string& what, const std::string& v) 
   return usage(what + " '" + v + "': expected cgroup or session");
 }
 
-Expected<uint64_t> parse_size_option(const char* flag, const std::string& v) {
-  auto n = parse_size(v);
-  if (!n) return usage(std::string(flag) + " " + n.error().detail);
-  return n;
-}
-
 // The limits given on the command line; each value checked, then the whole set (validate()).
 Expected<void> parse_limits(const std::string& memory, const std::string& memory_high,
                             const std::string& swap, const std::string& pids,
                             const std::string& cpu, Limits& out) {
-  if (!memory.empty()) {
-    auto n = parse_size_option("--memory", memory);
-    if (!n) return n.error();
-    out.memory_max = *n;
-  }
-  if (!memory_high.empty()) {
-    auto n = parse_size_option("--memory-high", memory_high);
-    if (!n) return n.error();
-    out.memory_high = *n;
-  }
-  if (!swap.empty()) {
-    auto n = parse_size_option("--swap", swap);
-    if (!n) return n.error();
-    out.swap_max = *n;
+  for (auto [flag, text, field] : {std::tuple{"--memory", &memory, &out.memory_max},
+                                   std::tuple{"--memory-high", &memory_high, &out.memory_high},
+                                   std::tuple{"--swap", &swap, &out.swap_max}}) {
+    if (text->empty()) continue;
+    auto n = parse_size(*text);
+    if (!n) return usage(std::string(flag) + " " + n.error().detail);
+    *field = *n;
   }
   if (!pids.empty()) {
     uint64_t n = 0;

@@ -185,3 +185,29 @@ TEST(LimitedJob, RefusedLimitStartsNothing) {
 
 }  // namespace
 }  // namespace tend
+
+namespace tend {
+namespace {
+
+TEST(PrepareLimits, RefusesWhatItCannotHaveAndMovesNothingOnV1) {
+  ScopeOptions o;
+  o.limits.memory_max = 64 << 20;
+  o.limits_level = LimitsLevel::cgroup1;
+  o.cgroup_v1_root = "/nonexistent-tend-test";
+  auto r = prepare_limits(o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("cannot limit memory"), std::string::npos);
+  // Whatever this host has, preparing must leave this process where it was unless it is cgroup2.
+  std::ifstream before("/proc/self/cgroup");
+  std::string was((std::istreambuf_iterator<char>(before)), std::istreambuf_iterator<char>());
+  bool v2 = false;
+  for (const auto& c : probe_limits()) v2 |= c.level == LimitsLevel::cgroup2;
+  if (v2) GTEST_SKIP() << "cgroup2 controllers here: preparing would move this test process";
+  ASSERT_TRUE(prepare_limits({})) << "nothing to prepare on v1";
+  std::ifstream after("/proc/self/cgroup");
+  std::string now((std::istreambuf_iterator<char>(after)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(was, now);
+}
+
+}  // namespace
+}  // namespace tend

@@ -16,12 +16,17 @@ echo "+memory +pids +cpu" >$CG/cgroup.subtree_control
 result() { # NAME STATUS(0 ok) DETAIL
   if [ "$2" = 0 ]; then echo "RESULT $1 PASS $3"; else echo "RESULT $1 FAIL $3"; fi
 }
-# in_cgroup DIR TEND-ARGS...: tend started alone in $CG/DIR (a subshell moves itself, then execs).
+# in_cgroup DIR [spawn_bench] ARGS...: tend (or the benchmark) started alone in $CG/DIR (a subshell moves itself, then execs).
 in_cgroup() {
   d=$1
   shift
+  prog=tend
+  if [ "$1" = spawn_bench ]; then
+    prog=spawn_bench
+    shift
+  fi
   mkdir -p $CG/$d
-  (echo 0 >$CG/$d/cgroup.procs && exec tend "$@")
+  (echo 0 >$CG/$d/cgroup.procs && exec $prog "$@")
 }
 json_num() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$2"; }
 no_job_cgroups() { ! ls -d $CG/$1/tend-[0-9]* >/dev/null 2>&1; }
@@ -126,6 +131,11 @@ ok=0
 [ ! -e $CG/t7/tend-supervisor ] || ok=1
 [ -z "$(cat $CG/t7/cgroup.subtree_control)" ] || ok=1
 result no_limits_untouched $ok "exit=$rc $(cat /tmp/7.out)"
+
+# Optional (run_vm.sh with a bench binary): the spawn benchmark, from a cgroup of its own.
+if [ -x /usr/local/bin/spawn_bench ]; then
+  in_cgroup tb spawn_bench 2 2>&1 | sed 's/^/BENCH /'
+fi
 
 echo VM-TESTS-DONE
 poweroff -f
