@@ -31,17 +31,25 @@ void raw_vfork(const char* path) {
   }
 }
 
+[[noreturn]] void die(const tend::Error& e) {
+  std::fprintf(stderr, "spawn_bench: %s\n", e.message().c_str());
+  std::abort();
+}
+
 void tend_spawn(const tend::Command& cmd, const tend::Scope* scope) {
   auto c = tend::spawn(cmd, scope);
-  if (!c || !c->wait()) std::abort();
+  if (!c) die(c.error());
+  if (auto w = c->wait(); !w) die(w.error());
 }
 
 void tend_job(const tend::Command& cmd, tend::Loop& loop, const tend::Limits& limits = {}) {
   tend::JobOptions o;
   o.scope.limits = limits;
   auto job = tend::Job::start(loop, cmd, o);
-  if (!job) std::abort();
-  if (!loop.run_until([&] { return (*job)->done(); })) std::abort();
+  if (!job) die(job.error());
+  if (auto r = loop.run_until([&] { return (*job)->done(); }); !r) die(r.error());
+  if ((*job)->result().exit_code() != 0)
+    die(tend::Error::with_detail("job", (*job)->result().describe()));
 }
 
 void compare(const char* label, const char* path, int rounds, int iters, const char* target,

@@ -52,7 +52,7 @@ copy_with_libs() { # BINARY DEST
 copy_with_libs "$tend" /usr/local/bin/tend
 if [[ -n "$bench" ]]; then
   copy_with_libs "$bench" /usr/local/bin/spawn_bench
-  copy_with_libs "$tiny" "$tiny" # spawn_bench has its path built in
+  copy_with_libs "$tiny" "$(realpath "$tiny")" # spawn_bench has its absolute path built in
 fi
 cp "$here/vm_init.sh" "$root/init"
 chmod +x "$root/init"
