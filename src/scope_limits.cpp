@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 
@@ -235,6 +236,12 @@ Expected<std::unique_ptr<Scope>> make_limited_scope(const ScopeOptions& opts) {
   ScopeOptions inner_opts = opts;
   inner_opts.limits = {};
   if (*level == LimitsLevel::cgroup2) {
+    // v2 limits live in the job's own cgroup: a caller that asked for the session level must
+    // not silently get the cgroup level instead.
+    const char* env = std::getenv("TEND_SCOPE");
+    if (opts.level == ScopeLevel::session || (!opts.level && env && std::string(env) == "session"))
+      return Error::with_detail("limits",
+                                "cgroup v2 limits need the cgroup scope level, not session");
     CgroupSupport cg = probe_cgroup(opts.cgroup_parent);
     if (auto d = delegate_v2(cg.self, opts.cgroup_parent.empty(), controllers); !d)
       return d.error();

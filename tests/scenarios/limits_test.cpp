@@ -167,6 +167,34 @@ TEST_F(Limits, CpuQuotaBoundsCpuTime) {
   EXPECT_EQ(count_marked(marker_), 0);
 }
 
+// The v1 groups do not depend on the v2 scope: the session level and the clone() fallback (the
+// child writes itself into cgroup.procs) join them before exec too.
+TEST_F(Limits, SessionLevelAndCloneFallbackStartInsideTheGroups) {
+  REQUIRE_OR_SKIP(limit_available("pids"), "no pids controller (tend doctor: limits)");
+  const std::string script =
+      "g=$(sed -n 's/^[0-9]*:pids://p' /proc/self/cgroup); "
+      "if [ -n \"$g\" ]; then cat /sys/fs/cgroup/pids$g/pids.max; "
+      "else cat /sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)/pids.max; fi";
+  for (auto [scope, spawn] : {std::pair{"session", "clone3"}, std::pair{"cgroup", "clone"}}) {
+    TendProcess::Options o;
+    o.env = {std::string("TEND_SPAWN=") + (std::string(spawn) == "clone" ? "clone" : "")};
+    RunResult r =
+        run_tend({"run", "--json", "-", "--scope", scope, "--pids", "7", "--", "sh", "-c", script},
+                 marker_, o);
+    auto j = result_json(r.output);
+    if (r.exit_code == 125 && std::string(scope) == "session") {
+      // v2 limits need the job's own cgroup: refused, not silently moved to the cgroup level.
+      EXPECT_NE(r.output.find("need the cgroup scope level"), std::string::npos) << r.output;
+      continue;
+    }
+    EXPECT_EQ(r.exit_code, 0) << scope << " " << spawn << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("7\n", 0), 0u) << scope << " " << spawn << ": " << r.output;
+    EXPECT_EQ(j["scope_level"], scope) << r.output;
+    EXPECT_EQ(j["spawn_level"], spawn) << r.output;
+  }
+  EXPECT_EQ(count_marked(marker_), 0);
+}
+
 // A temporary directory standing in for /sys/fs/cgroup with only some hierarchies in it.
 struct FakeV1Root {
   TempDir dir;
