@@ -297,6 +297,7 @@ void Job::finish() {
     result_.cpu_user = u.user;
     result_.cpu_system = u.system;
     result_.peak_memory_bytes = u.peak_memory_bytes;
+    note_limit_usage();
     if (child_.valid() && child_.status()) {
       // What the kernel keeps per waited child: the main process and what it waited for.
       const struct rusage& ru = child_.rusage();
@@ -314,6 +315,20 @@ void Job::finish() {
   if (guard_) guard_->disarm();
   done_ = true;
   if (on_done_) on_done_(result_);
+}
+
+void Job::note_limit_usage() {
+  result_.limits_level = scope_->limits_level();
+  if (result_.limits_level == LimitsLevel::none) return;
+  result_.memory_limit_bytes = scope_->limits().memory_max;
+  LimitUsage lu = scope_->limit_usage();
+  result_.oom_kills = lu.oom_kills;
+  result_.oom_killed = lu.oom_kills > 0;
+  // The memory controller's figure covers the whole scope, not only what was waited for.
+  if (lu.peak_memory_bytes) result_.peak_memory_bytes = lu.peak_memory_bytes;
+  result_.peak_processes = lu.peak_processes;
+  result_.pids_refused = lu.pids_refused;
+  result_.cpu_throttled = lu.cpu_throttled;
 }
 
 Expected<void> Job::signal_main(int sig) {

@@ -52,6 +52,7 @@ Platform probe_platform() {
   }
   p.spawn_level = current_spawn_level();
   p.scope_level = p.cgroup.writable ? ScopeLevel::cgroup : ScopeLevel::session;
+  p.limits = probe_limits();
   return p;
 }
 

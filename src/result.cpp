@@ -167,6 +167,18 @@ int Result::exit_code(bool preserve_status) const {
   return 125;
 }
 
+bool Result::main_oom_killed() const {
+  return oom_killed && status && status->signaled() && status->value == SIGKILL && !killed &&
+         reason == EndReason::exited;
+}
+
+std::string Result::describe() const {
+  if (!status) return {};
+  if (!main_oom_killed()) return status->describe();
+  if (memory_limit_bytes) return "out of memory (limit " + format_size(*memory_limit_bytes) + ")";
+  return "out of memory";
+}
+
 nlohmann::json to_json(const Result& r) {
   json j;
   j["reason"] = to_string(r.reason);
@@ -183,6 +195,14 @@ nlohmann::json to_json(const Result& r) {
   j["cpu_user_us"] = optional_us(r.cpu_user);
   j["cpu_system_us"] = optional_us(r.cpu_system);
   j["peak_memory_bytes"] = optional_json(r.peak_memory_bytes);
+  j["description"] = r.status ? json(r.describe()) : json(nullptr);
+  j["limits_level"] = to_string(r.limits_level);
+  j["memory_limit_bytes"] = optional_json(r.memory_limit_bytes);
+  j["oom_killed"] = r.oom_killed;
+  j["oom_kills"] = r.oom_kills;
+  j["peak_processes"] = optional_json(r.peak_processes);
+  j["pids_refused"] = optional_json(r.pids_refused);
+  j["cpu_throttled_us"] = optional_us(r.cpu_throttled);
   j["stdout_bytes"] = r.stdout_bytes;
   j["stderr_bytes"] = r.stderr_bytes;
   j["output_dropped_bytes"] = r.output_dropped_bytes;
@@ -238,6 +258,18 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
       r.cpu_system = microseconds(v.get<int64_t>());
     if (const json& v = j.value("peak_memory_bytes", json(nullptr)); !v.is_null())
       r.peak_memory_bytes = v.get<uint64_t>();
+    // Results written before limits existed have none of these fields.
+    if (j.contains("limits_level"))
+      r.limits_level = enum_from<LimitsLevel>(
+          j, "limits_level", {LimitsLevel::none, LimitsLevel::cgroup2, LimitsLevel::cgroup1});
+    for (auto [key, out] : {std::pair{"memory_limit_bytes", &r.memory_limit_bytes},
+                            std::pair{"peak_processes", &r.peak_processes},
+                            std::pair{"pids_refused", &r.pids_refused}})
+      if (const json& v = j.value(key, json(nullptr)); !v.is_null()) *out = v.get<uint64_t>();
+    r.oom_killed = j.value("oom_killed", false);
+    r.oom_kills = j.value("oom_kills", uint64_t{0});
+    if (const json& v = j.value("cpu_throttled_us", json(nullptr)); !v.is_null())
+      r.cpu_throttled = microseconds(v.get<int64_t>());
     r.stdout_bytes = j.value("stdout_bytes", uint64_t{0});
     r.stderr_bytes = j.value("stderr_bytes", uint64_t{0});
     r.output_dropped_bytes = j.value("output_dropped_bytes", uint64_t{0});

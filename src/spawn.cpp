@@ -55,6 +55,8 @@ struct ChildPlan {
   int nkeep = 0;
   int max_dst = 2;
   int procs_fd = -1;  // clone_pidfd level: join the cgroup by writing "0" here
+  const int* join_fds = nullptr;  // cgroup v1 groups carrying limits: "0" to each cgroup.procs
+  size_t njoin = 0;
   bool new_session = false;
   bool process_group = false;
   pid_t take_terminal_from = 0;  // the parent's process group, if the child takes the terminal
@@ -112,6 +114,10 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* arg) {
   if (plan->take_terminal_from > 0 && tcgetpgrp(STDIN_FILENO) == plan->take_terminal_from)
     (void)tcsetpgrp(STDIN_FILENO, getpid());  // best effort, as tini: the job runs regardless
   if (plan->procs_fd >= 0 && write(plan->procs_fd, "0", 1) != 1) child_fail(plan, "join cgroup");
+  // The v1 groups are joined here by the child itself: with CLONE_VFORK the parent is suspended
+  // until exec, so it could not move the child in time; the program starts limited.
+  for (size_t i = 0; i < plan->njoin; ++i)
+    if (write(plan->join_fds[i], "0", 1) != 1) child_fail(plan, "join cgroup v1");
 
   // Sources that a later dup2 could overwrite are first moved above every destination.
   for (int i = 0; i < plan->nmoves; ++i) {
@@ -363,6 +369,11 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
 
   thread_local ChildStack stack;
   if (auto mapped = stack.map(); !mapped) return mapped.error();
+
+  if (scope) {
+    plan.join_fds = scope->join_fds().data();
+    plan.njoin = scope->join_fds().size();
+  }
 
   SpawnLevel level = current_spawn_level();
   int cgroup_fd = scope ? scope->cgroup_fd() : -1;

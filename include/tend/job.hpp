@@ -93,6 +93,7 @@ class Job {
   void close_pipe(int n);
   void arm_session_poll();
   void note_leftovers();
+  void note_limit_usage();
 
   Loop& loop_;
   JobOptions opts_;

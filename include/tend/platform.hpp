@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tend/child.hpp"
+#include "tend/limits.hpp"
 #include "tend/scope.hpp"
 
 namespace tend {
@@ -21,6 +22,7 @@ struct Platform {
   CgroupSupport cgroup;
   SpawnLevel spawn_level = SpawnLevel::clone_pidfd;
   ScopeLevel scope_level = ScopeLevel::session;
+  std::vector<ControllerSupport> limits;  // memory, pids, cpu: whether and how limits work
 };
 
 // Probes each feature with a harmless call. Makes (and removes) one empty test cgroup.

@@ -55,6 +55,13 @@ std::string render_text(const Platform& p) {
     for (const auto& m : missing)
       line(out, m.name, std::string("Linux ") + m.since + "; instead: " + m.instead);
   }
+  out += "limits (memory, processes, CPU per job)\n";
+  for (const auto& c : p.limits) {
+    if (c.level == LimitsLevel::none)
+      line(out, c.name.c_str(), "no (" + c.why_not + ")");
+    else
+      line(out, c.name.c_str(), std::string("yes, ") + to_string(c.level) + " (" + c.where + ")");
+  }
   out += '\n';
   if (p.scope_level == ScopeLevel::cgroup) {
     out += "containment level: cgroup (strong: no process of a job can leave its cgroup)\n";
@@ -78,6 +85,13 @@ nlohmann::json render_json(const Platform& p) {
   nlohmann::json missing = nlohmann::json::array();
   for (const auto& m : missing_features(p))
     missing.push_back({{"feature", m.name}, {"since", m.since}, {"instead", m.instead}});
+  nlohmann::json limits = nlohmann::json::array();
+  for (const auto& c : p.limits)
+    limits.push_back(
+        {{"controller", c.name},
+         {"level", to_string(c.level)},
+         {"where", c.where.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.where)},
+         {"why_not", c.why_not.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.why_not)}});
   return {{"kernel", p.kernel},
           {"minimum_kernel", kMinimumKernel},
           {"missing", missing},
@@ -91,6 +105,7 @@ nlohmann::json render_json(const Platform& p) {
           {"spawn_level", to_string(p.spawn_level)},
           {"cgroup", cg},
           {"scope_level", to_string(p.scope_level)},
+          {"limits", limits},
           {"hint", hint.empty() ? nlohmann::json(nullptr) : nlohmann::json(hint)}};
 }
 
