@@ -17,7 +17,10 @@ Expected<void> write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::from_errno("write");
+    if (n < 0) {
+      const int code = errno;  // before anything allocates
+      return Error{"write", code, {}, {}};
+    }
     data.remove_prefix(static_cast<size_t>(n));
   }
   return {};
@@ -27,7 +30,10 @@ Expected<void> pwrite_all(int fd, std::string_view data, off_t offset) {
   while (!data.empty()) {
     ssize_t n = ::pwrite(fd, data.data(), data.size(), offset);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::from_errno("pwrite");
+    if (n < 0) {
+      const int code = errno;
+      return Error{"pwrite", code, {}, {}};
+    }
     data.remove_prefix(static_cast<size_t>(n));
     offset += n;
   }

@@ -61,8 +61,10 @@ unsigned long long ProcessRef::start_time() const {
 
 Expected<void> ProcessRef::signal(int sig) const {
   if (!valid()) return Error{"pidfd_send_signal", EBADF, {}, {}};
-  if (sys::pidfd_send_signal(pidfd_.get(), sig) < 0)
-    return Error::from_errno("pidfd_send_signal", std::to_string(pid_));
+  if (sys::pidfd_send_signal(pidfd_.get(), sig) < 0) {
+    const int code = errno;  // before the path string allocates
+    return Error{"pidfd_send_signal", code, std::to_string(pid_), {}};
+  }
   return {};
 }
 

@@ -63,7 +63,10 @@ Expected<std::string> read_link(const std::string& path) {
   std::string buf(256, '\0');
   for (;;) {
     ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
-    if (n < 0) return Error::from_errno("readlink", path);
+    if (n < 0) {
+      const int code = errno;
+      return Error{"readlink", code, path, {}};
+    }
     // A result that fills the buffer may have been cut: try again with more room.
     if (static_cast<size_t>(n) < buf.size()) {
       buf.resize(static_cast<size_t>(n));
