@@ -100,7 +100,7 @@ TEST_P(Containment, OrphansLeaveLeavesThemRunning) {
 TEST_P(Containment, MainKilledFromOutsideStopsTheRest) {
   TempDir dir;
   dir.write_file("sub.sh", "while :; do echo tick; sleep 1; done\n", 0755);
-  std::string start = dir.write_file("start.sh", "#!/bin/sh\nsh " + dir.path() + "/sub.sh\n", 0755);
+  std::string start = dir.write_file("start.sh", "#!/bin/sh\nsh " + dir.path + "/sub.sh\n", 0755);
   TendProcess p(run_args({"--", start}), marker_, {});
   ASSERT_TRUE(p.wait_for_output("tick", 5s)) << p.output_so_far();
   auto kids = children_of(p.pid());

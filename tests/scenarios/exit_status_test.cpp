@@ -55,7 +55,7 @@ TEST_P(ExitStatus, MissingProgramIs127) {
 // create `witness`).
 TEST_P(ExitStatus, BadInputIs125AndStartsNothing) {
   TempDir dir;
-  std::string witness = dir.path() + "/witness";
+  std::string witness = dir.path + "/witness";
   std::string touch = "touch " + witness;
   const std::vector<std::vector<std::string>> cases = {
       {"--timeout", "abc"},

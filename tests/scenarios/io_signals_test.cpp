@@ -83,7 +83,7 @@ TEST_P(IoAndSignals, NoFdOfTendLeaksIntoTheJob) {
   EXPECT_EQ(fds_of(r.output), "0 1 2 3 ");
 
   TempDir dir;
-  std::string out = dir.path() + "/out.log", json = dir.path() + "/result.json";
+  std::string out = dir.path + "/out.log", json = dir.path + "/result.json";
   auto f = run({"--json", json, "--output", out, "-t", "10", "--", "ls", "/proc/self/fd"});
   ASSERT_TRUE(f.finished);
   EXPECT_EQ(f.exit_code, 0) << f.output;
@@ -95,7 +95,7 @@ TEST_P(IoAndSignals, NoFdOfTendLeaksIntoTheJob) {
 
 TEST_P(IoAndSignals, OutputFileGetsBothStreams) {
   TempDir dir;
-  std::string out = dir.path() + "/out.log";
+  std::string out = dir.path + "/out.log";
   auto r = run({"--output", out, "--", "sh", "-c", "echo one; echo two >&2"});
   ASSERT_TRUE(r.finished);
   EXPECT_EQ(r.exit_code, 0);

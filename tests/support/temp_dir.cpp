@@ -12,18 +12,24 @@
 
 namespace tend::test {
 
-TempDir::TempDir(const std::string& prefix) {
+namespace {
+
+std::string make_temp_dir(const std::string& prefix) {
   std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp " + tmpl + " failed");
-  path_ = buf.data();
+  return buf.data();
 }
+
+}  // namespace
+
+TempDir::TempDir(const std::string& prefix) : path(make_temp_dir(prefix)) {}
 
 TempDir::~TempDir() {
   std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-  if (ec) std::fprintf(stderr, "could not remove %s: %s\n", path_.c_str(), ec.message().c_str());
+  std::filesystem::remove_all(path, ec);
+  if (ec) std::fprintf(stderr, "could not remove %s: %s\n", path.c_str(), ec.message().c_str());
 }
 
 std::string TempDir::write_file(const std::string& name, const std::string& content,

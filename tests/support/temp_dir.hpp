@@ -15,15 +15,13 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   ~TempDir();
 
-  const std::string& path() const { return path_; }
-  // path()/name
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  // Writes `content` to path()/name with `mode`; returns the file's path.
+  // The directory (a field, not a method: the tests of every folder spell it `dir.path`).
+  const std::string path;
+  // path/name
+  std::string file(const std::string& name) const { return path + "/" + name; }
+  // Writes `content` to path/name with `mode`; returns the file's path.
   std::string write_file(const std::string& name, const std::string& content,
                          mode_t mode = 0644) const;
-
- private:
-  std::string path_;
 };
 
 }  // namespace tend::test
