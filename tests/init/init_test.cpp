@@ -65,8 +65,8 @@ bool runs_below(pid_t root, const std::string& program) {
 class InitTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    marker_ = tend::test::new_marker();
-    marker_env_ = tend::test::marker_entry(marker_);
+    mark_ = tend::test::new_marker();
+    marker_ = tend::test::marker_entry(mark_);
   }
 
   void TearDown() override {
@@ -75,8 +75,8 @@ class InitTest : public ::testing::Test {
       ::waitpid(pid_, nullptr, 0);
     }
     // Give the kernel time to tear a namespace down, then insist nothing of ours is left.
-    EXPECT_EQ(tend::test::count_marked(marker_, 5s), 0) << "processes of this test outlived it";
-    tend::test::kill_marked(marker_);
+    EXPECT_EQ(tend::test::count_marked(mark_, 5s), 0) << "processes of this test outlived it";
+    tend::test::kill_marked(mark_);
   }
 
   std::string path(const std::string& name) const { return dir_.file(name); }
@@ -100,7 +100,7 @@ class InitTest : public ::testing::Test {
       int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (fd < 0 || ::dup2(fd, STDERR_FILENO) < 0) ::_exit(90);
       ::setpgid(0, 0);  // a stray Ctrl-C in the terminal running the tests does not reach it
-      ::putenv(marker_env_.data());
+      ::putenv(marker_.data());
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);
@@ -149,7 +149,8 @@ class InitTest : public ::testing::Test {
   }
 
   tend::test::TempDir dir_{"tend-init-test"};
-  std::string marker_, marker_env_;
+  std::string mark_;    // the value count_marked looks for
+  std::string marker_;  // TEND_TEST_MARKER=<mark_>, the environment entry (a shell prefix)
   pid_t pid_ = -1;
   bool pidns_ = true;
   Clock::time_point started_, ended_;
@@ -378,11 +379,11 @@ INSTANTIATE_TEST_SUITE_P(Cases, InitForward,
 TEST_F(InitTest, ParentDeathSignalStopsTheJob) {
   // The driver sh starts tend init in the background and exits: -p TERM makes that a SIGTERM to
   // init, which stops its job. Without it, the `sleep 30` would outlive the test.
-  const std::string cmd = marker_env_ + " sh -c '" + kTend + " init -p TERM -- sh -c \"touch " +
+  const std::string cmd = marker_ + " sh -c '" + kTend + " init -p TERM -- sh -c \"touch " +
                           path("ready") + "; exec sleep 30\" & until [ -f " + path("ready") +
                           " ]; do sleep 0.02; done'";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  EXPECT_EQ(tend::test::count_marked(marker_, 10s), 0) << "the job outlived init's parent";
+  EXPECT_EQ(tend::test::count_marked(mark_, 10s), 0) << "the job outlived init's parent";
 }
 
 TEST_F(InitTest, CtrlCOnTheTerminalReachesTheChildNotTend) {
@@ -422,7 +423,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
   { std::ofstream(path("driver.py")) << driver; }
   const std::string out = path("pty-out");
   const std::string cmd =
-      marker_env_ + " python3 " + path("driver.py") + " " + kTend + " > " + out + " 2>&1";
+      marker_ + " python3 " + path("driver.py") + " " + kTend + " > " + out + " 2>&1";
   const auto t0 = Clock::now();
   const int rc = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(rc));
