@@ -24,7 +24,9 @@ if command -v ccache >/dev/null; then
 fi
 
 step "build"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+# Prefix /usr: the install tests build the .deb from this tree (nothing is installed on the host).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+  "${launcher[@]}" >/dev/null
 cmake --build build -j"$jobs"
 
 step "tests"
