@@ -24,6 +24,13 @@ const char* to_string(OrphanPolicy p) {
   return "?";
 }
 
+Expected<OrphanPolicy> parse_orphan_policy(std::string_view text) {
+  for (OrphanPolicy p : {OrphanPolicy::kill, OrphanPolicy::wait, OrphanPolicy::leave})
+    if (text == to_string(p)) return p;
+  return Error::with_detail("orphan policy",
+                            "'" + std::string(text) + "': expected kill, wait or leave");
+}
+
 namespace {
 // Session level has no emptiness notification: how often to look once it matters.
 constexpr auto kSessionPollInterval = 20ms;
@@ -238,7 +245,7 @@ void Job::begin_stop(int sig, EndReason why) {
   // No grace, or the stop signal is SIGKILL anyway: one atomic kill of the scope, no sweep.
   if (opts_.stop.grace <= 0ms || sig == SIGKILL) return on_grace_expired();
   note_leftovers();
-  (void)scope_->signal_all(sig);
+  scope_->signal_all(sig);
   if (!main_exited_) (void)child_.signal(sig);  // also when it is outside the scope's view
   if (scope_->empty() && main_exited_) return maybe_finish();
   grace_timer_ = loop_.add_timer(opts_.stop.grace, [this] {
@@ -336,7 +343,7 @@ Expected<void> Job::signal_main(int sig) {
   return child_.signal(sig);
 }
 
-Expected<int> Job::signal_all(int sig) {
+int Job::signal_all(int sig) {
   if (!scope_) return 0;
   return scope_->signal_all(sig);
 }

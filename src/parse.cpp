@@ -218,4 +218,10 @@ std::string format_size(uint64_t bytes) {
   return buf;
 }
 
+ExitNow usage_error(std::string_view program, std::string_view sentence) {
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
+               static_cast<int>(sentence.size()), sentence.data());
+  return ExitNow{125};
+}
+
 }  // namespace tend

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tend/parse.hpp"
+#include "tend/time.hpp"
 
 namespace tend {
 namespace {
@@ -16,64 +17,6 @@ using json = nlohmann::json;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::system_clock;
-
-// "2026-11-21T11:05:14.123Z": RFC 3339, UTC, milliseconds.
-std::string format_time(system_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  long frac = static_cast<long>(ms % 1000);
-  if (frac < 0) {  // before 1970: floor, not truncate
-    frac += 1000;
-    --secs;
-  }
-  struct tm tm {};
-  ::gmtime_r(&secs, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-  return buf;
-}
-
-// Accepts what format_time writes, plus any fraction length and a numeric offset.
-std::optional<system_clock::time_point> parse_time(const std::string& s) {
-  struct tm tm {};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  size_t i = 19;
-  int64_t frac_ms = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    int digits = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (digits < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
-      ++digits;
-      ++i;
-    }
-    if (digits == 0) return std::nullopt;
-    for (int d = digits; d < 3; ++d) frac_ms *= 10;
-  }
-  int64_t offset_s = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int hh = 0, mm = 0;
-    if (std::sscanf(s.c_str() + i + 1, "%2d:%2d", &hh, &mm) != 2 || s.size() != i + 6)
-      return std::nullopt;
-    offset_s = (s[i] == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
-    i += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (i != s.size()) return std::nullopt;
-  std::time_t secs = ::timegm(&tm);
-  return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-      milliseconds((secs - offset_s) * 1000 + frac_ms)));
-}
 
 json status_json(const ExitStatus& st) {
   return {{"kind", st.exited() ? "exited" : "signaled"},
@@ -188,8 +131,8 @@ nlohmann::json to_json(const Result& r) {
   j["stop_signal"] = r.stop_signal;
   j["stop_signal_name"] = r.stop_signal > 0 ? json(signal_name(r.stop_signal)) : json(nullptr);
   j["killed"] = r.killed;
-  j["started_at"] = format_time(r.started_at);
-  j["finished_at"] = format_time(r.finished_at);
+  j["started_at"] = format_rfc3339(r.started_at);
+  j["finished_at"] = format_rfc3339(r.finished_at);
   j["elapsed_us"] = r.elapsed.count();
   j["elapsed_ms"] = r.elapsed.count() / 1000.0;
   j["cpu_user_us"] = optional_us(r.cpu_user);
@@ -247,7 +190,7 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
     r.killed = j.value("killed", false);
     for (auto [key, out] :
          {std::pair{"started_at", &r.started_at}, std::pair{"finished_at", &r.finished_at}}) {
-      auto t = parse_time(field(j, key).get<std::string>());
+      auto t = parse_rfc3339(field(j, key).get<std::string>());
       if (!t) throw BadField{std::string("'") + key + "' is not an RFC 3339 time"};
       *out = *t;
     }

@@ -38,20 +38,6 @@ std::string random_suffix() {
   return buf;
 }
 
-std::vector<pid_t> parse_pids(const std::string& text) {
-  std::vector<pid_t> out;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    pid_t pid = 0;
-    auto [next, ec] = std::from_chars(p, end, pid);
-    if (ec == std::errc()) out.push_back(pid);
-    p = next;
-    while (p < end && (*p < '0' || *p > '9')) ++p;
-  }
-  return out;
-}
-
 class CgroupScope final : public Scope {
  public:
   CgroupScope(std::string path, UniqueFd dir, UniqueFd procs, UniqueFd events, bool has_kill)
@@ -72,7 +58,7 @@ class CgroupScope final : public Scope {
     // Released: the directory is gone, or pooled and perhaps another job's by now.
     if (released_) return {};
     auto text = sys::read_file(path_ + "/cgroup.procs");
-    return text ? parse_pids(*text) : std::vector<pid_t>{};
+    return text ? parse_pid_list(*text) : std::vector<pid_t>{};
   }
 
   bool empty() const override {
@@ -83,7 +69,7 @@ class CgroupScope final : public Scope {
 
   int events_fd() const override { return events_.get(); }
 
-  Expected<int> signal_all(int sig, pid_t except) override {
+  int signal_all(int sig, pid_t except) override {
     // PIDs are recycled (pid_max is often 32768), so each one is pinned with a pidfd and checked
     // to still be in this cgroup before it is signalled: the signal can then only reach a
     // process of this job. Sweeps repeat until one finds nothing new (children forked meanwhile).

@@ -430,8 +430,7 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
   if (pid < 0) return Error{clone_stage, clone_errno, {}, {}};
 
   Child child;
-  child.pid_ = pid;
-  child.pidfd_.reset(pidfd);
+  child.process_ = ProcessRef::adopt(pid, UniqueFd(pidfd));
   child.level_ = level;
   if (plan.err_stage) {
     (void)child.wait();  // reap the failed child: it exited with 127 before exec

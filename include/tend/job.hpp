@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <string_view>
 
 #include "tend/child.hpp"
 #include "tend/command.hpp"
@@ -35,6 +36,8 @@ enum class OrphanPolicy {
   leave,  // end the job now and leave them running (reported in Result::leftovers_left)
 };
 const char* to_string(OrphanPolicy);
+// "kill", "wait" or "leave" (what to_string writes); the Error's detail says what was expected.
+Expected<OrphanPolicy> parse_orphan_policy(std::string_view text);
 
 struct JobOptions {
   std::chrono::milliseconds timeout{0};  // 0: none
@@ -68,8 +71,8 @@ class Job {
   void stop(int sig = 0);
   // Sends `sig` to the main process only (signal forwarding).
   Expected<void> signal_main(int sig);
-  // Sends `sig` to every process in the scope.
-  Expected<int> signal_all(int sig);
+  // Sends `sig` to every process in the scope; how many were signalled.
+  int signal_all(int sig);
 
   bool done() const { return done_; }
   const Result& result() const { return result_; }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "tend/error.hpp"
 
@@ -24,5 +25,20 @@ std::string format_duration(std::chrono::milliseconds d);
 Expected<uint64_t> parse_size(std::string_view text);
 // "64 MiB", "1.5 GiB", "512 B" for display.
 std::string format_size(uint64_t bytes);
+
+// The one convention for a face's command line ("parse options or exit"). Each face has
+//   ParseOutcome<Options> parse_options(int argc, char** argv);
+// and its main starts with
+//   auto parsed = parse_options(argc, argv);
+//   if (auto* exit = std::get_if<ExitNow>(&parsed)) return exit->status;
+// The parser has already said everything: --help on stdout (status 0), a bad option as one
+// sentence on stderr through usage_error (status 125). Nothing has started.
+struct ExitNow {
+  int status;
+};
+template <class Options>
+using ParseOutcome = std::variant<Options, ExitNow>;
+// Prints "PROGRAM: SENTENCE" on stderr and returns the status for a usage error, 125.
+ExitNow usage_error(std::string_view program, std::string_view sentence);
 
 }  // namespace tend

@@ -94,7 +94,8 @@ class Scope {
   // Sends `sig` to every process in the scope, repeating the sweep until a pass finds no process
   // it has not signalled yet (processes forked meanwhile are caught). Returns how many distinct
   // processes were signalled, skipping `except` (usually the main process, already signalled).
-  virtual Expected<int> signal_all(int sig, pid_t except = -1) = 0;
+  // It cannot fail: a process that is gone or no longer a member is simply not counted.
+  virtual int signal_all(int sig, pid_t except = -1) = 0;
   // SIGKILL everything: `cgroup.kill` at the cgroup level, repeated sweeps at the session level.
   virtual Expected<void> kill_all() = 0;
   // Blocks until `empty()` or `timeout`; true if empty. Woken by `events_fd()` at the cgroup

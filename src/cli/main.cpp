@@ -15,6 +15,7 @@
 #include "init_face.hpp"
 #include "run_face.hpp"
 #include "tend/error.hpp"
+#include "tend/process.hpp"
 
 namespace {
 
@@ -32,10 +33,12 @@ constexpr const char* kUsage =
 
 // The agent and its clients are the tend-agent program installed beside this one.
 int exec_tend_agent(int argc, char** argv) {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-  std::string path = self.substr(0, self.rfind('/') + 1) + "tend-agent";
+  auto sibling = tend::sibling_executable("tend-agent");
+  if (!sibling) {
+    std::fprintf(stderr, "tend: cannot find tend-agent: %s\n", sibling.error().message().c_str());
+    return 125;
+  }
+  const std::string& path = *sibling;
   std::vector<char*> args;
   args.push_back(const_cast<char*>("tend-agent"));
   for (int i = 0; i < argc; ++i) args.push_back(argv[i]);

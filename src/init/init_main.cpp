@@ -53,7 +53,7 @@ int exit_status(const Result& result, const Options& opt) {
 
 int main(int argc, char** argv) {
   auto parsed = parse_options(argc, argv);
-  if (const int* status = std::get_if<int>(&parsed)) return *status;
+  if (const auto* exit = std::get_if<ExitNow>(&parsed)) return exit->status;
   const Options& opt = std::get<Options>(parsed);
 
   auto sigfd = make_signalfd(caught_signals());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tend/job.hpp"
+#include "tend/parse.hpp"
 
 namespace tend::init_face {
 
@@ -29,8 +30,7 @@ struct Options {
   bool verbose = false;
 };
 
-// The options, or the status to exit with right away: 0 after --help, 125 after a bad option
-// (its one-line explanation already printed).
-std::variant<Options, int> parse_options(int argc, char** argv);
+// The options, or the status to exit with right away (see ParseOutcome in tend/parse.hpp).
+ParseOutcome<Options> parse_options(int argc, char** argv);
 
 }  // namespace tend::init_face

@@ -44,7 +44,7 @@ void forward(Job& job, const Options& opt, int sig) {
       if (::kill(-job.pid(), sig) != 0) sent = Error::from_errno("kill process group");
       break;
     case ForwardTo::all:
-      if (auto n = job.signal_all(sig); !n) sent = n.error();
+      job.signal_all(sig);
       break;
   }
   // ESRCH once the main process is gone is expected; say so only when asked.

@@ -3,25 +3,17 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstring>
 #include <utility>
+
+#include "tend/process.hpp"
 
 namespace tend::init_face {
 namespace {
 
-// Whether `pid` is stopped (state T in /proc/PID/stat, after the parenthesised command name).
+// Whether `pid` is stopped (state T in proc(5)).
 bool is_stopped(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE* f = std::fopen(path, "re");  // "e": O_CLOEXEC
-  if (f == nullptr) return false;
-  char buf[512];
-  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = '\0';
-  const char* paren = std::strrchr(buf, ')');
-  return paren != nullptr && paren[1] == ' ' && paren[2] == 'T';
+  auto process = read_process(pid);
+  return process && process->state == 'T';
 }
 
 }  // namespace

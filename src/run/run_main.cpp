@@ -28,10 +28,9 @@ std::string sentence(const Error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = parse_args(argc, argv);
-  if (!parsed) return fail(sentence(parsed.error()));
-  if (!parsed->options) return parsed->exit_code;
-  const RunOptions& opts = *parsed->options;
+  auto parsed = parse_options(argc, argv);
+  if (const auto* exit = std::get_if<ExitNow>(&parsed)) return exit->status;
+  const RunOptions& opts = std::get<RunOptions>(parsed);
 
   auto cmd = build_command(opts);
   if (!cmd) return fail(sentence(cmd.error()));

@@ -171,14 +171,9 @@ Expected<ParsedArgs> parse_args(int argc, char** argv) {
     o.signal = *s;
   }
   if (!orphans.empty()) {
-    if (orphans == "kill")
-      o.orphans = OrphanPolicy::kill;
-    else if (orphans == "wait")
-      o.orphans = OrphanPolicy::wait;
-    else if (orphans == "leave")
-      o.orphans = OrphanPolicy::leave;
-    else
-      return usage("--orphans '" + orphans + "': expected kill, wait or leave");
+    auto p = parse_orphan_policy(orphans);
+    if (!p) return usage("--orphans " + p.error().detail);
+    o.orphans = *p;
   }
   if (!scope.empty()) {
     auto s = parse_scope("--scope", scope);
@@ -201,6 +196,16 @@ Expected<ParsedArgs> parse_args(int argc, char** argv) {
   if (o.json_path && o.json_path->empty()) return usage("--json: empty file name");
   if (o.output_path && o.output_path->empty()) return usage("--output: empty file name");
   return ParsedArgs{std::move(o), 0};
+}
+
+ParseOutcome<RunOptions> parse_options(int argc, char** argv) {
+  auto parsed = parse_args(argc, argv);
+  if (!parsed) {
+    const Error& e = parsed.error();
+    return usage_error("tend", e.stage == "usage" ? e.detail : e.message());
+  }
+  if (!parsed->options) return ExitNow{parsed->exit_code};
+  return std::move(*parsed->options);
 }
 
 Expected<Command> build_command(const RunOptions& o) {

@@ -12,6 +12,7 @@
 
 #include "tend/error.hpp"
 #include "tend/job.hpp"
+#include "tend/parse.hpp"
 #include "tend/scope.hpp"
 
 namespace tend::run_face {
@@ -43,6 +44,8 @@ struct ParsedArgs {
 
 // argv[0] is "run". An Error's detail is the sentence to print after "tend: ".
 Expected<ParsedArgs> parse_args(int argc, char** argv);
+// parse_args in the faces' convention (tend/parse.hpp): a mistake is printed here, status 125.
+ParseOutcome<RunOptions> parse_options(int argc, char** argv);
 
 // Builds the job's Command (user and group looked up, --cwd checked) and the JobOptions.
 Expected<Command> build_command(const RunOptions& o);

@@ -1,4 +1,5 @@
 #include "tend/parse.hpp"
+#include "tend/job.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -98,3 +99,22 @@ TEST(FormatDuration, Readable) {
   for (auto d : {1500ms, 500ms, 120000ms, 7200000ms, 1001ms})
     EXPECT_EQ(*parse_duration(tend::format_duration(d)), d);
 }
+
+namespace tend {
+namespace {
+
+TEST(ParseOrphanPolicy, TheThreeNamesAndNothingElse) {
+  for (OrphanPolicy p : {OrphanPolicy::kill, OrphanPolicy::wait, OrphanPolicy::leave}) {
+    auto parsed = parse_orphan_policy(to_string(p));
+    ASSERT_TRUE(parsed) << to_string(p);
+    EXPECT_EQ(*parsed, p);
+  }
+  for (const char* bad : {"", "KILL", "maybe", "kill "}) {
+    auto parsed = parse_orphan_policy(bad);
+    ASSERT_FALSE(parsed) << bad;
+    EXPECT_NE(parsed.error().detail.find("expected kill, wait or leave"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace tend

@@ -42,8 +42,8 @@ class SpawnLevels : public ::testing::TestWithParam<SpawnLevel> {
  protected:
   void SetUp() override {
     saved_ = current_spawn_level();
-    if (GetParam() == SpawnLevel::clone3 && saved_ != SpawnLevel::clone3)
-      GTEST_SKIP() << "clone3 is not available here (refused by the kernel or seccomp)";
+    if (GetParam() == SpawnLevel::clone3)
+      TEND_REQUIRE(saved_ == SpawnLevel::clone3, "clone3 (refused here by the kernel or seccomp)");
     detail::force_spawn_level(GetParam());
   }
   void TearDown() override { detail::force_spawn_level(saved_); }
@@ -151,7 +151,7 @@ TEST_P(SpawnLevels, UmaskAndRlimit) {
 }
 
 TEST_P(SpawnLevels, Credentials) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  TEND_REQUIRE(::geteuid() == 0, "root, to switch users");
   Credentials cr;
   cr.uid = 65534;
   cr.gid = 65534;
