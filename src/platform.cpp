@@ -18,15 +18,15 @@ Platform probe_platform() {
 
   // Each probe is a call that cannot change anything: it tells "absent or forbidden"
   // (ENOSYS, EPERM from seccomp) from "present" (any other answer to bad arguments).
-  p.clone3 = sys::clone3_probe() < 0 && errno == EINVAL;
-  p.clone_into_cgroup = p.clone3;  // same syscall since 5.7; the kernel here is newer if clone3 is
+  p.clone3 = sys::clone3_probe() < 0 && errno == EINVAL;              // 5.3
+  p.clone_into_cgroup = p.clone3 && sys::clone3_into_cgroup_works();  // 5.7
   int fd = sys::pidfd_open(::getpid(), 0);
   p.pidfd = fd >= 0;
   if (fd >= 0) {
     p.pidfd_send_signal = sys::pidfd_send_signal(fd, 0) == 0;
     ::close(fd);
   }
-  p.close_range = sys::close_range(~0U, ~0U, 0) == 0 || errno != ENOSYS;
+  p.close_range = sys::close_range_cloexec_works();  // with CLOSE_RANGE_CLOEXEC: 5.11
   int was = 0;
   p.subreaper = ::prctl(PR_GET_CHILD_SUBREAPER, &was) == 0;
 
@@ -39,8 +39,9 @@ Platform probe_platform() {
       p.cgroup.has_kill = ::access((probe + "/cgroup.kill").c_str(), F_OK) == 0;
       ::rmdir(probe.c_str());
     } else {
+      const int code = errno;
       p.cgroup.writable = false;
-      p.cgroup.why_not = probe + ": " + std::strerror(errno);
+      p.cgroup.why_not = probe + ": " + errno_text(code);
     }
   }
   p.spawn_level = current_spawn_level();

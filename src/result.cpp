@@ -83,11 +83,8 @@ json status_json(const ExitStatus& st) {
 }
 
 json error_json(const Error& e) {
-  return {{"stage", e.stage},
-          {"errno", e.code},
-          {"path", e.path},
-          {"detail", e.detail},
-          {"message", e.message()}};
+  return {{"kind", to_string(e.kind)}, {"stage", e.stage},      {"errno", e.code}, {"path", e.path},
+          {"detail", e.detail},        {"message", e.message()}};
 }
 
 template <class T>
@@ -97,6 +94,21 @@ json optional_json(const std::optional<T>& v) {
 
 json optional_us(const std::optional<microseconds>& v) {
   return v ? json(v->count()) : json(nullptr);
+}
+
+// Records written before errors had a kind carry none: an exec failure was the only one whose
+// stage was "execve", the rest get the kind their errno suggests.
+ErrorKind kind_from_json(const json& e) {
+  if (auto it = e.find("kind"); it != e.end() && it->is_string()) {
+    const std::string name = it->get<std::string>();
+    for (ErrorKind k :
+         {ErrorKind::system, ErrorKind::usage, ErrorKind::not_found, ErrorKind::permission,
+          ErrorKind::exec, ErrorKind::io, ErrorKind::unsupported, ErrorKind::bad_data})
+      if (name == to_string(k)) return k;
+    return ErrorKind::system;
+  }
+  if (e.value("stage", std::string()) == "execve") return ErrorKind::exec;
+  return kind_of_errno(e.value("errno", 0));
 }
 
 // Thrown only inside result_from_json and turned into an Error there.
@@ -137,9 +149,9 @@ const char* to_string(EndReason r) {
 int Result::exit_code(bool preserve_status) const {
   switch (reason) {
     case EndReason::spawn_failed: {
-      // Only a failed exec is the command's fault (126/127); any other stage is tend's (125).
-      if (!error || error->stage.find("exec") == std::string::npos) return 125;
-      return (error->code == ENOENT || error->code == ENOTDIR) ? 127 : 126;
+      // Only a failed exec is the command's fault (126/127); any other failure is tend's (125).
+      if (!error || error->kind != ErrorKind::exec) return 125;
+      return error->command_not_found() ? 127 : 126;
     }
     case EndReason::exited:
       return status ? status->shell_code() : 125;
@@ -208,6 +220,7 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
       err.code = field(e, "errno").get<int>();
       err.path = e.value("path", std::string());
       err.detail = e.value("detail", std::string());
+      err.kind = kind_from_json(e);
       r.error = err;
     }
     r.stop_signal = j.value("stop_signal", 0);

@@ -45,7 +45,8 @@ CgroupSupport probe_cgroup(const std::string& parent) {
                 ::access((cg.mount + "/cgroup.kill").c_str(), F_OK) == 0;
   // Writable means we may make a child cgroup and move processes into it.
   if (::access(cg.self.c_str(), W_OK) != 0) {
-    cg.why_not = cg.self + ": " + std::strerror(errno) +
+    const int code = errno;
+    cg.why_not = cg.self + ": " + errno_text(code) +
                  " (run as root, or in a delegated cgroup: systemd-run --user -p Delegate=yes)";
     return cg;
   }

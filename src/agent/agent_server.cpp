@@ -128,7 +128,7 @@ int agent_main(int argc, char** argv) {
     o.data = abs;
     std::free(abs);
   } else {
-    return usage_error("--data " + o.data + ": " + std::strerror(errno));
+    return usage_error("--data " + o.data + ": " + tend::errno_text(errno));
   }
 
   // The token: given, kept from an earlier start, or made now (only for a loopback address: a

@@ -13,6 +13,7 @@
 #include "doctor_face.hpp"
 #include "init_face.hpp"
 #include "run_face.hpp"
+#include "tend/error.hpp"
 #include "timeout_face.hpp"
 
 namespace {
@@ -40,8 +41,9 @@ int exec_tend_agent(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
   args.push_back(nullptr);
   ::execv(path.c_str(), args.data());
+  const int code = errno;
   std::fprintf(stderr, "tend: cannot run %s: %s (it is installed beside tend)\n", path.c_str(),
-               std::strerror(errno));
+               tend::errno_text(code).c_str());
   return 125;
 }
 

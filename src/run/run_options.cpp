@@ -13,7 +13,7 @@ namespace tend::run_face {
 namespace {
 
 Error usage(std::string sentence) {
-  return Error::with_detail("usage", std::move(sentence));
+  return Error::usage(std::move(sentence));
 }
 
 constexpr const char* kDescription =
@@ -165,9 +165,11 @@ Expected<Command> build_command(const RunOptions& o) {
   if (o.cwd) {
     // Checked here so that a typo starts nothing (the child's chdir would also catch it).
     struct stat st {};
-    if (::stat(o.cwd->c_str(), &st) != 0)
-      return usage("--cwd " + *o.cwd + ": " + std::strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return usage("--cwd " + *o.cwd + ": " + std::strerror(ENOTDIR));
+    if (::stat(o.cwd->c_str(), &st) != 0) {
+      const int code = errno;
+      return usage("--cwd " + *o.cwd + ": " + errno_text(code));
+    }
+    if (!S_ISDIR(st.st_mode)) return usage("--cwd " + *o.cwd + ": " + errno_text(ENOTDIR));
     cmd.cwd(*o.cwd);
   }
   if (o.user || o.group) {

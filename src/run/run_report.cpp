@@ -11,16 +11,16 @@ namespace tend::run_face {
 std::string spawn_failure_sentence(const Result& r, const RunOptions& o) {
   if (!r.error) return "the command did not start";
   const Error& e = *r.error;
-  if (e.stage == "execve") {
+  if (e.kind == ErrorKind::exec) {
     const std::string& prog = e.path.empty() ? o.argv.front() : e.path;
     if (e.code == ENOENT && prog.find('/') == std::string::npos)
       return prog + ": command not found";
-    if (e.code == ENOENT || e.code == ENOTDIR) return prog + ": " + std::strerror(e.code);
-    return "cannot execute " + prog + ": " + std::strerror(e.code);
+    if (e.command_not_found()) return prog + ": " + errno_text(e.code);
+    return "cannot execute " + prog + ": " + errno_text(e.code);
   }
   // The output file is opened for the child: name the option that chose it.
   if (o.output_path && e.path == *o.output_path && e.code != 0)
-    return "--output " + e.path + ": " + std::strerror(e.code);
+    return "--output " + e.path + ": " + errno_text(e.code);
   return e.message();
 }
 
@@ -61,8 +61,10 @@ Expected<JsonSink> JsonSink::open(const std::optional<std::string>& path) {
   }
   // "e": O_CLOEXEC, so the job never inherits it.
   sink.file_ = std::fopen(path->c_str(), "we");
-  if (!sink.file_)
-    return Error::with_detail("usage", "--json " + *path + ": " + std::strerror(errno));
+  if (!sink.file_) {
+    const int code = errno;
+    return Error::usage("--json " + *path + ": " + errno_text(code));
+  }
   sink.owned_ = true;
   return sink;
 }
