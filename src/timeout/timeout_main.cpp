@@ -181,7 +181,12 @@ int main(int argc, char** argv) {
   // on leftovers) sends SIGKILL. The orphan policy uses the -s signal, as a stop does.
   job_options.stop.signal = o.signal;
   job_options.stop.grace = kMaxDuration;
-  auto job = Job::start(*loop, Command(o.command), job_options);
+  // As GNU's handlers do: the signals we act on reach the command with their default action,
+  // even where our caller ignored them (a `trap '' INT` script); every other one stays ignored.
+  Command command(o.command);
+  for (int sig : {SIGALRM, SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGTTIN, SIGTTOU, o.signal})
+    if (sig > 0) command.default_signal(sig);
+  auto job = Job::start(*loop, command, job_options);
   if (!job) return fail(o, job.error());
 
   TimeoutRun run(*loop, **job, o);

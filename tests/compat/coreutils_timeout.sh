@@ -24,10 +24,7 @@ fi
 
 # Files tend may fail today, and why. A file listed here that passes is an error too: the
 # mark must go as soon as the cause is fixed.
-# Both causes are being fixed on the `signals` branch (issue 11, bugs 1 and 6).
 declare -A KNOWN=(
-  [timeout.sh]="issue 11 bug 1: with SIGCHLD ignored by its parent (trap '' CHLD) tend never returns; the cases after it in this file are masked"
-  [timeout-parameters.sh]="issue 11 bug 6: 'timeout 10 .' gives 127 (not found), GNU 126 (a directory is not executable)"
 )
 
 tests=()
