@@ -6,7 +6,8 @@ pkgs=(g++ cmake ninja-build pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-14-dev util-linux procps psmisc python3 bash)
 if [[ "${TEND_TEST_EXTRAS:-0}" == 1 ]]; then
-  pkgs+=(tini dumb-init catatonit hyperfine)
+  # python3-psutil, python3-prctl: tini's own tests (tests/compat) import them.
+  pkgs+=(tini dumb-init catatonit hyperfine python3-psutil python3-prctl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
