@@ -36,9 +36,10 @@ if [[ "${TEND_NO_ASAN:-0}" != 1 ]]; then
     ctest --test-dir build-asan --output-on-failure --timeout 900 -LE "ui|compat"
 fi
 
-step "fuzz the agent's job request parser (libFuzzer, 20 s)"
+step "fuzz the parsers: the agent's job requests and HTTP request heads (libFuzzer, 20 s each)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DTEND_FUZZ=ON -DTEND_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_job_request
-mkdir -p build-fuzz/corpus
+cmake --build build-fuzz -j"$jobs" --target fuzz_job_request fuzz_http_request
+mkdir -p build-fuzz/corpus build-fuzz/corpus-http
 ./build-fuzz/tests/agent/fuzz_job_request -max_total_time=20 -print_final_stats=1 build-fuzz/corpus
+./build-fuzz/tests/http/fuzz_http_request -max_total_time=20 -print_final_stats=1 build-fuzz/corpus-http
 step "all tests passed"

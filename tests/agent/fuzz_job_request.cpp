@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "job_request.hpp"
+#include "shim/job_request.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "job_request.hpp"
+#include "shim/job_request.hpp"
 
 using tend::agent::parse_job_request;
 

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "agent_harness.hpp"
-#include "shim_processes.hpp"
+#include "server/shim_processes.hpp"
 #include "tend/child.hpp"
 #include "tend/command.hpp"
 

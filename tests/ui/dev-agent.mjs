@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A stand-in for `tend agent`, for working on the web page without building tend:
 //   node tests/ui/dev-agent.mjs agent --listen 127.0.0.1:8600 --data /tmp/tend-dev
-// It serves src/agent/web straight from disk (edit, reload) and implements the part of the HTTP API
+// It serves src/agent/server/web straight from disk (edit, reload) and implements the part of the HTTP API
 // the page uses, with plain child processes (no scopes). ctest never uses it: the browser test
 // runs against the real agent. To run that test against this stand-in while editing the page:
 //   TEND_BINARY=tests/ui/dev-agent.mjs node tests/ui/run.mjs

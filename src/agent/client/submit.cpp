@@ -1,0 +1,145 @@
+// `tend submit`: sends a job to the agent; with --wait, follows it and exits with its status.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "client/client.hpp"
+#include "client/connection.hpp"
+
+namespace tend::agent {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+// How long --wait keeps trying when the agent cannot be reached (a restart takes seconds).
+constexpr auto kReconnectFor = 60s;
+
+// Waits for the job to end (its output stream ends with it) and returns its record. Lost
+// contact is retried with backoff for kReconnectFor: an agent restart does not end the job.
+asio::awaitable<Expected<json>> wait_for(http::Client& cli, const std::string& id) {
+  auto backoff = 100ms;
+  auto gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    auto r = co_await cli.request(http::Verb::get, "/v1/jobs/" + id);
+    if (r && r->status == 200) {
+      json job = json::parse(r->body, nullptr, false);
+      std::string state = job.is_object() ? job.value("state", "") : "";
+      if (state != "queued" && state != "running") co_return job;
+      gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
+      backoff = 100ms;
+      // Returns when the job ends, the agent stops, or after an hour of silence.
+      (void)co_await cli.stream(
+          "/v1/jobs/" + id + "/output?follow=1&offset=0", [](std::string_view) { return true; },
+          3600s);
+      continue;
+    }
+    if (r && r->status / 100 == 4) co_return Error::with_detail("wait", r->describe());
+    if (std::chrono::steady_clock::now() >= gave_up_at)
+      co_return Error::with_detail("wait", r ? r->describe() : r.error().detail);
+    pause.expires_after(backoff);
+    co_await pause.async_wait(asio::use_awaitable);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+}  // namespace
+
+int submit_main(int argc, char** argv) {
+  CLI::App app{"tend submit: run a command or a script on the agent", "tend submit"};
+  Connection conn;
+  add_connection_options(app, conn);
+  std::string timeout, kill_after, cwd, user, script_file, interpreter;
+  std::vector<std::string> labels, env, command;
+  bool wait = false;
+  app.add_option("--timeout", timeout, "stop the job after this long (30s, 5m, ...)");
+  app.add_option("--kill-after", kill_after, "grace between the stop signal and SIGKILL");
+  app.add_option("--label", labels, "label K=V (repeatable)");
+  app.add_option("--cwd", cwd, "working directory");
+  app.add_option("--env", env, "environment variable K=V (repeatable)");
+  app.add_option("--user", user, "run as this user");
+  app.add_option("--script", script_file, "run this file's text as a script (- for stdin)");
+  app.add_option("--interpreter", interpreter,
+                 "the script's interpreter: sh, bash, python3 or a path");
+  app.add_flag("--wait", wait, "wait for the job and exit with its status (like tend run)");
+  app.add_option("command", command, "the command and its arguments (after --)");
+  if (auto rc = parse_client(app, argc, argv)) return *rc;
+
+  json body = json::object();
+  if (!script_file.empty()) {
+    if (!command.empty()) {
+      std::fprintf(stderr, "tend submit: give either --script FILE or a command, not both\n");
+      return kToolFailed;
+    }
+    std::stringstream text;
+    if (script_file == "-") {
+      text << std::cin.rdbuf();
+    } else {
+      std::ifstream f(script_file, std::ios::binary);
+      if (!f) {
+        std::fprintf(stderr, "tend submit: --script: cannot read \"%s\"\n", script_file.c_str());
+        return kToolFailed;
+      }
+      text << f.rdbuf();
+    }
+    body["script"] = text.str();
+    if (!interpreter.empty()) body["interpreter"] = interpreter;
+  } else if (command.empty()) {
+    std::fprintf(stderr, "tend submit: nothing to run: give a command after -- or --script FILE\n");
+    return kToolFailed;
+  } else if (!interpreter.empty()) {
+    std::fprintf(stderr, "tend submit: --interpreter goes with --script\n");
+    return kToolFailed;
+  } else {
+    body["command"] = command;
+  }
+  if (!timeout.empty()) body["timeout"] = timeout;
+  if (!kill_after.empty()) body["kill_after"] = kill_after;
+  if (!cwd.empty()) body["cwd"] = cwd;
+  if (!user.empty()) body["user"] = user;
+  for (const auto& [list, field] : {std::pair{&labels, "labels"}, std::pair{&env, "env"}}) {
+    for (const auto& item : *list) {
+      std::string k, v;
+      if (!split_kv(item, '=', k, v)) {
+        std::fprintf(stderr, "tend submit: --%s: expected KEY=VALUE, got \"%s\"\n",
+                     std::string(field) == "labels" ? "label" : "env", item.c_str());
+        return kToolFailed;
+      }
+      body[field][k] = v;
+    }
+  }
+
+  return http::run_blocking<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
+    auto cli = open_client(conn, "submit", ex);
+    if (!cli) co_return kToolFailed;
+    auto r = co_await cli->request(http::Verb::post, "/v1/jobs", body.dump());
+    if (!r || r->status != 201) {
+      std::fprintf(stderr, "tend submit: %s\n",
+                   r ? r->describe().c_str() : r.error().detail.c_str());
+      co_return kToolFailed;
+    }
+    std::string id = json::parse(r->body, nullptr, false).value("id", "");
+    std::printf("%s\n", id.c_str());
+    std::fflush(stdout);
+    if (!wait) co_return 0;
+    auto job = co_await wait_for(*cli, id);
+    if (!job) {
+      std::fprintf(stderr, "tend submit: lost contact with the agent while waiting for %s: %s\n",
+                   id.c_str(), job.error().detail.c_str());
+      co_return kToolFailed;
+    }
+    if ((*job)["error"].is_string())
+      std::fprintf(stderr, "tend submit: job %s: %s\n", id.c_str(),
+                   (*job)["error"].get<std::string>().c_str());
+    if ((*job)["exit_status"].is_number_integer()) co_return (*job)["exit_status"].get<int>();
+    co_return kToolFailed;  // lost: no status to report
+  });
+}
+
+}  // namespace tend::agent

@@ -1,0 +1,201 @@
+#include "server/agent_main.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "http/auth.hpp"
+#include "server/options.hpp"
+#include "server/routes.hpp"
+#include "shim/files.hpp"
+#include "tend/reaper.hpp"
+
+namespace tend::agent {
+
+namespace {
+
+namespace asio = boost::asio;
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "tend agent: %s\n", msg.c_str());
+  return 125;
+}
+
+Expected<void> mkdir_p(const std::string& path, mode_t mode) {
+  for (size_t pos = 0; pos != std::string::npos;) {
+    pos = path.find('/', pos + 1);
+    std::string cur = path.substr(0, pos);
+    if (!cur.empty() && ::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+      return Error::from_errno("mkdir", cur);
+  }
+  return {};
+}
+
+// The `tend` program beside this one: it runs each job's supervisor (`tend agent-shim`).
+std::string shim_exe() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  auto slash = self.rfind('/');
+  return slash == std::string::npos ? std::string("tend") : self.substr(0, slash) + "/tend";
+}
+
+// Every connection is an fd: 1,000 clients need more than the usual soft limit of 1,024.
+void raise_fd_limit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+// What prepare() made: everything the service needs before it listens.
+struct Prepared {
+  std::string token_path;
+  std::string token;  // empty: to be created once the port is ours
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  UniqueFd stop_fd;
+  std::unique_ptr<Store> store;
+  Metrics metrics;
+  std::unique_ptr<Scheduler> scheduler;
+};
+
+Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o) {
+  auto p = std::make_unique<Prepared>();
+  if (auto r = mkdir_p(o.data + "/jobs", 0700); !r) return r.error();
+  // Absolute from here on: shims are found again after a restart by the job directory in their
+  // command line, whatever directory the agent is restarted from.
+  char* abs = ::realpath(o.data.c_str(), nullptr);
+  if (!abs) return Error::from_errno("realpath", o.data);
+  o.data = abs;
+  std::free(abs);
+
+  auto eps = http::resolve(o.listen);
+  if (!eps) return Error::with_detail("--listen", eps.error().detail);
+  p->endpoints = *eps;
+  p->token_path = o.token_file.empty() ? o.data + "/token" : o.token_file;
+  if (!o.token_file.empty() || file_exists(p->token_path)) {
+    auto t = http::read_token(p->token_path);
+    if (!t) return Error::with_detail("token", t.error().message());
+    p->token = *t;
+  } else if (!http::all_loopback(p->endpoints)) {
+    // A fresh secret is not something to expose to a network before anyone has seen it.
+    return Error::with_detail(
+        "token", "refusing to listen on " + o.listen.to_string() +
+                     " (not a loopback address) without a token: start once on 127.0.0.1 to "
+                     "make DATA/token, or pass --token-file");
+  }
+
+  // Signals are blocked before any thread exists, so every thread inherits the mask and they
+  // arrive only through signalfds (no handlers). SIGPIPE: a write to a client that hung up is
+  // an error value, not a death.
+  auto stop_fd = make_signalfd({SIGTERM, SIGINT, SIGHUP, SIGPIPE});
+  if (!stop_fd) return stop_fd.error();
+  p->stop_fd = std::move(*stop_fd);
+  auto sigchld_fd = make_signalfd({SIGCHLD});
+  if (!sigchld_fd) return sigchld_fd.error();
+  raise_fd_limit();
+
+  auto store = Store::open(o.data + "/agent.db");
+  if (!store) return store.error();
+  p->store = std::move(*store);
+  SchedulerOptions sopts;
+  sopts.jobs_dir = o.data + "/jobs";
+  sopts.self_exe = shim_exe();
+  sopts.max_running = o.max_running;
+  sopts.output_limit = o.output_limit;
+  sopts.sigchld_fd = std::move(*sigchld_fd);
+  auto scheduler = Scheduler::create(*p->store, p->metrics, std::move(sopts));
+  if (!scheduler) return scheduler.error();
+  p->scheduler = std::move(*scheduler);
+  return p;
+}
+
+// Reads the stop signals; the first TERM/INT/HUP stops the server.
+asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::Server& server,
+                                    DirWatch& watch) {
+  for (;;) {
+    auto [ec] = co_await sig.async_wait(asio::posix::stream_descriptor::wait_read,
+                                        asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    struct signalfd_siginfo si {};
+    if (::read(sig.native_handle(), &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
+    if (si.ssi_signo == SIGPIPE) continue;
+    std::fputs("tend agent: stopping (running jobs continue under their shims)\n", stderr);
+    server.stop([&] {
+      watch.close();
+      boost::system::error_code ignored;
+      sig.close(ignored);
+    });
+    co_return;
+  }
+}
+
+int serve(const AgentOptions& o, Prepared& p) {
+  asio::io_context ioc(1);
+  DirWatch watch(ioc);
+  AgentContext ctx{
+      *p.store, *p.scheduler,     p.metrics,   OutputContext{*p.store, watch, o.data + "/jobs"},
+      p.token,  o.data + "/jobs", o.max_queued};
+  http::Server server(ioc, make_routes(ctx), o.http);
+  ctx.server = &server;
+  auto bound = server.listen(p.endpoints.front());
+  if (!bound) {
+    const Error& e = bound.error();
+    return fail("cannot listen on " + o.listen.to_string() + ": " + e.detail +
+                (e.code == EADDRINUSE ? " (another program, perhaps another agent, has it)" : ""));
+  }
+  bool fresh = false;
+  if (p.token.empty()) {
+    auto t = http::create_token(p.token_path);
+    if (!t) return fail(t.error().message());
+    ctx.token = p.token = *t;
+    fresh = true;
+  }
+  if (auto r = p.scheduler->start(); !r) return fail(r.error().message());
+  server.start();
+
+  std::string addr = http::HostPort{bound->address().to_string(), bound->port()}.to_string();
+  (void)write_file_atomic(o.data + "/address", addr + "\n");
+  std::printf("tend agent: listening on http://%s/ (data in %s, up to %d jobs at once%s)\n",
+              addr.c_str(), o.data.c_str(), o.max_running,
+              Reaper::is_pid1() ? ", PID 1: reaping orphans" : "");
+  // The token itself only to a person at a terminal: logs are read by more people.
+  if (fresh && ::isatty(STDOUT_FILENO))
+    std::printf("tend agent: API token (saved in %s): %s\n", p.token_path.c_str(), p.token.c_str());
+  else
+    std::printf("tend agent: API token in %s\n", p.token_path.c_str());
+  std::fflush(stdout);
+
+  asio::posix::stream_descriptor sig(ioc, p.stop_fd.release());
+  asio::co_spawn(ioc, watch_signals(sig, server, watch), asio::detached);
+  ioc.run();
+  return 0;
+}
+
+}  // namespace
+
+int agent_main(int argc, char** argv) {
+  AgentOptions o;
+  if (auto exit = parse_options(argc, argv, o)) return *exit;
+  auto prepared = prepare(o);
+  if (!prepared) return fail(prepared.error().message());
+  int rc = serve(o, **prepared);
+  // The scheduler's thread ends before the database it writes to closes.
+  (*prepared)->scheduler.reset();
+  return rc;
+}
+
+}  // namespace tend::agent

@@ -1,0 +1,45 @@
+#include "server/job_json.hpp"
+
+#include "server/clock.hpp"
+
+namespace tend::agent {
+
+using json = nlohmann::json;
+
+namespace {
+
+json opt(const std::optional<int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+json opt(const std::optional<int>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+json opt_time(const std::optional<int64_t>& ms) {
+  return ms ? json(rfc3339(*ms)) : json(nullptr);
+}
+
+}  // namespace
+
+json job_json(const JobRecord& rec) {
+  json j = {{"id", rec.id}, {"state", to_string(rec.state)}};
+  j["exit_code"] = opt(rec.exit_code);
+  j["signal"] = opt(rec.signal);
+  j["exit_status"] = opt(rec.exit_status);
+  j["error"] = rec.error ? json(*rec.error) : json(nullptr);
+  j["created_at"] = rfc3339(rec.created_ms);
+  j["started_at"] = opt_time(rec.started_ms);
+  j["finished_at"] = opt_time(rec.finished_ms);
+  j["duration_ms"] = opt(rec.duration_ms);
+  j["cpu_user_ms"] = opt(rec.cpu_user_ms);
+  j["cpu_system_ms"] = opt(rec.cpu_system_ms);
+  j["peak_memory_bytes"] = opt(rec.peak_memory_bytes);
+  j["output_bytes"] = rec.output_bytes;
+  j["output_dropped_bytes"] = rec.output_dropped_bytes;
+  j["leftovers_killed"] = rec.leftovers_killed;
+  j["cancel_requested"] = rec.cancel_requested;
+  if (rec.request.is_object())
+    for (const auto& [k, v] : rec.request.items()) j[k] = v;
+  return j;
+}
+
+}  // namespace tend::agent

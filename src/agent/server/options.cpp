@@ -1,0 +1,86 @@
+#include "server/options.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "server/size_parse.hpp"
+#include "tend/parse.hpp"
+
+namespace tend::agent {
+
+namespace {
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "tend agent: %s\n", msg.c_str());
+  return 125;
+}
+
+}  // namespace
+
+std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
+  CLI::App app{"tend agent: the job service (HTTP API, durable records, web page)", "tend agent"};
+  std::string listen = o.listen.to_string(), output_limit = "64MiB", body_limit = "1MiB";
+  size_t max_connections = o.http.max_connections;
+  std::string head_timeout = "10s", idle_timeout = "60s";
+  app.add_option("--listen", listen, "ADDR:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--data", o.data, "directory for the database, job directories and token")
+      ->capture_default_str();
+  app.add_option("--token-file", o.token_file,
+                 "read the API token from this file instead of DATA/token");
+  app.add_option("--max-running", o.max_running, "jobs running at once (default: 2 x cores)");
+  app.add_option("--max-queued", o.max_queued, "jobs waiting at most; more are refused with 429")
+      ->capture_default_str();
+  app.add_option("--output-limit", output_limit, "output kept per job (head + tail), e.g. 64MiB")
+      ->capture_default_str();
+  app.add_option("--body-limit", body_limit, "largest request body accepted")
+      ->capture_default_str();
+  app.add_option("--max-connections", max_connections,
+                 "client connections open at once; more are answered 503")
+      ->capture_default_str();
+  app.add_option("--head-timeout", head_timeout,
+                 "a client must send a whole request head within this; slower ones are closed")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout,
+                 "a kept-alive connection with no request for this long is closed")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  auto hp = http::parse_host_port(listen);
+  if (!hp) return usage_error("--listen: " + hp.error().detail);
+  o.listen = *hp;
+  if (o.max_running <= 0) {
+    if (app.count("--max-running")) return usage_error("--max-running must be at least 1");
+    o.max_running = 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  if (o.max_queued < 0) return usage_error("--max-queued must not be negative");
+  auto out = parse_size(output_limit);
+  if (!out || *out < 2)
+    return usage_error("--output-limit: expected a size like 64MiB, got \"" + output_limit + "\"");
+  o.output_limit = *out;
+  auto body = parse_size(body_limit);
+  if (!body || *body == 0)
+    return usage_error("--body-limit: expected a size like 1MiB, got \"" + body_limit + "\"");
+  o.http.body_bytes = *body;
+  if (max_connections < 1) return usage_error("--max-connections must be at least 1");
+  o.http.max_connections = max_connections;
+  for (auto [flag, text, out] :
+       {std::tuple{"--head-timeout", &head_timeout, &o.http.head_timeout},
+        std::tuple{"--idle-timeout", &idle_timeout, &o.http.idle_timeout}}) {
+    auto d = parse_duration(*text);
+    if (!d || d->count() <= 0)
+      return usage_error(std::string(flag) + ": expected a duration like 10s, got \"" + *text +
+                         "\"");
+    *out = *d;
+  }
+  return std::nullopt;
+}
+
+}  // namespace tend::agent

@@ -1,0 +1,187 @@
+#include "server/routes.hpp"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http/auth.hpp"
+#include "http/text.hpp"
+#include "server/clock.hpp"
+#include "server/job_json.hpp"
+#include "server/web_routes.hpp"
+#include "shim/files.hpp"
+#include "shim/job_request.hpp"
+
+namespace tend::agent {
+
+using json = nlohmann::json;
+using http::error_response;
+using http::json_response;
+using http::Request;
+using http::Response;
+using http::Status;
+using http::Verb;
+
+namespace {
+
+constexpr int kDefaultLimit = 50;
+constexpr int kMaxLimit = 500;
+
+std::optional<Response> authenticate(const AgentContext& ctx, const Request& req) {
+  auto creds = http::bearer_credentials(req.header("Authorization"));
+  if (!creds) {
+    auto res = error_response(Status::unauthorized, "",
+                              "missing token: send the header \"Authorization: Bearer TOKEN\"");
+    res.set("WWW-Authenticate", "Bearer");
+    return res;
+  }
+  if (!http::constant_time_equal(*creds, ctx.token)) {
+    auto res = error_response(Status::unauthorized, "", "wrong token");
+    res.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    return res;
+  }
+  return std::nullopt;
+}
+
+// Makes the job's directory and the files the job reads (its stdin, its script), before the job
+// is recorded. The spec itself reaches the shim on its stdin when the job starts.
+Expected<void> prepare_job_dir(const std::string& dir, const JobRequest& req) {
+  // 0711: a job running as another user must reach its script, nothing else.
+  if (::mkdir(dir.c_str(), 0711) != 0) return Error::from_errno("mkdir", dir);
+  if (req.stdin_text) {
+    if (auto r = write_file(dir + "/stdin", *req.stdin_text, 0600); !r) return r;
+  }
+  if (req.script) {
+    if (auto r = write_file(dir + "/script", *req.script, 0600); !r) return r;
+    if (req.user) {
+      struct passwd pw {};
+      struct passwd* found = nullptr;
+      std::vector<char> buf(16384);
+      if (::getpwnam_r(req.user->c_str(), &pw, buf.data(), buf.size(), &found) == 0 && found &&
+          ::chown((dir + "/script").c_str(), pw.pw_uid, pw.pw_gid) != 0)
+        return Error::from_errno("chown", dir + "/script");
+    }
+  }
+  return {};
+}
+
+Response healthz(AgentContext& ctx) {
+  if (auto broken = ctx.scheduler.broken())
+    return json_response(Status::service_unavailable, {{"ok", false}, {"error", *broken}});
+  return json_response(Status::ok, {{"ok", true}});
+}
+
+Response metrics(AgentContext& ctx) {
+  std::string text = ctx.metrics.render(ctx.store.count_by_state());
+  if (ctx.server) text += render_http_metrics(ctx.server->stats());
+  return http::text_response(Status::ok, std::move(text), "text/plain; version=0.0.4");
+}
+
+Response submit_job(AgentContext& ctx, const Request& req) {
+  if (auto broken = ctx.scheduler.broken())
+    return error_response(Status::service_unavailable, "",
+                          "the agent cannot start jobs: " + *broken);
+  auto parsed = parse_job_request(req.body());
+  if (!parsed)
+    return error_response(Status::bad_request, parsed.error().stage, parsed.error().detail);
+  if (auto host = check_on_host(*parsed); !host)
+    return error_response(Status::bad_request, host.error().stage, host.error().detail);
+  if (ctx.store.count(JobState::queued) >= ctx.max_queued)
+    return error_response(
+        Status::too_many_requests, "",
+        "the queue is full (" + std::to_string(ctx.max_queued) + " jobs waiting); retry later");
+  JobRecord rec;
+  rec.id = http::random_hex(8);
+  rec.request = to_json(*parsed);
+  rec.created_ms = now_ms();
+  std::string dir = ctx.jobs_dir + "/" + rec.id;
+  if (auto r = prepare_job_dir(dir, *parsed); !r)
+    return error_response(Status::internal_server_error, "",
+                          "could not prepare the job: " + r.error().message());
+  if (auto r = ctx.store.insert(rec); !r)
+    return error_response(Status::internal_server_error, "",
+                          "could not record the job: " + r.error().message());
+  ctx.scheduler.kick();
+  auto res = json_response(Status::created, {{"id", rec.id}, {"state", to_string(rec.state)}});
+  res.set("Location", "/v1/jobs/" + rec.id);
+  return res;
+}
+
+Response list_jobs(AgentContext& ctx, const Request& req) {
+  ListQuery q;
+  q.limit = kDefaultLimit;
+  if (auto s = req.query("state")) {
+    auto st = job_state_from_string(*s);
+    if (!st) return error_response(Status::bad_request, "state", "unknown state \"" + *s + "\"");
+    q.state = st;
+  }
+  if (auto l = req.query("label")) {
+    auto colon = l->find(':');
+    if (colon == std::string::npos || colon == 0)
+      return error_response(Status::bad_request, "label", "expected label=KEY:VALUE");
+    q.label = std::make_pair(l->substr(0, colon), l->substr(colon + 1));
+  }
+  if (auto l = req.query("limit")) {
+    auto n = http::parse_uint(*l, kMaxLimit);
+    if (!n || *n < 1)
+      return error_response(Status::bad_request, "limit",
+                            "must be a number from 1 to " + std::to_string(kMaxLimit));
+    q.limit = static_cast<int>(*n);
+  }
+  if (auto c = req.query("cursor"); c && !c->empty()) {
+    auto v = http::parse_uint(*c, INT64_MAX);
+    if (!v)
+      return error_response(Status::bad_request, "cursor", "not a cursor this agent gave out");
+    q.before_seq = static_cast<int64_t>(*v);
+  }
+  auto rows = ctx.store.list(q);
+  json jobs = json::array();
+  for (const auto& r : rows) jobs.push_back(job_json(r));
+  json next = rows.size() == static_cast<size_t>(q.limit) ? json(std::to_string(rows.back().seq))
+                                                          : json(nullptr);
+  return json_response(Status::ok, {{"jobs", jobs}, {"next_cursor", next}});
+}
+
+Response get_job(AgentContext& ctx, const Request& req) {
+  const std::string& id = req.param(0);
+  auto rec = ctx.store.get(id);
+  if (!rec) return error_response(Status::not_found, "id", "no job " + id);
+  return json_response(Status::ok, job_json(*rec));
+}
+
+Response cancel_job(AgentContext& ctx, const Request& req) {
+  const std::string& id = req.param(0);
+  switch (ctx.scheduler.cancel(id)) {
+    case Scheduler::CancelOutcome::unknown:
+      return error_response(Status::not_found, "id", "no job " + id);
+    case Scheduler::CancelOutcome::already_finished:
+      return error_response(Status::conflict, "id", "job " + id + " has already finished");
+    case Scheduler::CancelOutcome::unavailable:
+      return error_response(Status::service_unavailable, "",
+                            "the agent cannot cancel jobs now: " +
+                                ctx.scheduler.broken().value_or("its scheduler does not answer"));
+    case Scheduler::CancelOutcome::accepted:
+      break;
+  }
+  auto rec = ctx.store.get(id);
+  return json_response(Status::accepted, rec ? job_json(*rec) : json{{"id", id}});
+}
+
+}  // namespace
+
+http::Router make_routes(AgentContext& ctx) {
+  http::Router r;
+  r.set_guard([&ctx](const Request& req) { return authenticate(ctx, req); });
+  r.add_open(Verb::get, "/healthz", [&ctx](const Request&) { return healthz(ctx); });
+  r.add(Verb::get, "/metrics", [&ctx](const Request&) { return metrics(ctx); });
+  r.add(Verb::post, "/v1/jobs", [&ctx](const Request& q) { return submit_job(ctx, q); });
+  r.add(Verb::get, "/v1/jobs", [&ctx](const Request& q) { return list_jobs(ctx, q); });
+  r.add(Verb::get, "/v1/jobs/{}", [&ctx](const Request& q) { return get_job(ctx, q); });
+  r.add(Verb::post, "/v1/jobs/{}/cancel", [&ctx](const Request& q) { return cancel_job(ctx, q); });
+  r.add_stream(Verb::get, "/v1/jobs/{}/output",
+               [&ctx](http::Exchange& ex) { return serve_output(ex, ctx.output); });
+  add_web_routes(r);
+  return r;
+}
+
+}  // namespace tend::agent

@@ -1,0 +1,32 @@
+// The agent's HTTP API (docs/api.md): one named function per route, and the authentication
+// guard in front of them. Job state transitions are the Scheduler's; routes read the Store,
+// record new jobs and ask the Scheduler to start or cancel them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "server/dir_watch.hpp"
+#include "server/metrics.hpp"
+#include "server/output_stream.hpp"
+#include "server/scheduler.hpp"
+#include "server/store.hpp"
+
+namespace tend::agent {
+
+struct AgentContext {
+  Store& store;
+  Scheduler& scheduler;
+  Metrics& metrics;
+  OutputContext output;
+  std::string token;
+  std::string jobs_dir;
+  int64_t max_queued = 1000;
+  const http::Server* server = nullptr;  // for its connection figures in /metrics
+};
+
+http::Router make_routes(AgentContext& ctx);
+
+}  // namespace tend::agent

@@ -1,0 +1,153 @@
+#include "http/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+namespace tend::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string ClientResponse::describe() const {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  std::string http = "HTTP " + std::to_string(status);
+  if (j.is_discarded() || !j.is_object() || !j.contains("error") || !j["error"].is_object())
+    return http;
+  const auto& e = j["error"];
+  std::string field =
+      e.contains("field") && e["field"].is_string() ? e["field"].get<std::string>() : "";
+  std::string msg = e.contains("message") && e["message"].is_string()
+                        ? e["message"].get<std::string>()
+                        : std::string("error");
+  return (field.empty() ? "" : field + ": ") + msg + " (" + http + ")";
+}
+
+Client::Client(asio::any_io_executor ex, Url url, ClientOptions opts)
+    : ex_(std::move(ex)), url_(std::move(url)), opts_(std::move(opts)) {}
+
+Error Client::failure(const char* stage, const boost::system::error_code& ec) const {
+  std::string why = ec == beast::error::timeout ? "no answer in time" : ec.message();
+  return Error{stage, ec.value(), url_.where.to_string(),
+               "cannot reach " + url_.where.to_string() + ": " + why};
+}
+
+asio::awaitable<Expected<void>> Client::connect() {
+  if (url_.tls)
+    co_return Error::with_detail("connect", "https:// is not supported by this build yet");
+  conn_.reset();
+  buf_.clear();
+  auto eps = resolve(url_.where);
+  if (!eps) co_return eps.error();
+  conn_.emplace(ex_);
+  conn_->expires_after(opts_.connect_timeout);
+  auto [ec, ep] = co_await conn_->async_connect(*eps, kTuple);
+  if (ec) {
+    conn_.reset();
+    co_return failure("connect", ec);
+  }
+  beast::error_code ignored;
+  conn_->socket().set_option(tcp::no_delay(true), ignored);
+  co_return Expected<void>{};
+}
+
+beast_http::request<beast_http::string_body> Client::make(Verb verb, const std::string& target,
+                                                          std::string body,
+                                                          const std::string& content_type) const {
+  beast_http::request<beast_http::string_body> req{verb, url_.path_prefix + target, 11};
+  req.set(beast_http::field::host, url_.where.to_string());
+  req.set(beast_http::field::user_agent, "tend");
+  if (!opts_.token.empty()) req.set(beast_http::field::authorization, "Bearer " + opts_.token);
+  if (!body.empty() || verb == Verb::post || verb == Verb::put) {
+    req.set(beast_http::field::content_type, content_type);
+    req.body() = std::move(body);
+  }
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
+asio::awaitable<Expected<ClientResponse>> Client::request(Verb verb, std::string target,
+                                                          std::string body,
+                                                          std::string content_type) {
+  auto req = make(verb, target, std::move(body), content_type);
+  // A kept-alive connection the server has meanwhile closed fails at once; one fresh retry.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = conn_.has_value();
+    if (!conn_) {
+      if (auto r = co_await connect(); !r) co_return r.error();
+    }
+    conn_->expires_after(opts_.request_timeout);
+    auto [wec, wn] = co_await beast_http::async_write(*conn_, req, kTuple);
+    beast_http::response_parser<beast_http::string_body> parser;
+    parser.body_limit(64ull << 20);
+    beast::error_code ec = wec;
+    if (!ec)
+      std::tie(ec, std::ignore) = co_await beast_http::async_read(*conn_, buf_, parser, kTuple);
+    if (ec) {
+      conn_.reset();
+      bool stale =
+          reused && (ec == beast_http::error::end_of_stream ||
+                     ec == asio::error::connection_reset || ec == asio::error::broken_pipe);
+      if (stale) continue;
+      co_return failure("request", ec);
+    }
+    auto res = parser.release();
+    if (!res.keep_alive()) conn_.reset();
+    ClientResponse out{res.result_int(), res.base(), std::move(res.body())};
+    co_return out;
+  }
+  co_return Error::with_detail("request",
+                               "the connection to " + url_.where.to_string() + " kept closing");
+}
+
+asio::awaitable<Expected<ClientResponse>> Client::stream(
+    std::string target, std::function<bool(std::string_view)> on_data,
+    std::chrono::milliseconds idle) {
+  // A stream gets a connection of its own: it ends with the response.
+  if (auto r = co_await connect(); !r) co_return r.error();
+  auto req = make(Verb::get, target, {}, {});
+  req.keep_alive(false);
+  conn_->expires_after(opts_.request_timeout);
+  auto [wec, wn] = co_await beast_http::async_write(*conn_, req, kTuple);
+  if (wec) {
+    conn_.reset();
+    co_return failure("request", wec);
+  }
+  beast_http::response_parser<beast_http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  auto [hec, hn] = co_await beast_http::async_read_header(*conn_, buf_, parser, kTuple);
+  if (hec) {
+    conn_.reset();
+    co_return failure("request", hec);
+  }
+  ClientResponse out{parser.get().result_int(), parser.get().base(), {}};
+  bool ok = out.status / 100 == 2;
+  char chunk[64 * 1024];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
+    conn_->expires_after(ok ? idle : opts_.request_timeout);
+    auto [ec, n] = co_await beast_http::async_read_some(*conn_, buf_, parser, kTuple);
+    if (ec == beast_http::error::need_buffer) ec = {};
+    size_t got = sizeof chunk - parser.get().body().size;
+    if (got > 0) {
+      if (!ok) {
+        if (out.body.size() < (1u << 20)) out.body.append(chunk, got);
+      } else if (!on_data(std::string_view(chunk, got))) {
+        break;
+      }
+    }
+    if (ec) {
+      conn_.reset();
+      co_return failure("read", ec);
+    }
+  }
+  conn_.reset();
+  co_return out;
+}
+
+}  // namespace tend::http

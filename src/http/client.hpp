@@ -1,0 +1,85 @@
+// An HTTP/1.1 client on Asio coroutines, with a deadline on every step: connect, each request,
+// each wait for more of a stream. One connection, kept alive and re-opened when the server has
+// closed it. Command-line clients run it with run_blocking().
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/fields.hpp>
+
+#include "http/address.hpp"
+#include "http/message.hpp"
+#include "tend/error.hpp"
+
+namespace tend::http {
+
+using namespace std::chrono_literals;
+
+struct ClientOptions {
+  std::string token;                                // sent as "Authorization: Bearer TOKEN"
+  std::chrono::milliseconds connect_timeout = 5s;   // resolving and connecting
+  std::chrono::milliseconds request_timeout = 60s;  // one whole request() exchange
+};
+
+struct ClientResponse {
+  unsigned status = 0;
+  beast_http::fields headers;
+  std::string body;
+  // The error object of a JSON error body as one line ("field: message (HTTP 400)"), or
+  // "HTTP 400" when the body is not one.
+  std::string describe() const;
+};
+
+class Client {
+ public:
+  Client(boost::asio::any_io_executor ex, Url url, ClientOptions opts);
+
+  // One request and its whole response (Error: the server could not be reached or answered
+  // nothing in time; any HTTP status is a response).
+  boost::asio::awaitable<Expected<ClientResponse>> request(
+      Verb verb, std::string target, std::string body = {},
+      std::string content_type = "application/json");
+  // GET `target`, handing each piece of a 2xx body to `on_data` as it arrives (return false to
+  // stop). `idle` bounds each wait for the next piece. Other statuses: the body is collected in
+  // the response instead.
+  boost::asio::awaitable<Expected<ClientResponse>> stream(
+      std::string target, std::function<bool(std::string_view)> on_data,
+      std::chrono::milliseconds idle);
+
+  const Url& url() const { return url_; }
+
+ private:
+  boost::asio::awaitable<Expected<void>> connect();
+  Error failure(const char* stage, const boost::system::error_code& ec) const;
+  beast_http::request<beast_http::string_body> make(Verb verb, const std::string& target,
+                                                    std::string body,
+                                                    const std::string& content_type) const;
+
+  boost::asio::any_io_executor ex_;
+  Url url_;
+  ClientOptions opts_;
+  std::optional<boost::beast::tcp_stream> conn_;
+  boost::beast::flat_buffer buf_;
+};
+
+// Runs `fn` to its end on a private io_context (for command-line clients) and returns its value.
+template <class T, class Fn>
+T run_blocking(Fn fn) {
+  boost::asio::io_context ioc;
+  auto fut = boost::asio::co_spawn(ioc, fn(ioc.get_executor()), boost::asio::use_future);
+  ioc.run();
+  return fut.get();
+}
+
+}  // namespace tend::http
