@@ -90,7 +90,7 @@ int parse_gnu_signal(const std::string& text) {
   return sig ? *sig : -1;
 }
 
-// -1 and the message printed when `text` is not a GNU duration.
+// Reads a GNU duration into `out`; false, with GNU's message printed, when it is not one.
 bool read_duration(const char* program, const char* text, std::chrono::milliseconds& out) {
   auto d = parse_gnu_duration(text);
   if (!d) {
