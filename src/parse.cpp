@@ -4,8 +4,11 @@
 
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace tend {
@@ -13,7 +16,7 @@ namespace {
 
 // Far beyond any sensible timeout, and far below what steady_clock's nanoseconds can add to
 // "now" without overflowing (about 292 years).
-constexpr int64_t kMaxDurationMs = int64_t{100} * 365 * 24 * 3600 * 1000;
+constexpr int64_t kMaxDurationMs = kMaxDuration.count();
 
 constexpr const char* kDurationExamples = "examples: 1.5, 500ms, 30s, 5m, 2h";
 
@@ -118,6 +121,33 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (ms == 0 && (whole_v != 0 || frac_v != 0))
     return duration_error(text, "shorter than the resolution of 1ms");
   return std::chrono::milliseconds(ms);
+}
+
+Expected<std::chrono::milliseconds> parse_gnu_duration(std::string_view text) {
+  auto invalid = [&] {
+    return Error::with_detail("duration", "invalid time interval '" + std::string(text) + "'");
+  };
+  const std::string s(text);  // strtod needs the terminating NUL
+  char* end = nullptr;
+  errno = 0;
+  double seconds = std::strtod(s.c_str(), &end);
+  // Overflow (ERANGE, +-HUGE_VAL) is accepted as GNU does: it means "forever". NaN and
+  // negatives are not.
+  if (end == s.c_str() || !(seconds >= 0)) return invalid();
+  const std::string_view suffix(end);
+  double unit = 1;
+  if (suffix.size() > 1) return invalid();
+  if (suffix == "m")
+    unit = 60;
+  else if (suffix == "h")
+    unit = 3600;
+  else if (suffix == "d")
+    unit = 86400;
+  else if (!suffix.empty() && suffix != "s")
+    return invalid();
+  const double ms = std::ceil(seconds * unit * 1000);
+  if (ms == 0 || ms > static_cast<double>(kMaxDurationMs)) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
 Expected<int> parse_signal(std::string_view text) {

@@ -363,7 +363,9 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
   // CLOSE_RANGE_CLOEXEC (EINVAL); a seccomp filter may refuse either. Then /proc/self/fd.
   static const bool have_close_range = sys::close_range_cloexec_works();
   plan.have_close_range = have_close_range;
-  plan.ignored = &inherited_signals().ignored;
+  sigset_t ignored = inherited_signals().ignored;  // lives until the child has exec'd
+  for (int sig : cmd.default_signals()) sigdelset(&ignored, sig);
+  plan.ignored = &ignored;
   plan.mask = &inherited_signals().mask;
   make_children_waitable();  // an inherited SIG_IGN for SIGCHLD would make our waits fail
 

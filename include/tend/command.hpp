@@ -128,6 +128,13 @@ class Command {
     take_terminal_ = on;
     return *this;
   }
+  // The child gets SIG_DFL for `sig` even where tend's caller ignored it. Otherwise the job keeps
+  // the ignored set tend was started with; a wrapper that handles `sig` itself (GNU timeout does
+  // for the signals it passes on) gives its command the default, as its own handler would.
+  Command& default_signal(int sig) {
+    default_signals_.push_back(sig);
+    return *this;
+  }
   // Signal the child receives when the thread that spawned it dies (PR_SET_PDEATHSIG).
   Command& parent_death_signal(int sig) {
     pdeathsig_ = sig;
@@ -150,6 +157,7 @@ class Command {
   bool wants_process_group() const { return process_group_; }
   int parent_death_signal() const { return pdeathsig_; }
   bool wants_terminal() const { return take_terminal_; }
+  const std::vector<int>& default_signals() const { return default_signals_; }
 
   // The environment the child will see, as KEY=VALUE strings.
   std::vector<std::string> build_env() const;
@@ -170,6 +178,7 @@ class Command {
   bool new_session_ = false;
   bool process_group_ = false;
   bool take_terminal_ = false;
+  std::vector<int> default_signals_;
   int pdeathsig_ = 0;
 };
 

@@ -16,6 +16,7 @@
 #include "run_face.hpp"
 #include "tend/error.hpp"
 #include "tend/process.hpp"
+#include "timeout_face.hpp"
 
 namespace {
 
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
     "usage: tend COMMAND [OPTIONS]\n"
     "\n"
     "  run     run a command with a timeout, containing its whole process tree\n"
+    "  timeout GNU timeout's command line on tend run's containment\n"
     "  init    be PID 1 (or a subreaper): reap, forward signals, stop everything gracefully\n"
     "  doctor  show what this kernel offers and the containment level in force\n"
     "  agent   the job service: HTTP API, durable records, web page\n"
@@ -50,9 +52,21 @@ int exec_tend_agent(int argc, char** argv) {
   return 125;
 }
 
+// What argv[0] names, without its directory: "timeout" for /usr/bin/timeout.
+std::string_view invoked_as(const char* argv0) {
+  std::string_view name = argv0 ? argv0 : "";
+  if (auto slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  return name;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Multi-call: installed or linked as `timeout` or `tini`, tend is that tool (argv[0] unchanged,
+  // so messages name it as the user typed it, as GNU timeout and tini do).
+  const std::string_view self = invoked_as(argv[0]);
+  if (self == "timeout") return tend::timeout_face::main(argc, argv);
+  if (self == "tini") return tend::init_face::tini_main(argc, argv);
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 125;
@@ -68,6 +82,7 @@ int main(int argc, char** argv) {
   }
   // Each face parses its own arguments; argv[0] becomes the subcommand for messages.
   if (cmd == "run") return tend::run_face::main(argc - 1, argv + 1);
+  if (cmd == "timeout") return tend::timeout_face::main(argc - 1, argv + 1);
   if (cmd == "init") return tend::init_face::main(argc - 1, argv + 1);
   if (cmd == "doctor") return tend::doctor_face::main(argc - 1, argv + 1);
   if (cmd == "completion") return tend::completion_face::main(argc - 1, argv + 1);

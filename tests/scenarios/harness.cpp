@@ -33,7 +33,8 @@ TendProcess::TendProcess(const std::vector<std::string>& args, const std::string
                          Options opts)
     : marker_(marker) {
   // Everything the child needs is built before fork: nothing is allocated after it.
-  std::vector<std::string> argv_s{TEND_BINARY};
+  // argv[0] names the tool a multi-call tend is (`timeout`, `tini`); the binary is the same.
+  std::vector<std::string> argv_s{opts.argv0.empty() ? TEND_BINARY : opts.argv0};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
@@ -72,7 +73,7 @@ TendProcess::TendProcess(const std::vector<std::string>& args, const std::string
     // Nothing of the test binary's reaches tend: every fd a job sees is tend's doing.
     ::close_range(3, ~0U, 0);
     if (!opts.cwd.empty() && ::chdir(opts.cwd.c_str()) != 0) ::_exit(121);
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execve(TEND_BINARY, argv.data(), envp.data());
     ::_exit(122);
   }
   ::close(out[1]);

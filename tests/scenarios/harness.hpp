@@ -38,6 +38,8 @@ class TendProcess {
     // tend's inherited signal setup (as `nohup`, `trap '' PIPE` or a blocking caller leave it).
     std::vector<int> ignored_signals;
     std::vector<int> blocked_signals;
+    // argv[0] for tend: empty is the binary's path; "timeout" or "tini" for the multi-call roles.
+    std::string argv0;
   };
 
   TendProcess(const std::vector<std::string>& args, const std::string& marker, Options opts);

@@ -118,3 +118,40 @@ TEST(ParseOrphanPolicy, TheThreeNamesAndNothingElse) {
 
 }  // namespace
 }  // namespace tend
+
+// GNU timeout's reading (coreutils tests/misc/timeout*.sh use each of these spellings).
+TEST(ParseGnuDuration, ReadsFloatingPointWithOneSuffix) {
+  using tend::parse_gnu_duration;
+  EXPECT_EQ(*parse_gnu_duration(".1"), 100ms);
+  EXPECT_EQ(*parse_gnu_duration("1e-1"), 100ms);
+  EXPECT_EQ(*parse_gnu_duration("10.34"), 10340ms);
+  EXPECT_EQ(*parse_gnu_duration("1d"), 24h);
+  EXPECT_EQ(*parse_gnu_duration("1.5m"), 90s);
+  EXPECT_EQ(*parse_gnu_duration("2h"), 2h);
+  EXPECT_EQ(*parse_gnu_duration("3s"), 3s);
+  EXPECT_EQ(*parse_gnu_duration("0x10"), 16s);
+  // Rounded up, never down to "no limit".
+  EXPECT_EQ(*parse_gnu_duration("9.999999999"), 10s);
+  EXPECT_EQ(*parse_gnu_duration("1e-9"), 1ms);
+}
+
+TEST(ParseGnuDuration, ZeroAndValuesPastAnyClockMeanNoLimit) {
+  using tend::parse_gnu_duration;
+  for (const char* none : {"0", "0s", "-0", "inf", "infinity", "2.34e+5d", "4294967296",
+                           "9223372036854775808d", "1.18973149535723176502e+4932"}) {
+    auto d = parse_gnu_duration(none);
+    ASSERT_TRUE(d.ok()) << none;
+    EXPECT_EQ(*d, 0ms) << none;
+  }
+  EXPECT_EQ(*parse_gnu_duration("36499d"), 36499 * 24h);  // just under kMaxDuration
+}
+
+TEST(ParseGnuDuration, RejectsWhatGnuRejects) {
+  using tend::parse_gnu_duration;
+  for (const char* bad :
+       {"", "invalid", "42D", "1ms", "1ss", "-1", "-inf", "nan", "s", "-1e4932"}) {
+    auto d = parse_gnu_duration(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.error().detail, std::string("invalid time interval '") + bad + "'");
+  }
+}
