@@ -20,6 +20,7 @@
 #include "server/options.hpp"
 #include "server/routes.hpp"
 #include "shim/files.hpp"
+#include "tend/process.hpp"
 #include "tend/reaper.hpp"
 
 namespace tend::agent {
@@ -41,15 +42,6 @@ Expected<void> mkdir_p(const std::string& path, mode_t mode) {
       return Error::from_errno("mkdir", cur);
   }
   return {};
-}
-
-// The `tend` program beside this one: it runs each job's supervisor (`tend agent-shim`).
-std::string shim_exe() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-  auto slash = self.rfind('/');
-  return slash == std::string::npos ? std::string("tend") : self.substr(0, slash) + "/tend";
 }
 
 // Every connection is an fd: 1,000 clients need more than the usual soft limit of 1,024.
@@ -113,7 +105,9 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o) {
   p->store = std::move(*store);
   SchedulerOptions sopts;
   sopts.jobs_dir = o.data + "/jobs";
-  sopts.self_exe = shim_exe();
+  auto tend_exe = sibling_executable("tend");  // it runs each job's shim
+  if (!tend_exe) return tend_exe.error();
+  sopts.self_exe = *tend_exe;
   sopts.max_running = o.max_running;
   sopts.output_limit = o.output_limit;
   sopts.sigchld_fd = std::move(*sigchld_fd);

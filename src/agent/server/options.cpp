@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <thread>
 
-#include "server/size_parse.hpp"
 #include "tend/parse.hpp"
 
 namespace tend::agent {
