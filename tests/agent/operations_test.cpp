@@ -413,3 +413,20 @@ TEST(AgentFullDisk, NoJobStaysRunningOnceSpaceReturns) {
   EXPECT_EQ(agent.wait_final(after)["state"], "succeeded");
   agent.stop(SIGTERM);
 }
+
+TEST(AgentRetention, DirectoriesWithoutARecordAreRemovedAtStart) {
+  // What a kill -9 between making a job's directory and recording it leaves behind.
+  Agent first;
+  ASSERT_TRUE(first.start()) << first.last_error();
+  std::string kept = first.submit_ok({{"command", {"true"}}});
+  first.wait_final(kept);
+  first.stop(SIGKILL);
+  std::string orphan = first.data() + "/jobs/00000000deadbeef";
+  ASSERT_EQ(::mkdir(orphan.c_str(), 0700), 0);
+  { std::ofstream(orphan + "/script") << "echo never recorded"; }
+  Agent second{{}, first.data()};
+  ASSERT_TRUE(second.start()) << second.last_error();
+  EXPECT_EQ(job_dirs(second.data()), std::set<std::string>{kept});
+  EXPECT_NE(read_text(second.data() + "/agent.log").find("removed 1 job directories without a record"),
+            std::string::npos);
+}
