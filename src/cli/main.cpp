@@ -63,8 +63,8 @@ int main(int argc, char** argv) {
   if (cmd == "run") return tend::run_face::main(argc - 1, argv + 1);
   if (cmd == "init") return tend::init_face::main(argc - 1, argv + 1);
   if (cmd == "doctor") return tend::doctor_face::main(argc - 1, argv + 1);
-  if (cmd == "agent-shim") return tend::agent_face::shim_main(argc - 1, argv + 1);
-  if (tend::agent_face::is_agent_command(cmd)) return exec_tend_agent(argc - 1, argv + 1);
+  if (cmd == "agent-shim") return tend::agent::shim_main(argc - 1, argv + 1);
+  if (tend::agent::is_agent_command(cmd)) return exec_tend_agent(argc - 1, argv + 1);
   std::fprintf(stderr, "tend: unknown command '%s' (try: tend --help)\n", argv[1]);
   return 125;
 }
