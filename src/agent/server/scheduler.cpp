@@ -185,12 +185,17 @@ bool Scheduler::record(const JobRecord& rec) {
     return true;
   }
   unwritten_[rec.id] = rec;
-  set_degraded("cannot write job records: " + r.error().message());
+  write_failed(r.error());
+  return false;
+}
+
+void Scheduler::write_failed(const Error& e) {
+  write_failing_ = true;
+  set_degraded("cannot write job records: " + e.message());
   if (!retry_armed_) {
     retry_armed_ = true;
     loop_.add_timer(std::chrono::seconds(1), [this] { retry_writes(); });
   }
-  return false;
 }
 
 void Scheduler::retry_writes() {
@@ -199,10 +204,11 @@ void Scheduler::retry_writes() {
   unwritten_.clear();
   for (auto& [id, rec] : pending)
     if (record(rec)) touch_state(job_dir(id), rec.state);
-  if (unwritten_.empty()) {
-    set_degraded(std::nullopt);
-    schedule();  // queued jobs could not be recorded `running` meanwhile
-  }
+  if (!unwritten_.empty()) return;  // record() armed the next retry
+  // Queued jobs could not be recorded `running` meanwhile: healthy again only if that works.
+  write_failing_ = false;
+  schedule();
+  if (!write_failing_) set_degraded(std::nullopt);
 }
 
 void Scheduler::retain(bool by_age) {
@@ -310,10 +316,7 @@ void Scheduler::start_job(JobRecord rec) {
   rec.state = JobState::running;
   rec.started_ms = now_ms();
   // Not started unless recorded: it stays queued, and starts when records can be written.
-  if (auto r = store_.update(rec); !r) {
-    set_degraded("cannot write job records: " + r.error().message());
-    return log_error("record " + rec.id, r.error());
-  }
+  if (auto r = store_.update(rec); !r) return write_failed(r.error());
   json spec = {{"id", rec.id},
                {"request", rec.request},
                {"output_limit", opts_.output_limit},

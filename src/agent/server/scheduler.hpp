@@ -100,6 +100,8 @@ class Scheduler {
   // Writes `rec`; on failure keeps it for retry_writes() and marks the agent degraded.
   bool record(const JobRecord& rec);
   void retry_writes();
+  // A record could not be written: degraded, and a retry in a second.
+  void write_failed(const Error& e);
   void set_degraded(std::optional<std::string> why);
   // One batch of retention (`by_age`: also keep_for, which scans); a full batch asks for more.
   void retain(bool by_age);
@@ -122,6 +124,7 @@ class Scheduler {
   // Records whose write failed, newest version per job: retried until the store takes them.
   std::map<std::string, JobRecord> unwritten_;
   bool retry_armed_ = false;
+  bool write_failing_ = false;
   bool retain_armed_ = false;
   std::thread thread_;
 };
