@@ -284,12 +284,11 @@ TEST(AgentUsers, PolicyRefusesWith403NamingTheField) {
 }
 
 TEST(AgentDatabase, CorruptPageIsAnErrorNotAShortList) {
-  std::string data;
+  std::string data = make_temp_dir();  // ours: it outlives the agents below
   std::vector<std::string> ids;
   {
-    Agent agent{{"--max-running", "8"}};
+    Agent agent{{"--max-running", "8"}, data};
     ASSERT_TRUE(agent.start()) << agent.last_error();
-    data = agent.data();
     for (int i = 0; i < 300; ++i)
       ids.push_back(agent.submit_ok({{"command", {"true"}},
                                      {"labels", {{"n", std::to_string(i)}}},
@@ -366,6 +365,7 @@ TEST(AgentFullDisk, NoJobStaysRunningOnceSpaceReturns) {
   SmallDisk disk("6m");
   ASSERT_TRUE(disk.mounted) << "mount tmpfs: " << std::strerror(errno);
   std::string data = disk.dir + "/data";
+  ASSERT_EQ(::mkdir(data.c_str(), 0700), 0);  // for the agent's log, which the harness puts there
   Agent agent{{"--max-running", "4"}, data};
   ASSERT_TRUE(agent.start()) << agent.last_error();
   // Room the test can give back later, as an operator would by deleting something.
