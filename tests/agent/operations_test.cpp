@@ -377,11 +377,12 @@ TEST(AgentFullDisk, NoJobStaysRunningOnceSpaceReturns) {
     for (int i = 0; i < 2; ++i) std::fwrite(mb.data(), 1, mb.size(), f);
     std::fclose(f);
   }
-  // Three jobs that write more than fits.
+  // Three jobs that write more than fits, once all three have started (a job whose supervisor
+  // starts on a full disk cannot reserve its result: a different case).
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i)
     ids.push_back(
-        agent.submit_ok({{"command", {"sh", "-c", "head -c 3000000 /dev/zero; exit 3"}}}));
+        agent.submit_ok({{"command", {"sh", "-c", "sleep 1; head -c 3000000 /dev/zero; exit 3"}}}));
   // Every job ends; the agent cannot record it: /healthz says so, new jobs are refused clearly
   // and leave nothing behind.
   auto deadline = Clock::now() + 20s;
@@ -430,6 +431,7 @@ TEST(AgentRetention, DirectoriesWithoutARecordAreRemovedAtStart) {
   Agent second{{}, first.data()};
   ASSERT_TRUE(second.start()) << second.last_error();
   EXPECT_EQ(job_dirs(second.data()), std::set<std::string>{kept});
-  EXPECT_NE(read_text(second.data() + "/agent.log").find("removed 1 job directories without a record"),
-            std::string::npos);
+  EXPECT_NE(
+      read_text(second.data() + "/agent.log").find("removed 1 job directories without a record"),
+      std::string::npos);
 }
