@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "claims.hpp"
@@ -29,6 +30,22 @@ ExitStatus decode(const siginfo_t& si) {
       break;
   }
   return st;
+}
+
+// waitid on the pidfd (5.4). On 5.3, which has pidfds but not P_PIDFD (EINVAL), the PID: safe
+// for a claimed child, whose PID no one else reaps and so cannot be reused meanwhile.
+int wait_child(int pidfd, pid_t pid, siginfo_t* si, int options, struct rusage* ru) {
+  static std::atomic<bool> by_pid{false};
+  int r;
+  if (!by_pid.load(std::memory_order_relaxed)) {
+    do r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), si, options, ru);
+    while (r < 0 && errno == EINTR);
+    if (r == 0 || errno != EINVAL) return r;
+    by_pid.store(true, std::memory_order_relaxed);
+  }
+  do r = sys::waitid(P_PID, static_cast<id_t>(pid), si, options, ru);
+  while (r < 0 && errno == EINTR);
+  return r;
 }
 
 }  // namespace
@@ -85,12 +102,8 @@ Expected<std::optional<ExitStatus>> Child::try_wait() {
   if (status_) return status_;
   if (!pidfd_) return Error{"waitid", EBADF, {}, {}};
   siginfo_t si{};
-  int r;
-  do
-    r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
-                    WEXITED | WNOHANG, &rusage_);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return Error::from_errno("waitid");
+  if (wait_child(pidfd_.get(), pid_, &si, WEXITED | WNOHANG, &rusage_) < 0)
+    return Error::from_errno("waitid");
   if (si.si_pid == 0) return std::optional<ExitStatus>{};
   status_ = decode(si);
   // Unclaimed only after the reap, so the claim outlives the zombie; claims are counted, so if a
@@ -118,11 +131,8 @@ Expected<ExitStatus> Child::wait() {
   if (!pidfd_) return Error{"waitid", EBADF, {}, {}};
   // One blocking waitid on the pidfd: it reaps exactly this child, and nothing else can.
   siginfo_t si{};
-  int r;
-  do r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
-                     WEXITED, &rusage_);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return Error::from_errno("waitid");
+  if (wait_child(pidfd_.get(), pid_, &si, WEXITED, &rusage_) < 0)
+    return Error::from_errno("waitid");
   status_ = decode(si);
   detail::unclaim(pid_, /*reaped=*/true);
   return *status_;

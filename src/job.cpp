@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "supervisor_guard.hpp"
 #include "sys/files.hpp"
 
 namespace tend {
@@ -68,6 +69,13 @@ Expected<std::unique_ptr<Job>> Job::start(Loop& loop, const Command& cmd_in, Job
     }
   }
 
+  if (job->opts_.guard) {
+    // Before the job starts: if it cannot be guarded, nothing is started.
+    auto guard = detail::SupervisorGuard::start(*job->scope_);
+    if (!guard) return guard.error();
+    job->guard_ = std::move(*guard);
+  }
+
   job->result_.scope_level = job->scope_->level();
   job->result_.spawn_level = current_spawn_level();
   job->result_.started_at = std::chrono::system_clock::now();
@@ -85,6 +93,7 @@ Expected<std::unique_ptr<Job>> Job::start(Loop& loop, const Command& cmd_in, Job
   job->result_.pid = job->child_.pid();
   job->result_.spawn_level = job->child_.spawn_level();
   job->scope_->adopt_main(job->child_.pid());
+  if (job->guard_) job->guard_->set_main(job->child_.pid());
 
   Job* self = job.get();
   if (auto r =
@@ -115,7 +124,16 @@ Expected<std::unique_ptr<Job>> Job::start(Loop& loop, const Command& cmd_in, Job
 
 void Job::on_main_exit() {
   auto st = child_.try_wait();
-  if (!st || !st->has_value()) return;  // spurious wake-up
+  if (!st) {
+    // The main process can no longer be waited for (ECHILD: someone reaped it). Never spin on a
+    // readable pidfd: it is over, with no status (tend's failure, 125), and the scope is handled.
+    loop_.unwatch(child_.pidfd());
+    main_exited_ = true;
+    result_.error = st.error();
+    if (stopping_ || done_ || scope_->empty()) return maybe_finish();
+    return begin_stop(opts_.stop.signal, EndReason::exited);
+  }
+  if (!st->has_value()) return;  // spurious wake-up
   loop_.unwatch(child_.pidfd());
   main_exited_ = true;
   result_.status = **st;
@@ -279,6 +297,7 @@ void Job::finish() {
     result_.cpu_user = u.user;
     result_.cpu_system = u.system;
     result_.peak_memory_bytes = u.peak_memory_bytes;
+    note_limit_usage();
     if (child_.valid() && child_.status()) {
       // What the kernel keeps per waited child: the main process and what it waited for.
       const struct rusage& ru = child_.rusage();
@@ -292,8 +311,24 @@ void Job::finish() {
     if (scope_->events_fd() >= 0) loop_.unwatch(scope_->events_fd());
     if (!leave_) (void)scope_->release();
   }
+  // The job is over (or left running on purpose): its guard stands down.
+  if (guard_) guard_->disarm();
   done_ = true;
   if (on_done_) on_done_(result_);
+}
+
+void Job::note_limit_usage() {
+  result_.limits_level = scope_->limits_level();
+  if (result_.limits_level == LimitsLevel::none) return;
+  result_.memory_limit_bytes = scope_->limits().memory_max;
+  LimitUsage lu = scope_->limit_usage();
+  result_.oom_kills = lu.oom_kills;
+  result_.oom_killed = lu.oom_kills > 0;
+  // The memory controller's figure covers the whole scope, not only what was waited for.
+  if (lu.peak_memory_bytes) result_.peak_memory_bytes = lu.peak_memory_bytes;
+  result_.peak_processes = lu.peak_processes;
+  result_.pids_refused = lu.pids_refused;
+  result_.cpu_throttled = lu.cpu_throttled;
 }
 
 Expected<void> Job::signal_main(int sig) {

@@ -174,7 +174,8 @@ void FileOutput::write(Stream s, std::string_view data) {
     uint64_t pos = ring_total_ % tail;
     size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), tail - pos));
     if (!pwrite_all(ring_.get(), data.substr(0, n), static_cast<off_t>(pos))) {
-      error_ = Error::from_errno("write output ring", path_ + ".tail");
+      const int code = errno;  // before the path is built: that allocates
+      error_ = Error::of_errno(code, "write output ring", path_ + ".tail");
       ring_total_ += data.size();
       return;
     }
@@ -215,7 +216,8 @@ void FileOutput::finish() {
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         if (n == 0) errno = EIO;
-        error_ = Error::from_errno("read output ring", path_ + ".tail");
+        const int code = errno;
+        error_ = Error::of_errno(code, "read output ring", path_ + ".tail");
         break;
       }
       if (!write_all(file_.get(), std::string_view(buf.data(), static_cast<size_t>(n))))

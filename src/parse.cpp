@@ -179,4 +179,43 @@ std::string format_duration(std::chrono::milliseconds d) {
   return out + "s";
 }
 
+Expected<uint64_t> parse_size(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Error::with_detail("size", "'" + std::string(text) + "': " + why +
+                                          " (examples: 65536, 64K, 512M, 2G)");
+  };
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return bad("expected a number of bytes");
+  int64_t value = 0;
+  if (!parse_uint(text.substr(0, digits), value)) return bad("too large");
+  std::string unit = upper(text.substr(digits));
+  int shift = -1;
+  if (unit.empty() || unit == "B") shift = 0;
+  if (unit == "K" || unit == "KB" || unit == "KIB") shift = 10;
+  if (unit == "M" || unit == "MB" || unit == "MIB") shift = 20;
+  if (unit == "G" || unit == "GB" || unit == "GIB") shift = 30;
+  if (unit == "T" || unit == "TB" || unit == "TIB") shift = 40;
+  if (shift < 0) return bad("unknown unit '" + std::string(text.substr(digits)) + "'");
+  auto v = static_cast<uint64_t>(value);
+  if (v > (UINT64_MAX >> shift)) return bad("too large");
+  return v << shift;
+}
+
+std::string format_size(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  double v = static_cast<double>(bytes);
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0 || v == static_cast<double>(static_cast<uint64_t>(v)))
+    std::snprintf(buf, sizeof buf, "%.0f %s", v, units[u]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
 }  // namespace tend

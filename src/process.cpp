@@ -25,7 +25,10 @@ std::optional<std::vector<std::string>> process_environ(pid_t pid) {
 
 Expected<UniqueFd> open_pidfd(pid_t pid) {
   int fd = sys::pidfd_open(pid, 0);  // pidfds are always close-on-exec
-  if (fd < 0) return Error::from_errno("pidfd_open", std::to_string(pid));
+  if (fd < 0) {
+    const int code = errno;  // before the PID's text is built: that may allocate
+    return Error::of_errno(code, "pidfd_open", std::to_string(pid));
+  }
   return UniqueFd(fd);
 }
 

@@ -83,11 +83,8 @@ json status_json(const ExitStatus& st) {
 }
 
 json error_json(const Error& e) {
-  return {{"stage", e.stage},
-          {"errno", e.code},
-          {"path", e.path},
-          {"detail", e.detail},
-          {"message", e.message()}};
+  return {{"kind", to_string(e.kind)}, {"stage", e.stage},      {"errno", e.code}, {"path", e.path},
+          {"detail", e.detail},        {"message", e.message()}};
 }
 
 template <class T>
@@ -97,6 +94,21 @@ json optional_json(const std::optional<T>& v) {
 
 json optional_us(const std::optional<microseconds>& v) {
   return v ? json(v->count()) : json(nullptr);
+}
+
+// Records written before errors had a kind carry none: an exec failure was the only one whose
+// stage was "execve", the rest get the kind their errno suggests.
+ErrorKind kind_from_json(const json& e) {
+  if (auto it = e.find("kind"); it != e.end() && it->is_string()) {
+    const std::string name = it->get<std::string>();
+    for (ErrorKind k :
+         {ErrorKind::system, ErrorKind::usage, ErrorKind::not_found, ErrorKind::permission,
+          ErrorKind::exec, ErrorKind::io, ErrorKind::unsupported, ErrorKind::bad_data})
+      if (name == to_string(k)) return k;
+    return ErrorKind::system;
+  }
+  if (e.value("stage", std::string()) == "execve") return ErrorKind::exec;
+  return kind_of_errno(e.value("errno", 0));
 }
 
 // Thrown only inside result_from_json and turned into an Error there.
@@ -137,9 +149,9 @@ const char* to_string(EndReason r) {
 int Result::exit_code(bool preserve_status) const {
   switch (reason) {
     case EndReason::spawn_failed: {
-      // Only a failed exec is the command's fault (126/127); any other stage is tend's (125).
-      if (!error || error->stage.find("exec") == std::string::npos) return 125;
-      return (error->code == ENOENT || error->code == ENOTDIR) ? 127 : 126;
+      // Only a failed exec is the command's fault (126/127); any other failure is tend's (125).
+      if (!error || error->kind != ErrorKind::exec) return 125;
+      return error->command_not_found() ? 127 : 126;
     }
     case EndReason::exited:
       return status ? status->shell_code() : 125;
@@ -153,6 +165,18 @@ int Result::exit_code(bool preserve_status) const {
       return status ? status->shell_code() : 125;
   }
   return 125;
+}
+
+bool Result::main_oom_killed() const {
+  return oom_killed && status && status->signaled() && status->value == SIGKILL && !killed &&
+         reason == EndReason::exited;
+}
+
+std::string Result::describe() const {
+  if (!status) return {};
+  if (!main_oom_killed()) return status->describe();
+  if (memory_limit_bytes) return "out of memory (limit " + format_size(*memory_limit_bytes) + ")";
+  return "out of memory";
 }
 
 nlohmann::json to_json(const Result& r) {
@@ -171,6 +195,14 @@ nlohmann::json to_json(const Result& r) {
   j["cpu_user_us"] = optional_us(r.cpu_user);
   j["cpu_system_us"] = optional_us(r.cpu_system);
   j["peak_memory_bytes"] = optional_json(r.peak_memory_bytes);
+  j["description"] = r.status ? json(r.describe()) : json(nullptr);
+  j["limits_level"] = to_string(r.limits_level);
+  j["memory_limit_bytes"] = optional_json(r.memory_limit_bytes);
+  j["oom_killed"] = r.oom_killed;
+  j["oom_kills"] = r.oom_kills;
+  j["peak_processes"] = optional_json(r.peak_processes);
+  j["pids_refused"] = optional_json(r.pids_refused);
+  j["cpu_throttled_us"] = optional_us(r.cpu_throttled);
   j["stdout_bytes"] = r.stdout_bytes;
   j["stderr_bytes"] = r.stderr_bytes;
   j["output_dropped_bytes"] = r.output_dropped_bytes;
@@ -208,6 +240,7 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
       err.code = field(e, "errno").get<int>();
       err.path = e.value("path", std::string());
       err.detail = e.value("detail", std::string());
+      err.kind = kind_from_json(e);
       r.error = err;
     }
     r.stop_signal = j.value("stop_signal", 0);
@@ -225,6 +258,18 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
       r.cpu_system = microseconds(v.get<int64_t>());
     if (const json& v = j.value("peak_memory_bytes", json(nullptr)); !v.is_null())
       r.peak_memory_bytes = v.get<uint64_t>();
+    // Results written before limits existed have none of these fields.
+    if (j.contains("limits_level"))
+      r.limits_level = enum_from<LimitsLevel>(
+          j, "limits_level", {LimitsLevel::none, LimitsLevel::cgroup2, LimitsLevel::cgroup1});
+    for (auto [key, out] : {std::pair{"memory_limit_bytes", &r.memory_limit_bytes},
+                            std::pair{"peak_processes", &r.peak_processes},
+                            std::pair{"pids_refused", &r.pids_refused}})
+      if (const json& v = j.value(key, json(nullptr)); !v.is_null()) *out = v.get<uint64_t>();
+    r.oom_killed = j.value("oom_killed", false);
+    r.oom_kills = j.value("oom_kills", uint64_t{0});
+    if (const json& v = j.value("cpu_throttled_us", json(nullptr)); !v.is_null())
+      r.cpu_throttled = microseconds(v.get<int64_t>());
     r.stdout_bytes = j.value("stdout_bytes", uint64_t{0});
     r.stderr_bytes = j.value("stderr_bytes", uint64_t{0});
     r.output_dropped_bytes = j.value("output_dropped_bytes", uint64_t{0});

@@ -120,6 +120,14 @@ class Command {
     process_group_ = on;
     return *this;
   }
+  // With process_group(): the child makes its group the foreground of the terminal on its stdin,
+  // before exec, if the parent's group is the foreground now (as tini and shells do; a job
+  // started in the background takes nothing). Done in the child so that the program finds the
+  // terminal its own from its first instruction.
+  Command& take_terminal(bool on = true) {
+    take_terminal_ = on;
+    return *this;
+  }
   // Signal the child receives when the thread that spawned it dies (PR_SET_PDEATHSIG).
   Command& parent_death_signal(int sig) {
     pdeathsig_ = sig;
@@ -141,6 +149,7 @@ class Command {
   bool wants_new_session() const { return new_session_; }
   bool wants_process_group() const { return process_group_; }
   int parent_death_signal() const { return pdeathsig_; }
+  bool wants_terminal() const { return take_terminal_; }
 
   // The environment the child will see, as KEY=VALUE strings.
   std::vector<std::string> build_env() const;
@@ -160,6 +169,7 @@ class Command {
   std::vector<std::pair<int, int>> extra_fds_;
   bool new_session_ = false;
   bool process_group_ = false;
+  bool take_terminal_ = false;
   int pdeathsig_ = 0;
 };
 

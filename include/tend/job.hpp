@@ -44,7 +44,14 @@ struct JobOptions {
   // Where Stdio::capture streams go. Null: an OutputCapture with `limits`, owned by the Job.
   OutputSink* output = nullptr;
   OutputLimits limits;
+  // A guard process ends the job if this process dies without ending it (SIGKILL, a crash):
+  // the job never outlives its supervisor by more than the guard's wake-up. One fork per job.
+  bool guard = true;
 };
+
+namespace detail {
+class SupervisorGuard;
+}
 
 class Job {
  public:
@@ -86,11 +93,13 @@ class Job {
   void close_pipe(int n);
   void arm_session_poll();
   void note_leftovers();
+  void note_limit_usage();
 
   Loop& loop_;
   JobOptions opts_;
   Callback on_done_;
   std::unique_ptr<Scope> scope_;
+  std::unique_ptr<detail::SupervisorGuard> guard_;  // before child_: ends the job if we die
   Child child_;
   std::unique_ptr<OutputCapture> own_capture_;
   OutputSink* sink_ = nullptr;

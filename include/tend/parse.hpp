@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,5 +19,10 @@ Expected<int> parse_signal(std::string_view text);
 std::string signal_name(int sig);
 // "1.5s", "500ms", "2m" for display.
 std::string format_duration(std::chrono::milliseconds d);
+// Byte sizes, binary units: "65536", "64K", "64KiB", "512M", "2G", "1T" (k/m/g/t too).
+// Rejects negatives, fractions, junk and overflow.
+Expected<uint64_t> parse_size(std::string_view text);
+// "64 MiB", "1.5 GiB", "512 B" for display.
+std::string format_size(uint64_t bytes);
 
 }  // namespace tend

@@ -10,9 +10,11 @@
 #include <vector>
 
 #include "agent_face.hpp"
+#include "completion_face.hpp"
 #include "doctor_face.hpp"
 #include "init_face.hpp"
 #include "run_face.hpp"
+#include "tend/error.hpp"
 
 namespace {
 
@@ -24,6 +26,7 @@ constexpr const char* kUsage =
     "  doctor  show what this kernel offers and the containment level in force\n"
     "  agent   the job service: HTTP API, durable records, web page\n"
     "  submit, jobs, logs, cancel   talk to a running agent\n"
+    "  completion  print the bash or zsh completion script\n"
     "\n"
     "`tend COMMAND --help` for a command's options.\n";
 
@@ -38,8 +41,9 @@ int exec_tend_agent(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
   args.push_back(nullptr);
   ::execv(path.c_str(), args.data());
+  const int code = errno;
   std::fprintf(stderr, "tend: cannot run %s: %s (it is installed beside tend)\n", path.c_str(),
-               std::strerror(errno));
+               tend::errno_text(code).c_str());
   return 125;
 }
 
@@ -63,6 +67,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return tend::run_face::main(argc - 1, argv + 1);
   if (cmd == "init") return tend::init_face::main(argc - 1, argv + 1);
   if (cmd == "doctor") return tend::doctor_face::main(argc - 1, argv + 1);
+  if (cmd == "completion") return tend::completion_face::main(argc - 1, argv + 1);
   if (cmd == "agent-shim") return tend::agent::shim_main(argc - 1, argv + 1);
   if (tend::agent::is_agent_command(cmd)) return exec_tend_agent(argc - 1, argv + 1);
   std::fprintf(stderr, "tend: unknown command '%s' (try: tend --help)\n", argv[1]);

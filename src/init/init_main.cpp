@@ -70,11 +70,14 @@ int main(int argc, char** argv) {
   if (!loop) return fail(loop.error());
   Command command(opt.command);
   const bool tty = TerminalHandoff::stdin_is_terminal();
-  // Its own process group: the terminal's foreground, or the target of -g.
-  command.process_group(tty || opt.forward_to == ForwardTo::group);
+  // Always its own process group, as tini does (setpgid): the terminal's foreground when there
+  // is one, the target of -g, and what a process-group kill of the job reaches (not tend).
+  command.process_group(true);
+  command.take_terminal(tty);
   JobOptions job_options;
   job_options.stop.grace = opt.grace;
   job_options.orphans = opt.orphans;
+  TerminalHandoff terminal = TerminalHandoff::prepare();
   auto started = Job::start(*loop, command, job_options);
   if (!started) return fail(started.error());
   Job& job = **started;
@@ -82,7 +85,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tend init: %s\n", job.result().error->message().c_str());
     return exit_status(job.result(), opt);
   }
-  TerminalHandoff terminal = tty ? TerminalHandoff::give_to(job.pid()) : TerminalHandoff();
+  terminal.give_to(job.pid());
 
   if (auto watched = loop->watch(sigfd->get(), EPOLLIN,
                                  [&](uint32_t) { drain_signals(sigfd->get(), job, opt); });

@@ -12,7 +12,7 @@ namespace tend::run_face {
 namespace {
 
 Error usage(std::string sentence) {
-  return Error::with_detail("usage", std::move(sentence));
+  return Error::usage(std::move(sentence));
 }
 
 std::optional<unsigned long> as_number(const std::string& s) {
@@ -43,7 +43,7 @@ Expected<std::optional<UserEntry>> find_user(const std::string& user) {
     }
     if (found) return std::optional<UserEntry>(UserEntry{pw.pw_uid, pw.pw_gid, pw.pw_name});
     if (rc != 0 && rc != ENOENT && rc != ESRCH)
-      return usage("--user " + user + ": lookup failed: " + std::strerror(rc));
+      return usage("--user " + user + ": lookup failed: " + errno_text(rc));
     return std::optional<UserEntry>();
   }
 }
@@ -61,7 +61,7 @@ Expected<gid_t> find_group(const std::string& group) {
     }
     if (found) return gr.gr_gid;
     if (rc != 0 && rc != ENOENT && rc != ESRCH)
-      return usage("--group " + group + ": lookup failed: " + std::strerror(rc));
+      return usage("--group " + group + ": lookup failed: " + errno_text(rc));
     return usage("--group " + group + ": no such group");
   }
 }

@@ -31,6 +31,7 @@ struct RunOptions {
   bool clear_env = false;
   std::optional<std::string> user, group;
   std::optional<ScopeLevel> scope;
+  Limits limits;  // --memory, --memory-high, --swap, --pids, --cpu
   bool verbose = false;
 };
 

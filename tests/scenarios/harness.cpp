@@ -68,9 +68,11 @@ TendProcess::TendProcess(const std::vector<std::string>& args, const std::string
   if (pid_ == 0) {
     // Only async-signal-safe calls from here to exec.
     ::signal(SIGPIPE, SIG_DFL);  // the harness ignores it; the job must not inherit that
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : opts.ignored_signals) ::signal(sig, SIG_IGN);
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : opts.blocked_signals) sigaddset(&mask, sig);
+    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     ::dup2(opts.stdin_data ? in[0] : devnull, 0);
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);

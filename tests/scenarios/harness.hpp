@@ -31,6 +31,9 @@ class TendProcess {
     std::vector<std::string> env;           // extra KEY=VALUE entries
     std::optional<std::string> stdin_data;  // piped to tend, then closed; nullopt: /dev/null
     std::string cwd;                        // empty: the test's own
+    // tend's inherited signal setup (as `nohup`, `trap '' PIPE` or a blocking caller leave it).
+    std::vector<int> ignored_signals;
+    std::vector<int> blocked_signals;
   };
 
   TendProcess(const std::vector<std::string>& args, const std::string& marker, Options opts);

@@ -72,6 +72,7 @@ TEST_P(SpawnLevels, NotFoundIsAValue) {
   auto c = spawn(Command({"tend-no-such-program-xyz"}));
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "execve");
+  EXPECT_EQ(c.error().kind, tend::ErrorKind::exec);
   EXPECT_EQ(c.error().code, ENOENT);
   EXPECT_EQ(c.error().path, "tend-no-such-program-xyz");
 
@@ -91,14 +92,24 @@ TEST_P(SpawnLevels, NotExecutableIsEacces) {
   ::unlink(path);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "execve");
+  EXPECT_EQ(c.error().kind, tend::ErrorKind::exec);
   EXPECT_EQ(c.error().code, EACCES);
   EXPECT_NE(c.error().message().find("Permission denied"), std::string::npos);
+}
+
+TEST_P(SpawnLevels, DirectoryIsEisdir) {
+  auto c = spawn(Command({"/tmp"}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().kind, tend::ErrorKind::exec);
+  EXPECT_EQ(c.error().code, EISDIR);
+  EXPECT_EQ(c.error().path, "/tmp");
 }
 
 TEST_P(SpawnLevels, MissingCwdNamesTheStage) {
   auto c = spawn(Command({"true"}).cwd("/nonexistent-dir-for-tend"));
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "chdir");
+  EXPECT_EQ(c.error().kind, tend::ErrorKind::not_found) << "tend's failure (125), not 127";
   EXPECT_EQ(c.error().code, ENOENT);
   EXPECT_EQ(c.error().path, "/nonexistent-dir-for-tend");
 }
