@@ -33,6 +33,8 @@ step "tests"
 ctest --test-dir build --output-on-failure --timeout 600 -j"$jobs"
 step "init and agent tests again at the session level (the fallback without a writable cgroup v2)"
 TEND_SCOPE=session ctest --test-dir build --output-on-failure --timeout 600 -L "init|agent"
+step "scenario, init and agent tests again with the CPUs oversubscribed 4x (stress-ng)"
+./scripts/stress-tests.sh scenario init agent
 
 if [[ "${TEND_NO_ASAN:-0}" != 1 ]]; then
   step "build with ASan+UBSan"

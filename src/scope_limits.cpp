@@ -111,7 +111,7 @@ class LimitedScope final : public Scope {
   std::vector<pid_t> pids() const override { return inner_->pids(); }
   bool empty() const override { return inner_->empty(); }
   int events_fd() const override { return inner_->events_fd(); }
-  Expected<int> signal_all(int sig, pid_t except) override {
+  int signal_all(int sig, pid_t except) override {
     return inner_->signal_all(sig, except);
   }
   Expected<void> kill_all() override { return inner_->kill_all(); }

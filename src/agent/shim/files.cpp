@@ -22,6 +22,13 @@ Expected<void> write_all(int fd, const std::string& data, const std::string& pat
   return e;
 }
 
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
 }  // namespace
 
 Expected<void> write_file(const std::string& path, const std::string& data, int mode) {
