@@ -136,30 +136,43 @@ Result<T> decoded(Result<json> r, Decode decode, const char* what) {
   }
 }
 
+// The request is taken by value from an xvalue: GCC 12 destroys a braced temporary passed
+// straight to a coroutine twice, so the public calls are plain functions that encode first.
+template <class T>
+asio::awaitable<Result<T>> decode_call(Client& c, const char* path, json body, Millis timeout,
+                                       T (*decode)(const json&), const char* what) {
+  auto r = co_await c.call(path, body, timeout);
+  co_return decoded<T>(std::move(r), decode, what);
+}
+
 }  // namespace
 
 asio::awaitable<Result<RangeResult>> Client::range(RangeRequest req, Millis timeout) {
   ++counters_.range;
-  co_return decoded<RangeResult>(co_await call("/v3/kv/range", codec::encode(req), timeout),
-                                 codec::decode_range, "range");
+  json body = codec::encode(req);
+  return decode_call<RangeResult>(*this, "/v3/kv/range", std::move(body), timeout,
+                                  codec::decode_range, "range");
 }
 
 asio::awaitable<Result<PutResult>> Client::put(PutRequest req, Millis timeout) {
   ++counters_.put;
-  co_return decoded<PutResult>(co_await call("/v3/kv/put", codec::encode(req), timeout),
-                               codec::decode_put, "put");
+  json body = codec::encode(req);
+  return decode_call<PutResult>(*this, "/v3/kv/put", std::move(body), timeout, codec::decode_put,
+                                "put");
 }
 
 asio::awaitable<Result<DeleteResult>> Client::delete_range(DeleteRequest req, Millis timeout) {
   ++counters_.delete_range;
-  co_return decoded<DeleteResult>(co_await call("/v3/kv/deleterange", codec::encode(req), timeout),
-                                  codec::decode_delete, "deleterange");
+  json body = codec::encode(req);
+  return decode_call<DeleteResult>(*this, "/v3/kv/deleterange", std::move(body), timeout,
+                                   codec::decode_delete, "deleterange");
 }
 
 asio::awaitable<Result<TxnResult>> Client::txn(TxnRequest req, Millis timeout) {
   ++counters_.txn;
-  co_return decoded<TxnResult>(co_await call("/v3/kv/txn", codec::encode(req), timeout),
-                               codec::decode_txn, "txn");
+  json body = codec::encode(req);
+  return decode_call<TxnResult>(*this, "/v3/kv/txn", std::move(body), timeout, codec::decode_txn,
+                                "txn");
 }
 
 asio::awaitable<Result<LeaseGrant>> Client::lease_grant(int64_t ttl, Millis timeout) {
@@ -216,8 +229,9 @@ asio::awaitable<Result<Header>> Client::compact(int64_t revision, Millis timeout
 asio::awaitable<Result<Status>> Client::status_of(size_t ep, Millis timeout) {
   ++counters_.status;
   if (timeout <= 0ms) timeout = opts_.call_timeout;
-  co_return decoded<Status>(co_await post_to(ep, "/v3/maintenance/status", "{}", timeout),
-                            codec::decode_status, "status");
+  const std::string body = "{}";
+  auto r = co_await post_to(ep, "/v3/maintenance/status", body, timeout);
+  co_return decoded<Status>(std::move(r), codec::decode_status, "status");
 }
 
 }  // namespace tend::etcd

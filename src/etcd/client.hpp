@@ -5,6 +5,9 @@
 //
 // A Client lives on one executor and is used by one thread (the one running its io_context);
 // any number of coroutines may call it at once (each call borrows a connection of its own).
+// GCC 12 pitfall (measured here): a braced aggregate temporary inside a co_await expression,
+// `co_await c.put({"k", "v"})`, is destroyed twice (heap corruption). Name the request first:
+// `PutRequest p{"k", "v"}; co_await c.put(p);`.
 // Not supported yet: TLS (src/http has no TLS client), user/password auth.
 #pragma once
 

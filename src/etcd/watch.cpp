@@ -70,10 +70,8 @@ json create_request(const WatchOptions& o, int64_t from) {
   return {{"create_request", c}};
 }
 
-}  // namespace
-
-asio::awaitable<Result<int64_t>> watch(Client& client, WatchOptions opts,
-                                       std::function<bool(const WatchUpdate&)> on_update) {
+asio::awaitable<Result<int64_t>> watch_loop(Client& client, WatchOptions opts,
+                                            std::function<bool(const WatchUpdate&)> on_update) {
   int64_t next = opts.start_revision;  // the first revision not delivered yet (0: "now")
   Millis backoff = opts.retry_backoff;
   const Millis silence = opts.progress_interval * std::max(1, opts.silent_intervals);
@@ -86,7 +84,7 @@ asio::awaitable<Result<int64_t>> watch(Client& client, WatchOptions opts,
     std::string pending;
     std::optional<Result<int64_t>> end;  // set when the watch is over (stop or cancel)
     bool delivered = false;
-    auto on_data = [&](std::string_view data) {
+    std::function<bool(std::string_view)> on_data = [&](std::string_view data) {
       pending.append(data);
       size_t nl;
       while ((nl = pending.find('\n')) != std::string::npos) {
@@ -126,8 +124,8 @@ asio::awaitable<Result<int64_t>> watch(Client& client, WatchOptions opts,
       }
       return true;
     };
-    auto r = co_await conn.stream(http::Verb::post, "/v3/watch", create_request(opts, next).dump(),
-                                  on_data, silence);
+    std::string body = create_request(opts, next).dump();
+    auto r = co_await conn.stream(http::Verb::post, "/v3/watch", std::move(body), on_data, silence);
     if (end) co_return std::move(*end);
     if (r && r->status / 100 != 2) {
       auto e = answer_error(r->status, r->body, "etcd watch");
@@ -141,6 +139,15 @@ asio::awaitable<Result<int64_t>> watch(Client& client, WatchOptions opts,
     co_await t.async_wait(asio::use_awaitable);
     backoff = std::min<Millis>(backoff * 2, 1s);
   }
+}
+
+}  // namespace
+
+// A plain function: GCC 12 destroys a temporary passed straight to a coroutine twice (a
+// braced WatchOptions, a lambda converted to std::function); moved xvalues are safe.
+asio::awaitable<Result<int64_t>> watch(Client& client, WatchOptions opts,
+                                       std::function<bool(const WatchUpdate&)> on_update) {
+  return watch_loop(client, std::move(opts), std::move(on_update));
 }
 
 }  // namespace tend::etcd

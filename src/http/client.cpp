@@ -121,7 +121,9 @@ asio::awaitable<Expected<ClientResponse>> Client::request_within(std::chrono::mi
 asio::awaitable<Expected<ClientResponse>> Client::stream(
     std::string target, std::function<bool(std::string_view)> on_data,
     std::chrono::milliseconds idle) {
-  co_return co_await stream(Verb::get, std::move(target), {}, std::move(on_data), idle);
+  std::string no_body;  // named: a braced temporary passed to a coroutine trips GCC 12
+  co_return co_await stream(Verb::get, std::move(target), std::move(no_body), std::move(on_data),
+                            idle);
 }
 
 asio::awaitable<Expected<ClientResponse>> Client::stream(

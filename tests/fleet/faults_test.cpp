@@ -13,14 +13,17 @@ TEST_F(FleetTest, DeadFirstEndpointIsSkippedAtOnce) {
   auto c = client(0);
   run([&]() -> asio::awaitable<void> {
     auto t0 = Clock::now();
-    auto p = co_await c->put({"k", "v"});
+    etcd::PutRequest q26_{"k", "v"};
+    auto p = co_await c->put(q26_);
     CO_ASSERT_OK(p);
     EXPECT_LT(Clock::now() - t0, 1s);  // refused at once: no waiting for a deadline
     EXPECT_EQ(c->counters().rotations, 1u);
     EXPECT_EQ(c->counters().attempts, 2u);
     EXPECT_EQ(c->preferred(), 1u);
     // The next call goes straight to the member that answered.
-    CO_ASSERT_OK(co_await c->range({"k"}));
+    etcd::RangeRequest q27_{"k"};
+    auto r9_ = co_await c->range(q27_);
+    CO_ASSERT_OK(r9_);
     EXPECT_EQ(c->counters().attempts, 3u);
   });
 }
@@ -31,7 +34,8 @@ TEST_F(FleetTest, SilentFirstEndpointCostsOneAttemptTimeout) {
   auto c = client(0, {.call_timeout = 5s, .attempt_timeout = 500ms});
   run([&]() -> asio::awaitable<void> {
     auto t0 = Clock::now();
-    auto p = co_await c->put({"k", "v"});
+    etcd::PutRequest q28_{"k", "v"};
+    auto p = co_await c->put(q28_);
     auto took = Clock::now() - t0;
     cluster->resume(0);
     CO_ASSERT_OK(p);
@@ -50,7 +54,8 @@ TEST_F(FleetTest, WithoutQuorumWritesFailWithinTheDeadlineAndRecover) {
   auto c = client(0, {.call_timeout = 2s, .attempt_timeout = 2s});
   run([&]() -> asio::awaitable<void> {
     auto t0 = Clock::now();
-    auto p = co_await c->put({"k", "v"});
+    etcd::PutRequest q29_{"k", "v"};
+    auto p = co_await c->put(q29_);
     auto took = Clock::now() - t0;
     CO_ASSERT_TRUE(!p);
     EXPECT_TRUE(p.error().kind == etcd::ErrorKind::timeout ||
@@ -64,18 +69,21 @@ TEST_F(FleetTest, WithoutQuorumWritesFailWithinTheDeadlineAndRecover) {
     CO_ASSERT_TRUE(!txn);
     auto lease = co_await c->lease_grant(5);
     CO_ASSERT_TRUE(!lease);
-    auto stale = co_await c->range({.key = "k", .serializable = true});
+    etcd::RangeRequest q30_{.key = "k", .serializable = true};
+    auto stale = co_await c->range(q30_);
     CO_ASSERT_OK(stale);
 
     cluster->restart(1);
     auto back = Clock::now();
     etcd::Result<etcd::PutResult> again = etcd::Error{};
     while (Clock::now() - back < 20s) {
-      again = co_await c->put({"k", "after"});
+      etcd::PutRequest q31_{"k", "after"};
+      again = co_await c->put(q31_);
       if (again) break;
     }
     CO_ASSERT_OK(again);
-    auto r = co_await c->range({"k"});
+    etcd::RangeRequest q32_{"k"};
+    auto r = co_await c->range(q32_);
     CO_ASSERT_OK(r);
     CO_ASSERT_TRUE(r->kvs.size() == 1);
     EXPECT_EQ(r->kvs[0].value, "after");
@@ -96,7 +104,8 @@ TEST_F(FleetTest, LeaderKilledDuringWritesLosesNoAcknowledgedWrite) {
     for (int i = 0; i < 40; ++i) {
       if (i == 10) cluster->kill(*leader);
       auto t0 = Clock::now();
-      auto p = co_await c->put({"burst/" + std::to_string(i), "v"});
+      etcd::PutRequest q33_{"burst/" + std::to_string(i), "v"};
+      auto p = co_await c->put(q33_);
       EXPECT_LT(Clock::now() - t0, 9s);
       if (p) {
         acked.push_back("burst/" + std::to_string(i));
@@ -107,7 +116,8 @@ TEST_F(FleetTest, LeaderKilledDuringWritesLosesNoAcknowledgedWrite) {
             << p.error().message;
       }
     }
-    auto r = co_await c->range({.key = "burst/", .range_end = etcd::prefix_end("burst/")});
+    etcd::RangeRequest q34_{.key = "burst/", .range_end = etcd::prefix_end("burst/")};
+    auto r = co_await c->range(q34_);
     CO_ASSERT_OK(r);
     std::set<std::string> present;
     for (const auto& kv : r->kvs) present.insert(kv.key);

@@ -32,11 +32,16 @@ using namespace std::chrono_literals;
     ADD_FAILURE() << "failed: " #cond; \
     co_return;                         \
   }
-#define CO_ASSERT_OK(result)                                                               \
-  if (!(result)) {                                                                         \
-    ADD_FAILURE() << #result " failed: " << etcd::to_string((result).error().kind) << ": " \
-                  << (result).error().message;                                             \
-    co_return;                                                                             \
+// `expr` is evaluated once (it may be a co_await) and copied: GCC 12 mishandles a reference
+// extending a temporary across a suspension.
+#define CO_ASSERT_OK(expr)                                                                   \
+  {                                                                                          \
+    auto co_result_ = (expr); /* a copy */                                                   \
+    if (!co_result_) {                                                                       \
+      ADD_FAILURE() << #expr " failed: " << etcd::to_string(co_result_.error().kind) << ": " \
+                    << co_result_.error().message;                                           \
+      co_return;                                                                             \
+    }                                                                                        \
   }
 
 inline bool under_ci() {

@@ -17,15 +17,18 @@ TEST_F(FleetTest, PutRangeDeleteCarryRevisionsAndVersions) {
   run([&]() -> asio::awaitable<void> {
     const std::string key = std::string("k/\0\xff bin", 8);
     const std::string value = std::string("v\0\x01\xfe", 4);
-    auto p1 = co_await c->put({key, value});
+    etcd::PutRequest q6_{key, value};
+    auto p1 = co_await c->put(q6_);
     CO_ASSERT_OK(p1);
-    auto p2 = co_await c->put({key, "second", 0, true});
+    etcd::PutRequest q7_{key, "second", 0, true};
+    auto p2 = co_await c->put(q7_);
     CO_ASSERT_OK(p2);
     EXPECT_EQ(p2->header.revision, p1->header.revision + 1);
     CO_ASSERT_TRUE(p2->prev_kv.has_value());
     EXPECT_EQ(p2->prev_kv->value, value);  // binary bytes survive base64 both ways
 
-    auto r = co_await c->range({key});
+    etcd::RangeRequest q8_{key};
+    auto r = co_await c->range(q8_);
     CO_ASSERT_OK(r);
     CO_ASSERT_TRUE(r->kvs.size() == 1);
     EXPECT_EQ(r->kvs[0].key, key);
@@ -38,33 +41,44 @@ TEST_F(FleetTest, PutRangeDeleteCarryRevisionsAndVersions) {
     EXPECT_EQ(r->header.revision, p2->header.revision);
 
     // The old value is still readable at its revision (until compacted).
-    auto old = co_await c->range({.key = key, .revision = p1->header.revision});
+    etcd::RangeRequest q9_{.key = key, .revision = p1->header.revision};
+    auto old = co_await c->range(q9_);
     CO_ASSERT_OK(old);
     CO_ASSERT_TRUE(old->kvs.size() == 1);
     EXPECT_EQ(old->kvs[0].value, value);
 
-    for (auto k : {"p/a", "p/b", "p/c", "q"}) CO_ASSERT_OK(co_await c->put({k, k}));
-    auto pre = co_await c->range({.key = "p/", .range_end = etcd::prefix_end("p/")});
+    // A named vector: GCC 12 loses a braced list's array across a co_await in a range-for.
+    const std::vector<std::string> keys = {"p/a", "p/b", "p/c", "q"};
+    for (const auto& k : keys) {
+      etcd::PutRequest req{k, k};
+      auto put = co_await c->put(req);
+      CO_ASSERT_OK(put);
+    }
+    etcd::RangeRequest q10_{.key = "p/", .range_end = etcd::prefix_end("p/")};
+    auto pre = co_await c->range(q10_);
     CO_ASSERT_OK(pre);
     CO_ASSERT_TRUE(pre->kvs.size() == 3);
     EXPECT_EQ(pre->kvs[0].key, "p/a");
     EXPECT_EQ(pre->kvs[2].key, "p/c");
-    auto limited =
-        co_await c->range({.key = "p/", .range_end = etcd::prefix_end("p/"), .limit = 2});
+    etcd::RangeRequest q11_{.key = "p/", .range_end = etcd::prefix_end("p/"), .limit = 2};
+    auto limited = co_await c->range(q11_);
     CO_ASSERT_OK(limited);
     EXPECT_EQ(limited->kvs.size(), 2u);
     EXPECT_TRUE(limited->more);
     EXPECT_EQ(limited->count, 3);
 
-    auto d = co_await c->delete_range({"p/", etcd::prefix_end("p/"), true});
+    etcd::DeleteRequest q12_{"p/", etcd::prefix_end("p/"), true};
+    auto d = co_await c->delete_range(q12_);
     CO_ASSERT_OK(d);
     EXPECT_EQ(d->deleted, 3);
     EXPECT_EQ(d->prev_kvs.size(), 3u);
-    auto gone = co_await c->range({.key = "p/", .range_end = etcd::prefix_end("p/")});
+    etcd::RangeRequest q13_{.key = "p/", .range_end = etcd::prefix_end("p/")};
+    auto gone = co_await c->range(q13_);
     CO_ASSERT_OK(gone);
     EXPECT_TRUE(gone->kvs.empty());
     EXPECT_EQ(gone->count, 0);
-    auto none = co_await c->delete_range({"never"});
+    etcd::DeleteRequest q14_{"never"};
+    auto none = co_await c->delete_range(q14_);
     CO_ASSERT_OK(none);
     EXPECT_EQ(none->deleted, 0);
   });
@@ -77,7 +91,8 @@ TEST_F(FleetTest, PutRangeDeleteCarryRevisionsAndVersions) {
 TEST_F(FleetTest, TxnComparesEveryTargetAndRunsTheRightBranch) {
   auto c = client();
   run([&]() -> asio::awaitable<void> {
-    auto p = co_await c->put({"t", "v1"});
+    etcd::PutRequest q15_{"t", "v1"};
+    auto p = co_await c->put(q15_);
     CO_ASSERT_OK(p);
     int64_t rev = p->header.revision;
     using T = Compare::Target;

@@ -7,7 +7,8 @@ namespace tend::test {
 namespace {
 
 asio::awaitable<bool> exists(etcd::Client& c, const std::string& key) {
-  auto r = co_await c.range({key});
+  etcd::RangeRequest q1_{key};
+  auto r = co_await c.range(q1_);
   co_return r && !r->kvs.empty();
 }
 
@@ -18,8 +19,11 @@ TEST_F(FleetTest, LeaseExpiryRemovesItsKeysAndRenewalsThenFail) {
     CO_ASSERT_OK(g);
     EXPECT_EQ(g->ttl, 2);
     EXPECT_NE(g->id, 0);
-    CO_ASSERT_OK(co_await c->put({"machine/a", "x", g->id}));
-    auto r = co_await c->range({"machine/a"});
+    etcd::PutRequest q2_{"machine/a", "x", g->id};
+    auto r1_ = co_await c->put(q2_);
+    CO_ASSERT_OK(r1_);
+    etcd::RangeRequest q3_{"machine/a"};
+    auto r = co_await c->range(q3_);
     CO_ASSERT_OK(r);
     CO_ASSERT_TRUE(r->kvs.size() == 1);
     EXPECT_EQ(r->kvs[0].lease, g->id);
@@ -50,8 +54,11 @@ TEST_F(FleetTest, OneKeepaliveIsOneRequestThatRestoresTheTtl) {
     EXPECT_EQ(k->ttl, 5);
     EXPECT_EQ(c->counters().attempts, before + 1);
     EXPECT_EQ(c->counters().keepalive, 1u);
-    CO_ASSERT_OK(co_await c->put({"with-lease", "x", g->id}));
-    CO_ASSERT_OK(co_await c->lease_revoke(g->id));
+    etcd::PutRequest q4_{"with-lease", "x", g->id};
+    auto r2_ = co_await c->put(q4_);
+    CO_ASSERT_OK(r2_);
+    auto r3_ = co_await c->lease_revoke(g->id);
+    CO_ASSERT_OK(r3_);
     EXPECT_FALSE(co_await exists(*c, "with-lease"));  // revoking deletes the attached keys
   });
 }
@@ -61,7 +68,9 @@ TEST_F(FleetTest, KeeperHoldsALeaseForManyTtlsAndStopsOnRequest) {
   run([&]() -> asio::awaitable<void> {
     auto g = co_await c->lease_grant(1);
     CO_ASSERT_OK(g);
-    CO_ASSERT_OK(co_await c->put({"kept", "x", g->id}));
+    etcd::PutRequest q5_{"kept", "x", g->id};
+    auto r4_ = co_await c->put(q5_);
+    CO_ASSERT_OK(r4_);
     etcd::LeaseKeeper keeper(*c, g->id, std::chrono::seconds(1));
     std::optional<etcd::Result<uint64_t>> ended;
     asio::co_spawn(
@@ -77,7 +86,8 @@ TEST_F(FleetTest, KeeperHoldsALeaseForManyTtlsAndStopsOnRequest) {
     CO_ASSERT_OK(*ended);
     EXPECT_GE(**ended, 8u);  // every ttl/3 (333 ms) for 4 s
     EXPECT_LE(**ended, 20u);
-    CO_ASSERT_OK(co_await c->lease_revoke(g->id));
+    auto r5_ = co_await c->lease_revoke(g->id);
+    CO_ASSERT_OK(r5_);
   });
 }
 
@@ -91,7 +101,8 @@ TEST_F(FleetTest, KeeperReportsALeaseRevokedUnderIt) {
     asio::co_spawn(
         ioc, [&]() -> asio::awaitable<void> { ended = co_await keeper.run(); }, asio::detached);
     co_await sleep_for(300ms);
-    CO_ASSERT_OK(co_await c->lease_revoke(g->id));
+    auto r6_ = co_await c->lease_revoke(g->id);
+    CO_ASSERT_OK(r6_);
     auto t0 = Clock::now();
     while (!ended && Clock::now() - t0 < 5s) co_await sleep_for(20ms);
     CO_ASSERT_TRUE(ended.has_value());

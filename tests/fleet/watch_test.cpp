@@ -57,14 +57,18 @@ TEST_F(FleetTest, WatchSeesPutsAndDeletesInOrder) {
     start_watch(ioc, *c, seen, stop);
     co_await sleep_for(300ms);  // the watch is created: it starts after "now"
     for (int i = 0; i < 20; ++i) {
-      auto p = co_await c->put({"w/" + std::to_string(i), "v"});
+      etcd::PutRequest q16_{"w/" + std::to_string(i), "v"};
+      auto p = co_await c->put(q16_);
       CO_ASSERT_OK(p);
       written.push_back(p->header.revision);
     }
-    auto d = co_await c->delete_range({"w/3"});
+    etcd::DeleteRequest q17_{"w/3"};
+    auto d = co_await c->delete_range(q17_);
     CO_ASSERT_OK(d);
     written.push_back(d->header.revision);
-    CO_ASSERT_OK(co_await c->put({"x/outside", "v"}));  // not in the range
+    etcd::PutRequest q18_{"x/outside", "v"};
+    auto outside = co_await c->put(q18_);  // not in the range
+    CO_ASSERT_OK(outside);
     co_await wait_until([&] { return seen.revisions.size() >= written.size(); }, 5s);
     stop = true;
     co_await wait_until([&] { return seen.ended.has_value(); }, 3s);  // at the next progress
@@ -105,7 +109,8 @@ TEST_F(FleetTest, WatchResumesOnAnotherMemberWhenItsMemberIsKilled) {
     co_await sleep_for(300ms);
     for (int i = 0; i < 40; ++i) {
       if (i == 20) cluster->kill(0);
-      auto p = co_await writer->put({"w/" + std::to_string(i), std::to_string(i)});
+      etcd::PutRequest q19_{"w/" + std::to_string(i), std::to_string(i)};
+      auto p = co_await writer->put(q19_);
       CO_ASSERT_OK(p);
       written.push_back(p->header.revision);
       co_await sleep_for(10ms);
@@ -134,7 +139,8 @@ TEST_F(FleetTest, WatchLeavesASilentStoppedMember) {
     cluster->stop(0);
     auto t0 = Clock::now();
     for (int i = 0; i < 10; ++i) {
-      auto p = co_await writer->put({"w/" + std::to_string(i), "v"});
+      etcd::PutRequest q20_{"w/" + std::to_string(i), "v"};
+      auto p = co_await writer->put(q20_);
       CO_ASSERT_OK(p);
       written.push_back(p->header.revision);
     }
@@ -161,17 +167,20 @@ TEST_F(FleetTest, CompactionWhileTheWatchIsDownIsReported) {
   run([&]() -> asio::awaitable<void> {
     start_watch(ioc, *watcher, seen, stop);
     co_await sleep_for(300ms);
-    auto first = co_await writer->put({"w/before", "v"});
+    etcd::PutRequest q21_{"w/before", "v"};
+    auto first = co_await writer->put(q21_);
     CO_ASSERT_OK(first);
     co_await wait_until([&] { return seen.revisions.size() == 1; }, 5s);
     cluster->stop(0);
     int64_t last = 0;
     for (int i = 0; i < 5; ++i) {
-      auto p = co_await writer->put({"w/" + std::to_string(i), "v"});
+      etcd::PutRequest q22_{"w/" + std::to_string(i), "v"};
+      auto p = co_await writer->put(q22_);
       CO_ASSERT_OK(p);
       last = p->header.revision;
     }
-    CO_ASSERT_OK(co_await writer->compact(last));
+    auto r7_ = co_await writer->compact(last);
+    CO_ASSERT_OK(r7_);
     compacted_at = last;
     co_await wait_until([&] { return seen.ended.has_value(); }, 15s);
     cluster->resume(0);
@@ -189,12 +198,16 @@ TEST_F(FleetTest, WatchFromACompactedRevisionReportsCompaction) {
   Seen seen;
   bool stop = false;
   run([&]() -> asio::awaitable<void> {
-    auto a = co_await c->put({"w/a", "1"});
+    etcd::PutRequest q23_{"w/a", "1"};
+    auto a = co_await c->put(q23_);
     CO_ASSERT_OK(a);
-    auto b = co_await c->put({"w/b", "2"});
+    etcd::PutRequest q24_{"w/b", "2"};
+    auto b = co_await c->put(q24_);
     CO_ASSERT_OK(b);
-    CO_ASSERT_OK(co_await c->compact(b->header.revision));
-    auto old = co_await c->range({.key = "w/a", .revision = a->header.revision});
+    auto r8_ = co_await c->compact(b->header.revision);
+    CO_ASSERT_OK(r8_);
+    etcd::RangeRequest q25_{.key = "w/a", .revision = a->header.revision};
+    auto old = co_await c->range(q25_);
     CO_ASSERT_TRUE(!old);
     EXPECT_EQ(old.error().kind, etcd::ErrorKind::compacted) << old.error().message;
     start_watch(ioc, *c, seen, stop, a->header.revision);
