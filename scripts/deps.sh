@@ -6,7 +6,7 @@ pkgs=(g++ cmake ninja-build pkg-config libboost1.81-dev zlib1g-dev libssl-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-14-dev util-linux procps psmisc python3 bash)
 if [[ "${TEND_TEST_EXTRAS:-0}" == 1 ]]; then
-  pkgs+=(tini dumb-init catatonit hyperfine)
+  pkgs+=(tini dumb-init catatonit hyperfine etcd-server etcd-client)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
