@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tend builds and tests with. Idempotent; skips apt when all are present.
 set -euo pipefail
-pkgs=(g++ cmake ninja-build pkg-config libboost1.81-dev zlib1g-dev libssl-dev
+pkgs=(g++ cmake ninja-build pkg-config ccache libboost1.81-dev zlib1g-dev libssl-dev
       libcli11-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      clang libclang-rt-14-dev util-linux procps psmisc python3 bash)
+      clang libclang-rt-14-dev util-linux procps psmisc python3 bash
+      scdoc dpkg-dev file)   # man pages; the .deb (dpkg-shlibdeps needs dpkg-dev and file)
 if [[ "${TEND_TEST_EXTRAS:-0}" == 1 ]]; then
-  pkgs+=(tini dumb-init catatonit hyperfine etcd-server etcd-client)
+  pkgs+=(tini dumb-init catatonit hyperfine zsh debootstrap man-db etcd-server etcd-client)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

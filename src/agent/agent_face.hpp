@@ -9,7 +9,7 @@
 
 #include <string_view>
 
-namespace tend::agent_face {
+namespace tend::agent {
 
 inline constexpr int kNotMine = -1;
 
@@ -25,4 +25,4 @@ int dispatch(std::string_view cmd, int argc, char** argv);
 // `tend agent-shim JOBDIR`: supervises one job for the agent. (In tend.)
 int shim_main(int argc, char** argv);
 
-}  // namespace tend::agent_face
+}  // namespace tend::agent

@@ -5,15 +5,15 @@
 #include "server/agent_main.hpp"
 #include "client/client.hpp"
 
-namespace tend::agent_face {
+namespace tend::agent {
 
 int dispatch(std::string_view cmd, int argc, char** argv) {
-  if (cmd == "agent") return agent::agent_main(argc, argv);
-  if (cmd == "submit") return agent::submit_main(argc, argv);
-  if (cmd == "jobs") return agent::jobs_main(argc, argv);
-  if (cmd == "logs") return agent::logs_main(argc, argv);
-  if (cmd == "cancel") return agent::cancel_main(argc, argv);
+  if (cmd == "agent") return agent_main(argc, argv);
+  if (cmd == "submit") return submit_main(argc, argv);
+  if (cmd == "jobs") return jobs_main(argc, argv);
+  if (cmd == "logs") return logs_main(argc, argv);
+  if (cmd == "cancel") return cancel_main(argc, argv);
   return kNotMine;
 }
 
-}  // namespace tend::agent_face
+}  // namespace tend::agent

@@ -6,8 +6,8 @@
 
 int main(int argc, char** argv) {
   if (argc >= 2) {
-    int rc = tend::agent_face::dispatch(argv[1], argc - 1, argv + 1);
-    if (rc != tend::agent_face::kNotMine) return rc;
+    int rc = tend::agent::dispatch(argv[1], argc - 1, argv + 1);
+    if (rc != tend::agent::kNotMine) return rc;
     std::fprintf(stderr, "tend-agent: unknown command '%s'\n", argv[1]);
   } else {
     std::fputs("usage: tend-agent agent|submit|jobs|logs|cancel [OPTIONS] (or: tend agent ...)\n",

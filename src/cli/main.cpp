@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent_face.hpp"
+#include "completion_face.hpp"
 #include "doctor_face.hpp"
 #include "init_face.hpp"
 #include "run_face.hpp"
@@ -24,6 +25,7 @@ constexpr const char* kUsage =
     "  doctor  show what this kernel offers and the containment level in force\n"
     "  agent   the job service: HTTP API, durable records, web page\n"
     "  submit, jobs, logs, cancel   talk to a running agent\n"
+    "  completion  print the bash or zsh completion script\n"
     "\n"
     "`tend COMMAND --help` for a command's options.\n";
 
@@ -63,8 +65,9 @@ int main(int argc, char** argv) {
   if (cmd == "run") return tend::run_face::main(argc - 1, argv + 1);
   if (cmd == "init") return tend::init_face::main(argc - 1, argv + 1);
   if (cmd == "doctor") return tend::doctor_face::main(argc - 1, argv + 1);
-  if (cmd == "agent-shim") return tend::agent_face::shim_main(argc - 1, argv + 1);
-  if (tend::agent_face::is_agent_command(cmd)) return exec_tend_agent(argc - 1, argv + 1);
+  if (cmd == "completion") return tend::completion_face::main(argc - 1, argv + 1);
+  if (cmd == "agent-shim") return tend::agent::shim_main(argc - 1, argv + 1);
+  if (tend::agent::is_agent_command(cmd)) return exec_tend_agent(argc - 1, argv + 1);
   std::fprintf(stderr, "tend: unknown command '%s' (try: tend --help)\n", argv[1]);
   return 125;
 }

@@ -142,7 +142,7 @@ TEST_F(AgentJobs, ServerSentEventsCarryOutputStateAndEnd) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
   // Reassemble the output from the events the way EventSource would.
-  std::string text;
+  std::string text, last_id;
   size_t pos = 0;
   std::vector<std::string> kinds;
   while (true) {
@@ -155,6 +155,7 @@ TEST_F(AgentJobs, ServerSentEventsCarryOutputStateAndEnd) {
     std::stringstream lines(ev);
     for (std::string line; std::getline(lines, line);) {
       if (line.rfind("event: ", 0) == 0) kind = line.substr(7);
+      if (line.rfind("id: ", 0) == 0 && kind == "output") last_id = line.substr(4);
       if (line.rfind("data: ", 0) == 0) {
         data += (first ? "" : "\n") + line.substr(6);
         first = false;
@@ -171,6 +172,16 @@ TEST_F(AgentJobs, ServerSentEventsCarryOutputStateAndEnd) {
   EXPECT_EQ(kinds.front(), "state");
   EXPECT_EQ(kinds.back(), "end");
   EXPECT_NE(stream.find("\"state\":\"succeeded\""), std::string::npos) << "no final state event";
+  // An output event's id is the offset after it: resuming from the last one sends no output again.
+  EXPECT_EQ(last_id, "5");
+  httplib::Headers resume{{"Accept", "text/event-stream"}, {"Last-Event-ID", last_id}};
+  std::string rest;
+  agent.client().Get("/v1/jobs/" + id + "/output", resume, [&](const char* d, size_t n) {
+    rest.append(d, n);
+    return true;
+  });
+  EXPECT_EQ(rest.find("event: output"), std::string::npos) << rest;
+  EXPECT_NE(rest.find("event: end"), std::string::npos) << rest;
 }
 
 TEST_F(AgentJobs, OutputLimitKeepsHeadAndTail) {

@@ -9,7 +9,7 @@
 
 namespace {
 
-using tend::agent_face::find_web_asset;
+using tend::agent::find_web_asset;
 
 std::string read_source(const std::string& name) {
   std::ifstream in(std::string(TEND_WEB_SOURCE_DIR) + "/" + name, std::ios::binary);

@@ -118,8 +118,8 @@ boost::asio::awaitable<void> serve_output(http::Exchange& ex, OutputContext& ctx
       if (sse) {
         // A sequence cut by the chunk size is sent whole next time.
         if (size_t keep = http::utf8_complete_prefix(data); keep > 0) data.resize(keep);
+        offset += data.size();  // an event's id is the offset after it: where to resume
         std::string ev = sse_event("output", offset, data);
-        offset += data.size();
         if (!co_await ex.send(ev)) co_return;
       } else {
         offset += data.size();

@@ -37,7 +37,7 @@ void page_headers(Response& res) {
 
 Response asset(const Request& req, const std::string& path) {
 #ifdef TEND_HAVE_WEB
-  auto a = tend::agent_face::find_web_asset(path);
+  auto a = tend::agent::find_web_asset(path);
   if (!a) return http::error_response(Status::not_found, "", "no such asset");
   std::string tag = etag_of(a->body);
   Response res = req.header("If-None-Match") == tag

@@ -192,11 +192,3 @@ int shim_main(int argc, char** argv) {
 }
 
 }  // namespace tend::agent
-
-namespace tend::agent_face {
-
-int shim_main(int argc, char** argv) {
-  return agent::shim_main(argc, argv);
-}
-
-}  // namespace tend::agent_face

@@ -4,10 +4,10 @@
 
 #include <string_view>
 
-namespace tend::agent_face::web_data {
+namespace tend::agent::web_data {
 
 extern const std::string_view index_html;
 extern const std::string_view app_js;
 extern const std::string_view style_css;
 
-}  // namespace tend::agent_face::web_data
+}  // namespace tend::agent::web_data

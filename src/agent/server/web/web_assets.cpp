@@ -4,7 +4,7 @@
 
 #include "web_asset_data.hpp"
 
-namespace tend::agent_face {
+namespace tend::agent {
 
 namespace {
 
@@ -29,4 +29,4 @@ std::optional<WebAsset> find_web_asset(std::string_view path) {
   return std::nullopt;
 }
 
-}  // namespace tend::agent_face
+}  // namespace tend::agent

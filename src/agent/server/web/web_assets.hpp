@@ -5,7 +5,7 @@
 #include <optional>
 #include <string_view>
 
-namespace tend::agent_face {
+namespace tend::agent {
 
 struct WebAsset {
   std::string_view body;
@@ -15,4 +15,4 @@ struct WebAsset {
 // "/index.html", "/assets/app.js", "/assets/style.css"; nullopt if unknown.
 std::optional<WebAsset> find_web_asset(std::string_view path);
 
-}  // namespace tend::agent_face
+}  // namespace tend::agent
