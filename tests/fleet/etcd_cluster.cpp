@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -186,8 +187,25 @@ void EtcdCluster::kill(int i) {
   m.up = false;
 }
 
+// kill() returns before a busy process has stopped: wait (≤ 2 s) until every thread shows 'T',
+// or a test's "written while it was stopped" may still reach it on a loaded machine.
 void EtcdCluster::stop(int i) {
-  (void)members_.at(i).child.signal(SIGSTOP);
+  auto& child = members_.at(i).child;
+  (void)child.signal(SIGSTOP);
+  std::string tasks = "/proc/" + std::to_string(child.pid()) + "/task";
+  auto all_stopped = [&] {
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream f(t.path() / "stat");
+      std::string line;
+      std::getline(f, line);
+      auto close = line.rfind(')');
+      if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T')
+        return false;
+    }
+    return !ec;
+  };
+  for (int k = 0; k < 200 && !all_stopped(); ++k) std::this_thread::sleep_for(Millis(10));
 }
 void EtcdCluster::resume(int i) {
   (void)members_.at(i).child.signal(SIGCONT);

@@ -43,8 +43,10 @@ class EtcdCluster {
   // The same list starting at member `first` (a client's preferred endpoint is its first).
   std::string endpoints_from(int first) const;
 
-  void kill(int i);     // SIGKILL, reaped
-  void stop(int i);     // SIGSTOP: connections are accepted by the kernel, nothing answers
+  void kill(int i);  // SIGKILL, reaped
+  // SIGSTOP, returning once every thread is stopped: connections are accepted by the kernel,
+  // nothing answers.
+  void stop(int i);
   void resume(int i);   // SIGCONT
   void restart(int i);  // starts a killed member again on its data
   bool running(int i) const;
