@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "claims.hpp"
@@ -11,24 +12,34 @@
 
 namespace tend {
 
+ExitStatus ExitStatus::from_siginfo(const siginfo_t& si) {
+  ExitStatus st;
+  if (si.si_code == CLD_EXITED) {
+    st.kind = Kind::exited;
+  } else {
+    st.kind = Kind::signaled;
+    st.core_dumped = si.si_code == CLD_DUMPED;
+  }
+  st.value = si.si_status;
+  return st;
+}
+
 namespace {
 
-ExitStatus decode(const siginfo_t& si) {
-  ExitStatus st;
-  switch (si.si_code) {
-    case CLD_EXITED:
-      st.kind = ExitStatus::Kind::exited;
-      st.value = si.si_status;
-      break;
-    case CLD_DUMPED:
-      st.core_dumped = true;
-      [[fallthrough]];
-    default:
-      st.kind = ExitStatus::Kind::signaled;
-      st.value = si.si_status;
-      break;
+// waitid on the pidfd (5.4). On 5.3, which has pidfds but not P_PIDFD (EINVAL), the PID: safe
+// for a claimed child, whose PID no one else reaps and so cannot be reused meanwhile.
+int wait_child(int pidfd, pid_t pid, siginfo_t* si, int options, struct rusage* ru) {
+  static std::atomic<bool> by_pid{false};
+  int r;
+  if (!by_pid.load(std::memory_order_relaxed)) {
+    do r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), si, options, ru);
+    while (r < 0 && errno == EINTR);
+    if (r == 0 || errno != EINVAL) return r;
+    by_pid.store(true, std::memory_order_relaxed);
   }
-  return st;
+  do r = sys::waitid(P_PID, static_cast<id_t>(pid), si, options, ru);
+  while (r < 0 && errno == EINTR);
+  return r;
 }
 
 }  // namespace
@@ -51,8 +62,7 @@ const char* to_string(SpawnLevel l) {
 }
 
 Child::Child(Child&& o) noexcept
-    : pid_(std::exchange(o.pid_, -1)),
-      pidfd_(std::move(o.pidfd_)),
+    : process_(std::move(o.process_)),
       status_(std::move(o.status_)),
       rusage_(o.rusage_),
       level_(o.level_) {
@@ -62,8 +72,7 @@ Child::Child(Child&& o) noexcept
 Child& Child::operator=(Child&& o) noexcept {
   if (this != &o) {
     release_claim();
-    pid_ = std::exchange(o.pid_, -1);
-    pidfd_ = std::move(o.pidfd_);
+    process_ = std::move(o.process_);
     status_ = std::move(o.status_);
     rusage_ = o.rusage_;
     level_ = o.level_;
@@ -78,24 +87,20 @@ Child::~Child() {
 
 void Child::release_claim() {
   // Not reaped: hand the process over to the Reaper (if the program has one).
-  if (pid_ > 0 && !status_) detail::unclaim(pid_, /*reaped=*/false);
+  if (pid() > 0 && !status_) detail::unclaim(pid(), /*reaped=*/false);
 }
 
 Expected<std::optional<ExitStatus>> Child::try_wait() {
   if (status_) return status_;
-  if (!pidfd_) return Error{"waitid", EBADF, {}, {}};
+  if (!valid()) return Error{"waitid", EBADF, {}, {}};
   siginfo_t si{};
-  int r;
-  do
-    r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
-                    WEXITED | WNOHANG, &rusage_);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return Error::from_errno("waitid");
+  if (wait_child(pidfd(), pid(), &si, WEXITED | WNOHANG, &rusage_) < 0)
+    return Error::from_errno("waitid");
   if (si.si_pid == 0) return std::optional<ExitStatus>{};
-  status_ = decode(si);
+  status_ = ExitStatus::from_siginfo(si);
   // Unclaimed only after the reap, so the claim outlives the zombie; claims are counted, so if a
   // new child already got this PID and was claimed, its claim survives ours.
-  detail::unclaim(pid_, /*reaped=*/true);
+  detail::unclaim(pid(), /*reaped=*/true);
   return status_;
 }
 
@@ -103,35 +108,23 @@ Expected<std::optional<ExitStatus>> Child::wait_until(Clock::time_point deadline
   for (;;) {
     auto st = try_wait();
     if (!st || st->has_value()) return st;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return std::optional<ExitStatus>{};
-    struct pollfd p {
-      pidfd_.get(), POLLIN, 0
-    };
-    int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
-    if (r < 0 && errno != EINTR) return Error::from_errno("poll");
+    if (!process_.wait_until(deadline)) return std::optional<ExitStatus>{};
   }
 }
 
 Expected<ExitStatus> Child::wait() {
   if (status_) return *status_;
-  if (!pidfd_) return Error{"waitid", EBADF, {}, {}};
+  if (!valid()) return Error{"waitid", EBADF, {}, {}};
   // One blocking waitid on the pidfd: it reaps exactly this child, and nothing else can.
   siginfo_t si{};
-  int r;
-  do r = sys::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
-                     WEXITED, &rusage_);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return Error::from_errno("waitid");
-  status_ = decode(si);
-  detail::unclaim(pid_, /*reaped=*/true);
+  if (wait_child(pidfd(), pid(), &si, WEXITED, &rusage_) < 0) return Error::from_errno("waitid");
+  status_ = ExitStatus::from_siginfo(si);
+  detail::unclaim(pid(), /*reaped=*/true);
   return *status_;
 }
 
 Expected<void> Child::signal(int sig) {
-  if (!pidfd_) return Error{"pidfd_send_signal", EBADF, {}, {}};
-  if (sys::pidfd_send_signal(pidfd_.get(), sig) < 0) return Error::from_errno("pidfd_send_signal");
-  return {};
+  return process_.signal(sig);
 }
 
 }  // namespace tend

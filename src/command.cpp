@@ -69,15 +69,17 @@ std::string Command::resolve_program() const {
     if (dir.empty()) dir = ".";
     std::string candidate = dir + "/" + name;
     struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (::stat(candidate.c_str(), &st) == 0) {
+      if (S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+      // A directory or a file without x: execvp goes on looking, and reports EACCES (126) if
+      // nothing better comes; spawn then says "Is a directory" for a directory.
       if (not_executable.empty()) not_executable = candidate;
     }
     if (end == std::string::npos) break;
     start = end + 1;
   }
-  // Not found: execve of the bare name fails with ENOENT (127); a non-executable match with
-  // EACCES (126), as execvp reports.
+  // Not found: execve of the bare name fails with ENOENT (127); a non-executable match (or a
+  // directory) with EACCES (126), as execvp reports.
   return not_executable.empty() ? std::string() : not_executable;
 }
 

@@ -4,6 +4,57 @@
 
 namespace tend {
 
+const char* to_string(ErrorKind k) {
+  switch (k) {
+    case ErrorKind::system:
+      return "system";
+    case ErrorKind::usage:
+      return "usage";
+    case ErrorKind::not_found:
+      return "not_found";
+    case ErrorKind::permission:
+      return "permission";
+    case ErrorKind::exec:
+      return "exec";
+    case ErrorKind::io:
+      return "io";
+    case ErrorKind::unsupported:
+      return "unsupported";
+    case ErrorKind::bad_data:
+      return "bad_data";
+  }
+  return "system";
+}
+
+ErrorKind kind_of_errno(int code) {
+  switch (code) {
+    case ENOENT:
+    case ENOTDIR:
+    case ESRCH:
+      return ErrorKind::not_found;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return ErrorKind::permission;
+    case EIO:
+    case ENOSPC:
+    case EDQUOT:
+    case EPIPE:
+      return ErrorKind::io;
+    case ENOSYS:
+    case EOPNOTSUPP:
+      return ErrorKind::unsupported;
+    default:
+      return ErrorKind::system;
+  }
+}
+
+std::string errno_text(int code) {
+  // strerror_r's GNU form may return a static string instead of filling the buffer.
+  char buf[128];
+  return ::strerror_r(code, buf, sizeof buf);
+}
+
 std::string Error::message() const {
   std::string out = stage;
   if (!path.empty()) {
@@ -12,9 +63,7 @@ std::string Error::message() const {
   }
   if (code != 0) {
     out += ": ";
-    // strerror_r's GNU form may return a static string instead of filling the buffer.
-    char buf[128];
-    out += ::strerror_r(code, buf, sizeof buf);
+    out += errno_text(code);
   }
   if (!detail.empty()) {
     out += code != 0 ? " (" : ": ";

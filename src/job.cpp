@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "supervisor_guard.hpp"
 #include "sys/files.hpp"
 
 namespace tend {
@@ -21,6 +22,13 @@ const char* to_string(OrphanPolicy p) {
       return "leave";
   }
   return "?";
+}
+
+Expected<OrphanPolicy> parse_orphan_policy(std::string_view text) {
+  for (OrphanPolicy p : {OrphanPolicy::kill, OrphanPolicy::wait, OrphanPolicy::leave})
+    if (text == to_string(p)) return p;
+  return Error::with_detail("orphan policy",
+                            "'" + std::string(text) + "': expected kill, wait or leave");
 }
 
 namespace {
@@ -68,6 +76,13 @@ Expected<std::unique_ptr<Job>> Job::start(Loop& loop, const Command& cmd_in, Job
     }
   }
 
+  if (job->opts_.guard) {
+    // Before the job starts: if it cannot be guarded, nothing is started.
+    auto guard = detail::SupervisorGuard::start(*job->scope_);
+    if (!guard) return guard.error();
+    job->guard_ = std::move(*guard);
+  }
+
   job->result_.scope_level = job->scope_->level();
   job->result_.spawn_level = current_spawn_level();
   job->result_.started_at = std::chrono::system_clock::now();
@@ -85,6 +100,7 @@ Expected<std::unique_ptr<Job>> Job::start(Loop& loop, const Command& cmd_in, Job
   job->result_.pid = job->child_.pid();
   job->result_.spawn_level = job->child_.spawn_level();
   job->scope_->adopt_main(job->child_.pid());
+  if (job->guard_) job->guard_->set_main(job->child_.pid());
 
   Job* self = job.get();
   if (auto r =
@@ -115,7 +131,16 @@ Expected<std::unique_ptr<Job>> Job::start(Loop& loop, const Command& cmd_in, Job
 
 void Job::on_main_exit() {
   auto st = child_.try_wait();
-  if (!st || !st->has_value()) return;  // spurious wake-up
+  if (!st) {
+    // The main process can no longer be waited for (ECHILD: someone reaped it). Never spin on a
+    // readable pidfd: it is over, with no status (tend's failure, 125), and the scope is handled.
+    loop_.unwatch(child_.pidfd());
+    main_exited_ = true;
+    result_.error = st.error();
+    if (stopping_ || done_ || scope_->empty()) return maybe_finish();
+    return begin_stop(opts_.stop.signal, EndReason::exited);
+  }
+  if (!st->has_value()) return;  // spurious wake-up
   loop_.unwatch(child_.pidfd());
   main_exited_ = true;
   result_.status = **st;
@@ -220,7 +245,7 @@ void Job::begin_stop(int sig, EndReason why) {
   // No grace, or the stop signal is SIGKILL anyway: one atomic kill of the scope, no sweep.
   if (opts_.stop.grace <= 0ms || sig == SIGKILL) return on_grace_expired();
   note_leftovers();
-  (void)scope_->signal_all(sig);
+  scope_->signal_all(sig);
   if (!main_exited_) (void)child_.signal(sig);  // also when it is outside the scope's view
   if (scope_->empty() && main_exited_) return maybe_finish();
   grace_timer_ = loop_.add_timer(opts_.stop.grace, [this] {
@@ -279,6 +304,7 @@ void Job::finish() {
     result_.cpu_user = u.user;
     result_.cpu_system = u.system;
     result_.peak_memory_bytes = u.peak_memory_bytes;
+    note_limit_usage();
     if (child_.valid() && child_.status()) {
       // What the kernel keeps per waited child: the main process and what it waited for.
       const struct rusage& ru = child_.rusage();
@@ -292,8 +318,24 @@ void Job::finish() {
     if (scope_->events_fd() >= 0) loop_.unwatch(scope_->events_fd());
     if (!leave_) (void)scope_->release();
   }
+  // The job is over (or left running on purpose): its guard stands down.
+  if (guard_) guard_->disarm();
   done_ = true;
   if (on_done_) on_done_(result_);
+}
+
+void Job::note_limit_usage() {
+  result_.limits_level = scope_->limits_level();
+  if (result_.limits_level == LimitsLevel::none) return;
+  result_.memory_limit_bytes = scope_->limits().memory_max;
+  LimitUsage lu = scope_->limit_usage();
+  result_.oom_kills = lu.oom_kills;
+  result_.oom_killed = lu.oom_kills > 0;
+  // The memory controller's figure covers the whole scope, not only what was waited for.
+  if (lu.peak_memory_bytes) result_.peak_memory_bytes = lu.peak_memory_bytes;
+  result_.peak_processes = lu.peak_processes;
+  result_.pids_refused = lu.pids_refused;
+  result_.cpu_throttled = lu.cpu_throttled;
 }
 
 Expected<void> Job::signal_main(int sig) {
@@ -301,7 +343,7 @@ Expected<void> Job::signal_main(int sig) {
   return child_.signal(sig);
 }
 
-Expected<int> Job::signal_all(int sig) {
+int Job::signal_all(int sig) {
   if (!scope_) return 0;
   return scope_->signal_all(sig);
 }

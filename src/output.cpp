@@ -26,32 +26,6 @@ void append_chunk(Chunks& chunks, Stream s, std::string_view data) {
     chunks.push_back({s, std::string(data)});
 }
 
-// write(2) until all of `data` is written; EINTR retried.
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-bool pwrite_all(int fd, std::string_view data, off_t off) {
-  while (!data.empty()) {
-    ssize_t n = ::pwrite(fd, data.data(), data.size(), off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-    off += n;
-  }
-  return true;
-}
-
 }  // namespace
 
 // ---- OutputCapture -------------------------------------------------------------------------
@@ -143,8 +117,8 @@ void FileOutput::write(Stream s, std::string_view data) {
   if (written_head_ < limits_.head_bytes) {
     size_t n =
         static_cast<size_t>(std::min<uint64_t>(data.size(), limits_.head_bytes - written_head_));
-    if (!error_ && !write_all(file_.get(), data.substr(0, n)))
-      error_ = Error::from_errno("write output", path_);
+    if (auto w = error_ ? Expected<void>{} : write_all(file_.get(), data.substr(0, n)); !w)
+      error_ = Error::of_errno(w.error().code, "write output", path_);
     written_head_ += n;
     data.remove_prefix(n);
   }
@@ -173,8 +147,8 @@ void FileOutput::write(Stream s, std::string_view data) {
   while (!data.empty()) {
     uint64_t pos = ring_total_ % tail;
     size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), tail - pos));
-    if (!pwrite_all(ring_.get(), data.substr(0, n), static_cast<off_t>(pos))) {
-      error_ = Error::from_errno("write output ring", path_ + ".tail");
+    if (auto w = pwrite_all(ring_.get(), data.substr(0, n), static_cast<off_t>(pos)); !w) {
+      error_ = Error::of_errno(w.error().code, "write output ring", path_ + ".tail");
       ring_total_ += data.size();
       return;
     }
@@ -197,7 +171,8 @@ void FileOutput::finish() {
     if (written_head_ > 0 &&
         ::pread(file_.get(), &last, 1, static_cast<off_t>(written_head_ - 1)) == 1 && last != '\n')
       marker.insert(0, 1, '\n');
-    if (!write_all(file_.get(), marker)) error_ = Error::from_errno("write output", path_);
+    if (auto w = write_all(file_.get(), marker); !w)
+      error_ = Error::of_errno(w.error().code, "write output", path_);
   }
   if (ring_) {
     uint64_t tail = limits_.tail_bytes;
@@ -215,11 +190,12 @@ void FileOutput::finish() {
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         if (n == 0) errno = EIO;
-        error_ = Error::from_errno("read output ring", path_ + ".tail");
+        const int code = errno;
+        error_ = Error::of_errno(code, "read output ring", path_ + ".tail");
         break;
       }
-      if (!write_all(file_.get(), std::string_view(buf.data(), static_cast<size_t>(n))))
-        error_ = Error::from_errno("write output", path_);
+      if (auto w = write_all(file_.get(), std::string_view(buf.data(), static_cast<size_t>(n))); !w)
+      error_ = Error::of_errno(w.error().code, "write output", path_);
       copied += static_cast<size_t>(n);
     }
     ring_.reset();

@@ -4,8 +4,11 @@
 
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace tend {
@@ -13,7 +16,7 @@ namespace {
 
 // Far beyond any sensible timeout, and far below what steady_clock's nanoseconds can add to
 // "now" without overflowing (about 292 years).
-constexpr int64_t kMaxDurationMs = int64_t{100} * 365 * 24 * 3600 * 1000;
+constexpr int64_t kMaxDurationMs = kMaxDuration.count();
 
 constexpr const char* kDurationExamples = "examples: 1.5, 500ms, 30s, 5m, 2h";
 
@@ -120,6 +123,33 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(ms);
 }
 
+Expected<std::chrono::milliseconds> parse_gnu_duration(std::string_view text) {
+  auto invalid = [&] {
+    return Error::with_detail("duration", "invalid time interval '" + std::string(text) + "'");
+  };
+  const std::string s(text);  // strtod needs the terminating NUL
+  char* end = nullptr;
+  errno = 0;
+  double seconds = std::strtod(s.c_str(), &end);
+  // Overflow (ERANGE, +-HUGE_VAL) is accepted as GNU does: it means "forever". NaN and
+  // negatives are not.
+  if (end == s.c_str() || !(seconds >= 0)) return invalid();
+  const std::string_view suffix(end);
+  double unit = 1;
+  if (suffix.size() > 1) return invalid();
+  if (suffix == "m")
+    unit = 60;
+  else if (suffix == "h")
+    unit = 3600;
+  else if (suffix == "d")
+    unit = 86400;
+  else if (!suffix.empty() && suffix != "s")
+    return invalid();
+  const double ms = std::ceil(seconds * unit * 1000);
+  if (ms == 0 || ms > static_cast<double>(kMaxDurationMs)) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
+
 Expected<int> parse_signal(std::string_view text) {
   auto bad = [&](const std::string& why) {
     return Error::with_detail("signal", "'" + std::string(text) + "': " + why);
@@ -177,6 +207,51 @@ std::string format_duration(std::chrono::milliseconds d) {
     out += f;
   }
   return out + "s";
+}
+
+Expected<uint64_t> parse_size(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Error::with_detail("size", "'" + std::string(text) + "': " + why +
+                                          " (examples: 65536, 64K, 512M, 2G)");
+  };
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return bad("expected a number of bytes");
+  int64_t value = 0;
+  if (!parse_uint(text.substr(0, digits), value)) return bad("too large");
+  std::string unit = upper(text.substr(digits));
+  int shift = -1;
+  if (unit.empty() || unit == "B") shift = 0;
+  if (unit == "K" || unit == "KB" || unit == "KIB") shift = 10;
+  if (unit == "M" || unit == "MB" || unit == "MIB") shift = 20;
+  if (unit == "G" || unit == "GB" || unit == "GIB") shift = 30;
+  if (unit == "T" || unit == "TB" || unit == "TIB") shift = 40;
+  if (shift < 0) return bad("unknown unit '" + std::string(text.substr(digits)) + "'");
+  auto v = static_cast<uint64_t>(value);
+  if (v > (UINT64_MAX >> shift)) return bad("too large");
+  return v << shift;
+}
+
+std::string format_size(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  double v = static_cast<double>(bytes);
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0 || v == static_cast<double>(static_cast<uint64_t>(v)))
+    std::snprintf(buf, sizeof buf, "%.0f %s", v, units[u]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+ExitNow usage_error(std::string_view program, std::string_view sentence) {
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
+               static_cast<int>(sentence.size()), sentence.data());
+  return ExitNow{125};
 }
 
 }  // namespace tend

@@ -31,7 +31,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +43,7 @@
 #include "claims.hpp"
 #include "sys/files.hpp"
 #include "sys/procfs.hpp"
+#include "tend/process.hpp"
 
 namespace tend {
 namespace detail {
@@ -108,18 +108,6 @@ void unclaim(pid_t pid, bool reaped) {
 
 namespace {
 
-ExitStatus status_from(const siginfo_t& si) {
-  ExitStatus st;
-  if (si.si_code == CLD_EXITED) {
-    st.kind = ExitStatus::Kind::exited;
-  } else {
-    st.kind = ExitStatus::Kind::signaled;
-    st.core_dumped = si.si_code == CLD_DUMPED;
-  }
-  st.value = si.si_status;
-  return st;
-}
-
 // Reaps `pid` if it is an unclaimed child that has exited. Caller holds claims_mutex().
 std::optional<ExitStatus> reap_if_unclaimed_locked(pid_t pid) {
   if (detail::is_claimed_locked(pid)) return std::nullopt;
@@ -127,22 +115,7 @@ std::optional<ExitStatus> reap_if_unclaimed_locked(pid_t pid) {
   if (detail::waitid_retry(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | __WALL) != 0 ||
       si.si_pid != pid)
     return std::nullopt;  // still running, or no longer our child
-  return status_from(si);
-}
-
-void parse_pids(const std::string& text, std::vector<pid_t>& out) {
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    pid_t pid = 0;
-    auto [next, ec] = std::from_chars(p, end, pid);
-    if (ec == std::errc()) {
-      out.push_back(pid);
-      p = next;
-    } else {
-      ++p;  // the separating space or newline
-    }
-  }
+  return ExitStatus::from_siginfo(si);
 }
 
 struct DirCloser {
@@ -164,7 +137,8 @@ std::vector<pid_t> list_children() {
     auto text = sys::read_file(std::string("/proc/self/task/") + entry->d_name + "/children");
     if (!text.ok()) continue;
     listed = true;
-    parse_pids(*text, pids);
+    auto listed_here = parse_pid_list(*text);
+    pids.insert(pids.end(), listed_here.begin(), listed_here.end());
   }
   if (listed) return pids;
   const pid_t self = ::getpid();

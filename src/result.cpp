@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tend/parse.hpp"
+#include "tend/time.hpp"
 
 namespace tend {
 namespace {
@@ -17,64 +18,6 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::system_clock;
 
-// "2026-11-21T11:05:14.123Z": RFC 3339, UTC, milliseconds.
-std::string format_time(system_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  long frac = static_cast<long>(ms % 1000);
-  if (frac < 0) {  // before 1970: floor, not truncate
-    frac += 1000;
-    --secs;
-  }
-  struct tm tm {};
-  ::gmtime_r(&secs, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-  return buf;
-}
-
-// Accepts what format_time writes, plus any fraction length and a numeric offset.
-std::optional<system_clock::time_point> parse_time(const std::string& s) {
-  struct tm tm {};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  size_t i = 19;
-  int64_t frac_ms = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    int digits = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (digits < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
-      ++digits;
-      ++i;
-    }
-    if (digits == 0) return std::nullopt;
-    for (int d = digits; d < 3; ++d) frac_ms *= 10;
-  }
-  int64_t offset_s = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int hh = 0, mm = 0;
-    if (std::sscanf(s.c_str() + i + 1, "%2d:%2d", &hh, &mm) != 2 || s.size() != i + 6)
-      return std::nullopt;
-    offset_s = (s[i] == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
-    i += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (i != s.size()) return std::nullopt;
-  std::time_t secs = ::timegm(&tm);
-  return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-      milliseconds((secs - offset_s) * 1000 + frac_ms)));
-}
-
 json status_json(const ExitStatus& st) {
   return {{"kind", st.exited() ? "exited" : "signaled"},
           {"value", st.value},
@@ -83,11 +26,8 @@ json status_json(const ExitStatus& st) {
 }
 
 json error_json(const Error& e) {
-  return {{"stage", e.stage},
-          {"errno", e.code},
-          {"path", e.path},
-          {"detail", e.detail},
-          {"message", e.message()}};
+  return {{"kind", to_string(e.kind)}, {"stage", e.stage},      {"errno", e.code}, {"path", e.path},
+          {"detail", e.detail},        {"message", e.message()}};
 }
 
 template <class T>
@@ -97,6 +37,21 @@ json optional_json(const std::optional<T>& v) {
 
 json optional_us(const std::optional<microseconds>& v) {
   return v ? json(v->count()) : json(nullptr);
+}
+
+// Records written before errors had a kind carry none: an exec failure was the only one whose
+// stage was "execve", the rest get the kind their errno suggests.
+ErrorKind kind_from_json(const json& e) {
+  if (auto it = e.find("kind"); it != e.end() && it->is_string()) {
+    const std::string name = it->get<std::string>();
+    for (ErrorKind k :
+         {ErrorKind::system, ErrorKind::usage, ErrorKind::not_found, ErrorKind::permission,
+          ErrorKind::exec, ErrorKind::io, ErrorKind::unsupported, ErrorKind::bad_data})
+      if (name == to_string(k)) return k;
+    return ErrorKind::system;
+  }
+  if (e.value("stage", std::string()) == "execve") return ErrorKind::exec;
+  return kind_of_errno(e.value("errno", 0));
 }
 
 // Thrown only inside result_from_json and turned into an Error there.
@@ -137,9 +92,9 @@ const char* to_string(EndReason r) {
 int Result::exit_code(bool preserve_status) const {
   switch (reason) {
     case EndReason::spawn_failed: {
-      // Only a failed exec is the command's fault (126/127); any other stage is tend's (125).
-      if (!error || error->stage.find("exec") == std::string::npos) return 125;
-      return (error->code == ENOENT || error->code == ENOTDIR) ? 127 : 126;
+      // Only a failed exec is the command's fault (126/127); any other failure is tend's (125).
+      if (!error || error->kind != ErrorKind::exec) return 125;
+      return error->command_not_found() ? 127 : 126;
     }
     case EndReason::exited:
       return status ? status->shell_code() : 125;
@@ -155,6 +110,18 @@ int Result::exit_code(bool preserve_status) const {
   return 125;
 }
 
+bool Result::main_oom_killed() const {
+  return oom_killed && status && status->signaled() && status->value == SIGKILL && !killed &&
+         reason == EndReason::exited;
+}
+
+std::string Result::describe() const {
+  if (!status) return {};
+  if (!main_oom_killed()) return status->describe();
+  if (memory_limit_bytes) return "out of memory (limit " + format_size(*memory_limit_bytes) + ")";
+  return "out of memory";
+}
+
 nlohmann::json to_json(const Result& r) {
   json j;
   j["reason"] = to_string(r.reason);
@@ -164,13 +131,21 @@ nlohmann::json to_json(const Result& r) {
   j["stop_signal"] = r.stop_signal;
   j["stop_signal_name"] = r.stop_signal > 0 ? json(signal_name(r.stop_signal)) : json(nullptr);
   j["killed"] = r.killed;
-  j["started_at"] = format_time(r.started_at);
-  j["finished_at"] = format_time(r.finished_at);
+  j["started_at"] = format_rfc3339(r.started_at);
+  j["finished_at"] = format_rfc3339(r.finished_at);
   j["elapsed_us"] = r.elapsed.count();
   j["elapsed_ms"] = r.elapsed.count() / 1000.0;
   j["cpu_user_us"] = optional_us(r.cpu_user);
   j["cpu_system_us"] = optional_us(r.cpu_system);
   j["peak_memory_bytes"] = optional_json(r.peak_memory_bytes);
+  j["description"] = r.status ? json(r.describe()) : json(nullptr);
+  j["limits_level"] = to_string(r.limits_level);
+  j["memory_limit_bytes"] = optional_json(r.memory_limit_bytes);
+  j["oom_killed"] = r.oom_killed;
+  j["oom_kills"] = r.oom_kills;
+  j["peak_processes"] = optional_json(r.peak_processes);
+  j["pids_refused"] = optional_json(r.pids_refused);
+  j["cpu_throttled_us"] = optional_us(r.cpu_throttled);
   j["stdout_bytes"] = r.stdout_bytes;
   j["stderr_bytes"] = r.stderr_bytes;
   j["output_dropped_bytes"] = r.output_dropped_bytes;
@@ -208,13 +183,14 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
       err.code = field(e, "errno").get<int>();
       err.path = e.value("path", std::string());
       err.detail = e.value("detail", std::string());
+      err.kind = kind_from_json(e);
       r.error = err;
     }
     r.stop_signal = j.value("stop_signal", 0);
     r.killed = j.value("killed", false);
     for (auto [key, out] :
          {std::pair{"started_at", &r.started_at}, std::pair{"finished_at", &r.finished_at}}) {
-      auto t = parse_time(field(j, key).get<std::string>());
+      auto t = parse_rfc3339(field(j, key).get<std::string>());
       if (!t) throw BadField{std::string("'") + key + "' is not an RFC 3339 time"};
       *out = *t;
     }
@@ -225,6 +201,18 @@ Expected<Result> result_from_json(const nlohmann::json& j) {
       r.cpu_system = microseconds(v.get<int64_t>());
     if (const json& v = j.value("peak_memory_bytes", json(nullptr)); !v.is_null())
       r.peak_memory_bytes = v.get<uint64_t>();
+    // Results written before limits existed have none of these fields.
+    if (j.contains("limits_level"))
+      r.limits_level = enum_from<LimitsLevel>(
+          j, "limits_level", {LimitsLevel::none, LimitsLevel::cgroup2, LimitsLevel::cgroup1});
+    for (auto [key, out] : {std::pair{"memory_limit_bytes", &r.memory_limit_bytes},
+                            std::pair{"peak_processes", &r.peak_processes},
+                            std::pair{"pids_refused", &r.pids_refused}})
+      if (const json& v = j.value(key, json(nullptr)); !v.is_null()) *out = v.get<uint64_t>();
+    r.oom_killed = j.value("oom_killed", false);
+    r.oom_kills = j.value("oom_kills", uint64_t{0});
+    if (const json& v = j.value("cpu_throttled_us", json(nullptr)); !v.is_null())
+      r.cpu_throttled = microseconds(v.get<int64_t>());
     r.stdout_bytes = j.value("stdout_bytes", uint64_t{0});
     r.stderr_bytes = j.value("stderr_bytes", uint64_t{0});
     r.output_dropped_bytes = j.value("output_dropped_bytes", uint64_t{0});

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <thread>
 
+#include "limits_impl.hpp"
 #include "scope_impl.hpp"
 #include "sys/procfs.hpp"
 #include "sys/syscalls.hpp"
@@ -24,9 +25,18 @@ const char* to_string(ScopeLevel l) {
   return "?";
 }
 
+namespace {
+// Parsing /proc/self/mountinfo costs more than the rest of a job's setup, and cgroup2 is mounted
+// once at boot: it is looked up once per process (again while it is not found).
+std::string cgroup2_mount_cached() {
+  static const std::string first = sys::cgroup2_mount();
+  return first.empty() ? sys::cgroup2_mount() : first;
+}
+}  // namespace
+
 CgroupSupport probe_cgroup(const std::string& parent) {
   CgroupSupport cg;
-  cg.mount = sys::cgroup2_mount();
+  cg.mount = cgroup2_mount_cached();
   if (cg.mount.empty()) {
     cg.why_not = "no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)";
     return cg;
@@ -40,12 +50,18 @@ CgroupSupport probe_cgroup(const std::string& parent) {
       return cg;
     }
     cg.self = cg.mount + (*own == "/" ? "" : *own);
+    // A supervisor that moved into its leaf to give controllers to its jobs' cgroups (see
+    // tend/limits.hpp) makes them beside the leaf, in the cgroup it moved out of.
+    const std::string leaf = std::string("/") + detail::kSupervisorLeaf;
+    if (cg.self.size() > leaf.size() && cg.self.ends_with(leaf))
+      cg.self.resize(cg.self.size() - leaf.size());
   }
   cg.has_kill = ::access((cg.self + "/cgroup.kill").c_str(), F_OK) == 0 ||
                 ::access((cg.mount + "/cgroup.kill").c_str(), F_OK) == 0;
   // Writable means we may make a child cgroup and move processes into it.
   if (::access(cg.self.c_str(), W_OK) != 0) {
-    cg.why_not = cg.self + ": " + std::strerror(errno) +
+    const int code = errno;
+    cg.why_not = cg.self + ": " + errno_text(code) +
                  " (run as root, or in a delegated cgroup: systemd-run --user -p Delegate=yes)";
     return cg;
   }
@@ -82,7 +98,13 @@ Expected<bool> Scope::wait_empty(std::chrono::milliseconds timeout) const {
   }
 }
 
+const Limits& Scope::limits() const {
+  static const Limits none;
+  return none;
+}
+
 Expected<std::unique_ptr<Scope>> Scope::create(const ScopeOptions& opts) {
+  if (opts.limits.any()) return detail::make_limited_scope(opts);
   std::optional<ScopeLevel> level = opts.level;
   if (!level) {
     if (const char* env = std::getenv("TEND_SCOPE")) {

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "scope_impl.hpp"
+#include "scope_pool.hpp"
 #include "sys/files.hpp"
 #include "sys/procfs.hpp"
 #include "sys/syscalls.hpp"
@@ -37,40 +38,6 @@ std::string random_suffix() {
   return buf;
 }
 
-// Empty job cgroups whose supervisor died (SIGKILL, power loss) are never removed by it. Once per
-// process, remove `tend-*` siblings that are empty and were created long ago: a scope being set
-// up right now is young, and a live job's cgroup is populated (rmdir refuses it anyway).
-void remove_stale_scopes(const std::string& parent) {
-  constexpr time_t kStaleAfterSeconds = 600;
-  DIR* dir = ::opendir(parent.c_str());
-  if (!dir) return;
-  time_t now = ::time(nullptr);
-  while (struct dirent* e = ::readdir(dir)) {
-    if (std::strncmp(e->d_name, "tend-", 5) != 0) continue;
-    std::string path = parent + "/" + e->d_name;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    if (now - st.st_mtime < kStaleAfterSeconds) continue;
-    auto events = sys::read_file(path + "/cgroup.events");
-    if (events && events->find("populated 0") != std::string::npos) ::rmdir(path.c_str());
-  }
-  ::closedir(dir);
-}
-
-std::vector<pid_t> parse_pids(const std::string& text) {
-  std::vector<pid_t> out;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  while (p < end) {
-    pid_t pid = 0;
-    auto [next, ec] = std::from_chars(p, end, pid);
-    if (ec == std::errc()) out.push_back(pid);
-    p = next;
-    while (p < end && (*p < '0' || *p > '9')) ++p;
-  }
-  return out;
-}
-
 class CgroupScope final : public Scope {
  public:
   CgroupScope(std::string path, UniqueFd dir, UniqueFd procs, UniqueFd events, bool has_kill)
@@ -88,8 +55,10 @@ class CgroupScope final : public Scope {
   void adopt_main(pid_t) override {}
 
   std::vector<pid_t> pids() const override {
+    // Released: the directory is gone, or pooled and perhaps another job's by now.
+    if (released_) return {};
     auto text = sys::read_file(path_ + "/cgroup.procs");
-    return text ? parse_pids(*text) : std::vector<pid_t>{};
+    return text ? parse_pid_list(*text) : std::vector<pid_t>{};
   }
 
   bool empty() const override {
@@ -100,7 +69,7 @@ class CgroupScope final : public Scope {
 
   int events_fd() const override { return events_.get(); }
 
-  Expected<int> signal_all(int sig, pid_t except) override {
+  int signal_all(int sig, pid_t except) override {
     // PIDs are recycled (pid_max is often 32768), so each one is pinned with a pidfd and checked
     // to still be in this cgroup before it is signalled: the signal can then only reach a
     // process of this job. Sweeps repeat until one finds nothing new (children forked meanwhile).
@@ -127,7 +96,10 @@ class CgroupScope final : public Scope {
     if (has_kill_) {
       auto fd = sys::open_at(dir_.get(), "cgroup.kill", O_WRONLY);
       if (fd) {
-        if (auto r = sys::write_fd(fd->get(), "1", "write cgroup.kill"); r) return {};
+        if (auto r = sys::write_fd(fd->get(), "1", "write cgroup.kill"); r) {
+          used_kill_ = true;
+          return {};
+        }
       }
     }
     // Before Linux 5.14: SIGKILL sweeps. Killed processes cannot fork, so they converge.
@@ -142,8 +114,8 @@ class CgroupScope final : public Scope {
       std::string key;
       long long value;
       while (in >> key >> value) {
-        if (key == "user_usec") u.user = std::chrono::microseconds(value);
-        if (key == "system_usec") u.system = std::chrono::microseconds(value);
+        if (key == "user_usec") u.user = std::chrono::microseconds(value) - base_user_;
+        if (key == "system_usec") u.system = std::chrono::microseconds(value) - base_system_;
       }
     }
     if (auto text = sys::read_file(path_ + "/memory.peak")) {
@@ -154,6 +126,7 @@ class CgroupScope final : public Scope {
 
   Expected<void> release() override {
     if (released_) return {};
+    if (reusable_ && give_back()) return {};
     // rmdir fails with EBUSY while populated; a zombie's exit can lag its notification briefly.
     for (int i = 0; i < 100; ++i) {
       if (::rmdir(path_.c_str()) == 0 || errno == ENOENT) {
@@ -168,13 +141,70 @@ class CgroupScope final : public Scope {
   }
 
   void set_relative(std::string r) { relative_ = std::move(r); }
+  void make_reusable(const std::string& parent) {
+    reusable_ = true;
+    parent_ = parent;
+  }
+  static std::unique_ptr<CgroupScope> from_pool(PooledCgroup&& c) {
+    auto s = std::make_unique<CgroupScope>(c.path, std::move(c.dir), std::move(c.procs),
+                                           std::move(c.events), c.has_kill);
+    s->set_relative(c.relative);
+    s->make_reusable(c.parent);
+    s->base_user_ = c.user;
+    s->base_system_ = c.system;
+    return s;
+  }
 
  private:
+  // Hands the emptied cgroup to the pool (scope_pool.hpp) if it is provably empty and limit-free.
+  bool give_back() {
+    auto read = [&](const char* name) -> std::optional<std::string> {
+      auto fd = sys::open_at(dir_.get(), name, O_RDONLY);
+      if (!fd) return std::nullopt;
+      auto text = sys::read_fd(fd->get());
+      return text ? std::optional(*text) : std::nullopt;
+    };
+    auto controllers = read("cgroup.controllers");
+    auto stat = read("cgroup.stat");
+    auto events = sys::read_fd(events_.get());
+    // Linux 6.18 was seen to SIGKILL every process later cloned into a cgroup that had a
+    // cgroup.kill (CLONE_INTO_CGROUP and cgroup.kill's sequence count disagree): never reuse one.
+    if (used_kill_) return false;
+    if (!controllers || controllers->find_first_not_of(" \n") != std::string::npos) return false;
+    if (!stat || stat->find("nr_descendants 0\n") == std::string::npos ||
+        stat->find("nr_dying_descendants 0\n") == std::string::npos)
+      return false;
+    if (!events || events->find("populated 0") == std::string::npos) return false;
+    Usage u = usage();
+    PooledCgroup c{parent_,
+                   path_,
+                   relative_,
+                   std::move(dir_),
+                   std::move(procs_),
+                   std::move(events_),
+                   has_kill_,
+                   u.user.value_or(std::chrono::microseconds(0)) + base_user_,
+                   u.system.value_or(std::chrono::microseconds(0)) + base_system_};
+    if (pool_put(std::move(c))) {
+      released_ = true;
+      return true;
+    }
+    // Full: the handles come back so that rmdir and later calls work as before.
+    dir_ = std::move(c.dir);
+    procs_ = std::move(c.procs);
+    events_ = std::move(c.events);
+    return false;
+  }
+
   std::string path_;
   std::string relative_;  // the path as /proc/PID/cgroup shows it
   UniqueFd dir_, procs_, events_;
   bool has_kill_;
   bool released_ = false;
+  bool used_kill_ = false;
+  bool reusable_ = false;  // made by make_cgroup_scope without a name: may go to the pool
+  std::string parent_;
+  std::chrono::microseconds base_user_{0}, base_system_{0};  // cpu.stat when taken from the pool
 };
 
 // Opens what a CgroupScope holds of the cgroup directory `path`, which is `relative` below the
@@ -196,10 +226,36 @@ Expected<std::unique_ptr<Scope>> open_cgroup_scope(const std::string& path,
 
 }  // namespace
 
+void remove_stale_groups(const std::string& parent,
+                         const std::function<bool(const std::string&)>& is_empty) {
+  constexpr time_t kStaleAfterSeconds = 600;
+  DIR* dir = ::opendir(parent.c_str());
+  if (!dir) return;
+  time_t now = ::time(nullptr);
+  while (struct dirent* e = ::readdir(dir)) {
+    if (std::strncmp(e->d_name, "tend-", 5) != 0) continue;
+    std::string path = parent + "/" + e->d_name;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (now - st.st_mtime < kStaleAfterSeconds) continue;
+    if (is_empty(path)) ::rmdir(path.c_str());
+  }
+  ::closedir(dir);
+}
+
 Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
                                                    const CgroupSupport& cg) {
   static std::once_flag swept;
-  std::call_once(swept, [&] { remove_stale_scopes(cg.self); });
+  std::call_once(swept, [&] {
+    remove_stale_groups(cg.self, [](const std::string& path) {
+      auto events = sys::read_file(path + "/cgroup.events");
+      return events && events->find("populated 0") != std::string::npos;
+    });
+  });
+  if (opts.name.empty()) {
+    if (auto pooled = pool_take(cg.self))
+      return std::unique_ptr<Scope>(CgroupScope::from_pool(std::move(*pooled)));
+  }
   std::string path;
   if (!opts.name.empty()) {
     path = cg.self + "/" + opts.name;
@@ -216,7 +272,11 @@ Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
     }
   }
   auto scope = open_cgroup_scope(path, path.substr(cg.mount.size()));
-  if (!scope) ::rmdir(path.c_str());
+  if (!scope) {
+    ::rmdir(path.c_str());
+    return scope;
+  }
+  if (opts.name.empty()) static_cast<CgroupScope&>(**scope).make_reusable(cg.self);
   return scope;
 }
 

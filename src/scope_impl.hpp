@@ -15,6 +15,12 @@ namespace tend::detail {
 // a window of microseconds for a recycled PID, the best the kernel then allows.
 bool signal_member(pid_t pid, int sig, const std::function<bool()>& is_member);
 
+// Job cgroups (v2 scopes, v1 limit groups) whose supervisor died (SIGKILL, power loss) are never
+// removed by it: removes the `tend-*` directories under `parent` that `is_empty` and were made
+// long ago. A scope being set up right now is young; rmdir refuses a populated one anyway.
+void remove_stale_groups(const std::string& parent,
+                         const std::function<bool(const std::string&)>& is_empty);
+
 Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
                                                    const CgroupSupport& cg);
 Expected<std::unique_ptr<Scope>> make_session_scope(const ScopeOptions& opts);

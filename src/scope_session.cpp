@@ -56,7 +56,7 @@ class SessionScope final : public Scope {
   std::vector<pid_t> pids() const override { return sweep(); }
   bool empty() const override { return sweep().empty(); }
 
-  Expected<int> signal_all(int sig, pid_t except) override {
+  int signal_all(int sig, pid_t except) override {
     std::set<pid_t> done;
     int count = 0;
     for (int pass = 0; pass < 64; ++pass) {

@@ -2,7 +2,8 @@
 //
 // Level clone3: clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|CLONE_INTO_CGROUP) on a stack of our own;
 // the child is in the job's cgroup before its first instruction. Level clone_pidfd (clone3
-// refused with ENOSYS/EPERM, e.g. by seccomp, or not on x86_64): glibc's clone() with
+// refused with ENOSYS/EPERM, e.g. by seccomp; CLONE_INTO_CGROUP unknown, as on 5.3-5.6 (E2BIG,
+// EINVAL); or not on x86_64): glibc's clone() with
 // CLONE_PIDFD|CLONE_VM|CLONE_VFORK, and the child writes "0" to the cgroup's cgroup.procs
 // before exec — still before the program runs a single instruction.
 //
@@ -31,6 +32,7 @@
 #include "spawn_internal.hpp"
 #include "sys/syscalls.hpp"
 #include "tend/child.hpp"
+#include "tend/inherited_signals.hpp"
 #include "tend/scope.hpp"
 
 namespace tend {
@@ -53,8 +55,11 @@ struct ChildPlan {
   int nkeep = 0;
   int max_dst = 2;
   int procs_fd = -1;  // clone_pidfd level: join the cgroup by writing "0" here
+  const int* join_fds = nullptr;  // cgroup v1 groups carrying limits: "0" to each cgroup.procs
+  size_t njoin = 0;
   bool new_session = false;
   bool process_group = false;
+  pid_t take_terminal_from = 0;  // the parent's process group, if the child takes the terminal
   const char* cwd = nullptr;
   bool set_groups = false;
   const gid_t* groups = nullptr;
@@ -70,8 +75,12 @@ struct ChildPlan {
   int pdeathsig = 0;
   pid_t parent_pid = 0;
   bool have_close_range = true;
+  const sigset_t* ignored = nullptr;  // inherited_signals(): what the job gets
+  const sigset_t* mask = nullptr;
   const char* err_stage = nullptr;
   int err_errno = 0;
+  bool err_exec = false;   // the execve itself failed: the command's fault (126/127)
+  bool err_chdir = false;  // the job's working directory: name it
 };
 
 [[noreturn]] __attribute__((no_sanitize("address", "undefined"))) void child_fail(
@@ -85,20 +94,30 @@ struct ChildPlan {
 __attribute__((no_sanitize("address", "undefined"))) int child_main(void* arg) {
   auto* plan = static_cast<ChildPlan*>(arg);
 
-  // Signal dispositions back to default. Every signal is blocked (the parent blocked them before
-  // the clone), so no handler of the parent can run here on shared memory meanwhile.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
+  // Signal dispositions as tend was started with them: ignored where tend's caller ignored them
+  // (nohup, trap '' PIPE), default elsewhere, whatever tend itself installed or ignored since.
+  // Every signal is blocked (the parent blocked them before the clone), so no handler of the
+  // parent can run here on shared memory meanwhile.
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction want {};
+    want.sa_handler = sigismember(plan->ignored, sig) == 1 ? SIG_IGN : SIG_DFL;
     struct sigaction old {};
     if (sigaction(sig, nullptr, &old) != 0) continue;  // glibc-reserved signals: EINVAL
-    if (old.sa_handler != SIG_DFL) sigaction(sig, &dfl, nullptr);
+    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != want.sa_handler)
+      sigaction(sig, &want, nullptr);
   }
 
   if (plan->new_session && setsid() < 0) child_fail(plan, "setsid");
   if (plan->process_group && !plan->new_session && setpgid(0, 0) < 0) child_fail(plan, "setpgid");
+  // Every signal is blocked here, so a background group's tcsetpgrp raises no SIGTTOU.
+  if (plan->take_terminal_from > 0 && tcgetpgrp(STDIN_FILENO) == plan->take_terminal_from)
+    (void)tcsetpgrp(STDIN_FILENO, getpid());  // best effort, as tini: the job runs regardless
   if (plan->procs_fd >= 0 && write(plan->procs_fd, "0", 1) != 1) child_fail(plan, "join cgroup");
+  // The v1 groups are joined here by the child itself: with CLONE_VFORK the parent is suspended
+  // until exec, so it could not move the child in time; the program starts limited.
+  for (size_t i = 0; i < plan->njoin; ++i)
+    if (write(plan->join_fds[i], "0", 1) != 1) child_fail(plan, "join cgroup v1");
 
   // Sources that a later dup2 could overwrite are first moved above every destination.
   for (int i = 0; i < plan->nmoves; ++i) {
@@ -136,30 +155,40 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* arg) {
   if (plan->set_gid && sys::raw_setgid(plan->gid) < 0) child_fail(plan, "setgid");
   if (plan->set_uid && sys::raw_setuid(plan->uid) < 0) child_fail(plan, "setuid");
   // After the credential change, so the directory is checked as the job's user.
-  if (plan->cwd && chdir(plan->cwd) < 0) child_fail(plan, "chdir");
+  if (plan->cwd && chdir(plan->cwd) < 0) {
+    plan->err_chdir = true;
+    child_fail(plan, "chdir");
+  }
   if (plan->pdeathsig) {
     if (prctl(PR_SET_PDEATHSIG, plan->pdeathsig) < 0) child_fail(plan, "prctl");
     if (getppid() != plan->parent_pid) _exit(128 + plan->pdeathsig);  // parent already gone
   }
 
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  sigprocmask(SIG_SETMASK, plan->mask, nullptr);  // the mask tend was started with
   execve(plan->path, plan->argv, plan->envp);
+  plan->err_exec = true;
   child_fail(plan, "execve");
 }
 
 // One stack per spawning thread, reused: with CLONE_VFORK the child is done with it (exec'd or
-// exited) before clone returns in the parent.
+// exited) before clone returns in the parent. A failed mapping is retried at the next spawn and
+// reports its own errno, not whatever errno holds by then.
 class ChildStack {
  public:
   static constexpr size_t kSize = 64 * 1024;
-  ChildStack() {
+  Expected<void> map() {
+    if (base_) return {};
     void* p = mmap(nullptr, kSize + kGuard, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (p == MAP_FAILED) return;
-    mprotect(p, kGuard, PROT_NONE);  // the stack grows down into the guard page
+    if (p == MAP_FAILED) return Error::from_errno("mmap child stack");
+    // The stack grows down into the guard page: an overflow faults instead of corrupting memory.
+    if (mprotect(p, kGuard, PROT_NONE) != 0) {
+      Error e = Error::from_errno("mprotect child stack");
+      munmap(p, kSize + kGuard);
+      return e;
+    }
     base_ = static_cast<char*>(p);
+    return {};
   }
   ~ChildStack() {
     if (base_) munmap(base_, kSize + kGuard);
@@ -179,7 +208,8 @@ SpawnLevel probe_level() {
     if (std::strcmp(forced, "clone") == 0) return SpawnLevel::clone_pidfd;
   }
 #if defined(__x86_64__)
-  if (sys::clone3_probe() < 0 && errno == EINVAL) return SpawnLevel::clone3;
+  // clone3 is only worth it with CLONE_INTO_CGROUP (5.7): on 5.3-5.6 the flag is refused.
+  if (sys::clone3_into_cgroup_works()) return SpawnLevel::clone3;
 #endif
   return SpawnLevel::clone_pidfd;
 }
@@ -239,6 +269,15 @@ Expected<void> plan_stdio(const Command& cmd, StdioPlan& sp) {
   return {};
 }
 
+// The command could not be executed: 127 for ENOENT/ENOTDIR, 126 otherwise. execve says EACCES
+// for a directory; say what GNU's tools say ("Is a directory", 126).
+// `resolved` is what was executed, `named` what the caller wrote (the message names it).
+Error exec_error(int code, const std::string& resolved, const std::string& named) {
+  struct stat st {};
+  if (code == EACCES && ::stat(resolved.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) code = EISDIR;
+  return Error{"execve", code, named, {}, ErrorKind::exec};
+}
+
 std::vector<char*> c_strings(std::vector<std::string>& v) {
   std::vector<char*> out;
   out.reserve(v.size() + 1);
@@ -267,7 +306,7 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
     return Error::with_detail("spawn", "empty command");
 
   std::string path = cmd.resolve_program();
-  if (path.empty()) return Error{"execve", ENOENT, cmd.argv()[0], {}};
+  if (path.empty()) return exec_error(ENOENT, {}, cmd.argv()[0]);
 
   std::vector<std::string> argv_store = cmd.argv();
   std::vector<std::string> env_store = cmd.build_env();
@@ -295,6 +334,8 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
   plan.max_dst = max_dst;
   plan.new_session = cmd.wants_new_session();
   plan.process_group = cmd.wants_process_group();
+  if (plan.process_group && !plan.new_session && cmd.wants_terminal())
+    plan.take_terminal_from = ::getpgrp();
   plan.cwd = cmd.cwd() ? cmd.cwd()->c_str() : nullptr;
   const Credentials& cr = cmd.credentials();
   if (cr.groups) {
@@ -318,13 +359,23 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
   plan.nrlimits = cmd.rlimits().size();
   plan.pdeathsig = cmd.parent_death_signal();
   plan.parent_pid = ::getpid();
-  static const bool have_close_range = [] {
-    return sys::close_range(~0U, ~0U, 0) == 0 || errno != ENOSYS;  // probe on an empty range
-  }();
+  // Probed with the flag the child uses: 5.9 and 5.10 have close_range but not
+  // CLOSE_RANGE_CLOEXEC (EINVAL); a seccomp filter may refuse either. Then /proc/self/fd.
+  static const bool have_close_range = sys::close_range_cloexec_works();
   plan.have_close_range = have_close_range;
+  sigset_t ignored = inherited_signals().ignored;  // lives until the child has exec'd
+  for (int sig : cmd.default_signals()) sigdelset(&ignored, sig);
+  plan.ignored = &ignored;
+  plan.mask = &inherited_signals().mask;
+  make_children_waitable();  // an inherited SIG_IGN for SIGCHLD would make our waits fail
 
   thread_local ChildStack stack;
-  if (!stack.top()) return Error::from_errno("mmap child stack");
+  if (auto mapped = stack.map(); !mapped) return mapped.error();
+
+  if (scope) {
+    plan.join_fds = scope->join_fds().data();
+    plan.njoin = scope->join_fds().size();
+  }
 
   SpawnLevel level = current_spawn_level();
   int cgroup_fd = scope ? scope->cgroup_fd() : -1;
@@ -356,9 +407,13 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
         g_level.store(static_cast<int>(SpawnLevel::clone_pidfd));  // refused: fall back for good
         level = SpawnLevel::clone_pidfd;
       } else if (pid < 0 && cgroup_fd >= 0 &&
-                 (errno == ENOSYS || errno == EPERM || errno == EOPNOTSUPP || errno == EBUSY)) {
-        // Refused, or the cgroup cannot take CLONE_INTO_CGROUP: join it by hand below.
-        if (errno == ENOSYS) g_level.store(static_cast<int>(SpawnLevel::clone_pidfd));
+                 (errno == ENOSYS || errno == EPERM || errno == EOPNOTSUPP || errno == EBUSY ||
+                  errno == EINVAL || errno == E2BIG)) {
+        // Refused, or the cgroup cannot take CLONE_INTO_CGROUP, or the kernel predates it
+        // (5.3/5.4: E2BIG for the larger clone_args; 5.5/5.6: EINVAL for the flag): join the
+        // cgroup by hand below, and for good when the kernel itself is the reason.
+        if (errno == ENOSYS || errno == EINVAL || errno == E2BIG)
+          g_level.store(static_cast<int>(SpawnLevel::clone_pidfd));
         level = SpawnLevel::clone_pidfd;
       }
     }
@@ -377,17 +432,13 @@ Expected<Child> spawn(const Command& cmd, const Scope* scope) {
   if (pid < 0) return Error{clone_stage, clone_errno, {}, {}};
 
   Child child;
-  child.pid_ = pid;
-  child.pidfd_.reset(pidfd);
+  child.process_ = ProcessRef::adopt(pid, UniqueFd(pidfd));
   child.level_ = level;
   if (plan.err_stage) {
-    Error err{plan.err_stage, plan.err_errno, {}, {}};
-    std::string stage = plan.err_stage;
-    if (stage == "execve")
-      err.path = cmd.argv()[0];
-    else if (stage == "chdir" && cmd.cwd())
-      err.path = *cmd.cwd();
     (void)child.wait();  // reap the failed child: it exited with 127 before exec
+    if (plan.err_exec) return exec_error(plan.err_errno, path, cmd.argv()[0]);
+    Error err = Error::of_errno(plan.err_errno, plan.err_stage);
+    if (plan.err_chdir && cmd.cwd()) err.path = *cmd.cwd();
     return err;
   }
   for (int n = 0; n < 3; ++n) child.pipes_[n] = std::move(sp.parent_end[n]);

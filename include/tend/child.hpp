@@ -1,7 +1,9 @@
-// Child: one started process, held by its pidfd. Signals and waits go through the pidfd, so a
-// recycled PID is never hit, and waitid(P_PIDFD) reaps exactly this child and nothing else.
+// Child: one started process, held by its pidfd (a ProcessRef) and reaped by its owner. Signals and
+// waits go through the pidfd, so a recycled PID is never hit, and waitid(P_PIDFD) reaps exactly
+// this child and nothing else.
 #pragma once
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -12,6 +14,7 @@
 #include "tend/command.hpp"
 #include "tend/error.hpp"
 #include "tend/fd.hpp"
+#include "tend/process_ref.hpp"
 
 namespace tend {
 
@@ -29,6 +32,9 @@ struct ExitStatus {
   // The shell's convention: N, or 128+N for signal N.
   int shell_code() const { return exited() ? value : 128 + value; }
   std::string describe() const;  // "exited with 3", "killed by SIGTERM"
+
+  // From what waitid(2) reports for an exited child (si_code CLD_EXITED, CLD_KILLED, CLD_DUMPED).
+  static ExitStatus from_siginfo(const siginfo_t& si);
 };
 
 // Which fallback spawn level is in force (reported by `tend doctor` and in Results).
@@ -51,9 +57,11 @@ class Child {
   // if the program has one, else when the program exits.
   ~Child();
 
-  pid_t pid() const { return pid_; }
-  int pidfd() const { return pidfd_.get(); }  // readable (EPOLLIN) once the process has exited
-  bool valid() const { return pidfd_.valid(); }
+  pid_t pid() const { return process_.pid(); }
+  int pidfd() const { return process_.pidfd(); }  // readable (EPOLLIN) once the process has exited
+  bool valid() const { return process_.valid(); }
+  // The process itself: to pass on to code that signals or watches processes it did not start.
+  const ProcessRef& process() const { return process_; }
 
   // Blocks until the child exits and reaps it. EINTR is retried.
   Expected<ExitStatus> wait();
@@ -61,7 +69,7 @@ class Child {
   Expected<std::optional<ExitStatus>> try_wait();
   // Waits at most until `deadline`; nullopt if it is still running then.
   Expected<std::optional<ExitStatus>> wait_until(Clock::time_point deadline);
-  // pidfd_send_signal: never hits a recycled PID. ESRCH once the child is a zombie or reaped.
+  // pidfd_send_signal: never hits a recycled PID. ESRCH once it has been reaped.
   Expected<void> signal(int sig);
 
   // Set once reaped.
@@ -81,8 +89,7 @@ class Child {
   friend Expected<Child> spawn(const Command&, const Scope*);
   void release_claim();
 
-  pid_t pid_ = -1;
-  UniqueFd pidfd_;
+  ProcessRef process_;
   UniqueFd pipes_[3];
   std::optional<ExitStatus> status_;
   struct rusage rusage_ {};

@@ -120,6 +120,21 @@ class Command {
     process_group_ = on;
     return *this;
   }
+  // With process_group(): the child makes its group the foreground of the terminal on its stdin,
+  // before exec, if the parent's group is the foreground now (as tini and shells do; a job
+  // started in the background takes nothing). Done in the child so that the program finds the
+  // terminal its own from its first instruction.
+  Command& take_terminal(bool on = true) {
+    take_terminal_ = on;
+    return *this;
+  }
+  // The child gets SIG_DFL for `sig` even where tend's caller ignored it. Otherwise the job keeps
+  // the ignored set tend was started with; a wrapper that handles `sig` itself (GNU timeout does
+  // for the signals it passes on) gives its command the default, as its own handler would.
+  Command& default_signal(int sig) {
+    default_signals_.push_back(sig);
+    return *this;
+  }
   // Signal the child receives when the thread that spawned it dies (PR_SET_PDEATHSIG).
   Command& parent_death_signal(int sig) {
     pdeathsig_ = sig;
@@ -141,6 +156,8 @@ class Command {
   bool wants_new_session() const { return new_session_; }
   bool wants_process_group() const { return process_group_; }
   int parent_death_signal() const { return pdeathsig_; }
+  bool wants_terminal() const { return take_terminal_; }
+  const std::vector<int>& default_signals() const { return default_signals_; }
 
   // The environment the child will see, as KEY=VALUE strings.
   std::vector<std::string> build_env() const;
@@ -160,6 +177,8 @@ class Command {
   std::vector<std::pair<int, int>> extra_fds_;
   bool new_session_ = false;
   bool process_group_ = false;
+  bool take_terminal_ = false;
+  std::vector<int> default_signals_;
   int pdeathsig_ = 0;
 };
 

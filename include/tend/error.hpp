@@ -1,12 +1,33 @@
-// Errors as values: every failure names the stage that failed, the errno, and the path involved.
+// Errors as values: every failure has a kind (what sort of failure, for decisions), the stage that
+// failed, the errno, and the path involved (for people).
 #pragma once
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
 namespace tend {
+
+// What sort of failure an Error is. Code decides on this (exit status, HTTP status), never on the
+// text of `stage`.
+enum class ErrorKind {
+  system,       // a system call failed for a reason not below
+  usage,        // bad input from the caller: a flag, a request field (CLI 125, HTTP 400)
+  not_found,    // a file, user, group or process that does not exist
+  permission,   // EACCES / EPERM
+  exec,         // the command could not be executed; `code` tells 127 (ENOENT, ENOTDIR) from 126
+  io,           // reading or writing data failed (EIO, ENOSPC, EPIPE, short writes)
+  unsupported,  // the kernel or a seccomp filter lacks what was asked (ENOSYS, EOPNOTSUPP)
+  bad_data,     // a stored or received document is malformed
+};
+const char* to_string(ErrorKind);
+// The kind a bare errno suggests, for errors made from system calls.
+ErrorKind kind_of_errno(int code);
+
+// strerror, thread-safe (strerror_r), as a string.
+std::string errno_text(int code);
 
 // What went wrong, where. `stage` is a short verb-ish name ("execve", "mkdir cgroup", "clone3"),
 // `code` an errno value (0 when the failure is not a system error), `path` the file involved if
@@ -16,15 +37,32 @@ struct Error {
   int code = 0;
   std::string path;
   std::string detail;  // free text for failures that are not an errno
+  ErrorKind kind = ErrorKind::system;
+
+  // Whether running the command failed because it is missing (127) rather than not runnable.
+  bool command_not_found() const {
+    return kind == ErrorKind::exec && (code == ENOENT || code == ENOTDIR);
+  }
 
   // One line for a human: "execve ./job.sh: Permission denied".
   std::string message() const;
 
-  static Error from_errno(std::string stage, std::string path = {}) {
-    return Error{std::move(stage), errno, std::move(path), {}};
+  // From the errno of the call that just failed. The arguments are views, so nothing is
+  // allocated (malloc may change errno) before errno is read; the strings are built after.
+  static Error from_errno(std::string_view stage, std::string_view path = {}) {
+    const int code = errno;
+    return of_errno(code, std::string(stage), std::string(path));
   }
-  static Error with_detail(std::string stage, std::string detail) {
-    return Error{std::move(stage), 0, {}, std::move(detail)};
+  static Error of_errno(int code, std::string stage, std::string path = {}) {
+    return Error{std::move(stage), code, std::move(path), {}, kind_of_errno(code)};
+  }
+  static Error with_detail(std::string stage, std::string detail,
+                           ErrorKind kind = ErrorKind::system) {
+    return Error{std::move(stage), 0, {}, std::move(detail), kind};
+  }
+  // Bad input: `sentence` is what the user reads.
+  static Error usage(std::string sentence) {
+    return Error{"usage", 0, {}, std::move(sentence), ErrorKind::usage};
   }
 };
 

@@ -1,7 +1,12 @@
 // An owned file descriptor. Every fd libtend opens lives in one of these, and is O_CLOEXEC.
 #pragma once
 
+#include <sys/types.h>
+
+#include <string_view>
 #include <utility>
+
+#include "tend/error.hpp"
 
 namespace tend {
 
@@ -28,5 +33,11 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// write(2) until all of `data` is written (short writes continued, EINTR retried). On failure the
+// Error is {"write", errno}; how much was written before it is unknown to the caller.
+Expected<void> write_all(int fd, std::string_view data);
+// The same with pwrite(2) at `offset` (the fd's own offset is left alone).
+Expected<void> pwrite_all(int fd, std::string_view data, off_t offset);
 
 }  // namespace tend

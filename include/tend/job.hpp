@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <string_view>
 
 #include "tend/child.hpp"
 #include "tend/command.hpp"
@@ -35,6 +36,8 @@ enum class OrphanPolicy {
   leave,  // end the job now and leave them running (reported in Result::leftovers_left)
 };
 const char* to_string(OrphanPolicy);
+// "kill", "wait" or "leave" (what to_string writes); the Error's detail says what was expected.
+Expected<OrphanPolicy> parse_orphan_policy(std::string_view text);
 
 struct JobOptions {
   std::chrono::milliseconds timeout{0};  // 0: none
@@ -44,7 +47,14 @@ struct JobOptions {
   // Where Stdio::capture streams go. Null: an OutputCapture with `limits`, owned by the Job.
   OutputSink* output = nullptr;
   OutputLimits limits;
+  // A guard process ends the job if this process dies without ending it (SIGKILL, a crash):
+  // the job never outlives its supervisor by more than the guard's wake-up. One fork per job.
+  bool guard = true;
 };
+
+namespace detail {
+class SupervisorGuard;
+}
 
 class Job {
  public:
@@ -61,8 +71,8 @@ class Job {
   void stop(int sig = 0);
   // Sends `sig` to the main process only (signal forwarding).
   Expected<void> signal_main(int sig);
-  // Sends `sig` to every process in the scope.
-  Expected<int> signal_all(int sig);
+  // Sends `sig` to every process in the scope; how many were signalled.
+  int signal_all(int sig);
 
   bool done() const { return done_; }
   const Result& result() const { return result_; }
@@ -86,11 +96,13 @@ class Job {
   void close_pipe(int n);
   void arm_session_poll();
   void note_leftovers();
+  void note_limit_usage();
 
   Loop& loop_;
   JobOptions opts_;
   Callback on_done_;
   std::unique_ptr<Scope> scope_;
+  std::unique_ptr<detail::SupervisorGuard> guard_;  // before child_: ends the job if we die
   Child child_;
   std::unique_ptr<OutputCapture> own_capture_;
   OutputSink* sink_ = nullptr;

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tend/error.hpp"
@@ -45,5 +46,13 @@ Expected<UniqueFd> open_pidfd(pid_t pid);
 // pidfd between the check and the signal. Returns whether it was sent; sig 0 only checks that
 // the process is still there (a zombie still is).
 bool signal_process(const ProcessInfo& process, int sig);
+
+// The PIDs in a list as the kernel writes them: one per line (cgroup.procs) or separated by spaces
+// (/proc/PID/task/TID/children). Anything that is not a digit separates.
+std::vector<pid_t> parse_pid_list(std::string_view text);
+
+// `name` in the directory of this program's executable (/proc/self/exe): the way to find a
+// program installed beside this one ("tend-agent" beside "tend"). An Error if /proc cannot say.
+Expected<std::string> sibling_executable(std::string_view name);
 
 }  // namespace tend

@@ -36,7 +36,8 @@ class Reaper {
 
 // A signalfd for SIGCHLD (and whatever else is in `signals`): blocks those signals in the calling
 // thread and returns an fd that is readable when one is pending. No process-wide handler is
-// installed; libtend's spawn resets the child's mask, so jobs see default signal handling.
+// installed; libtend's spawn gives the child the mask this process was started with
+// (tend::inherited_signals), so jobs do not inherit these blocked signals.
 Expected<UniqueFd> make_signalfd(const std::vector<int>& signals);
 
 }  // namespace tend

@@ -35,6 +35,16 @@ struct Result {
   std::optional<std::chrono::microseconds> cpu_user, cpu_system;
   std::optional<uint64_t> peak_memory_bytes;
 
+  // Limits (tend/limits.hpp): the mechanism in force, the memory limit, and what the
+  // controllers saw. peak_memory_bytes is the whole scope's where a memory controller counts it.
+  LimitsLevel limits_level = LimitsLevel::none;
+  std::optional<uint64_t> memory_limit_bytes;
+  bool oom_killed = false;  // the kernel's OOM killer killed a process of the job
+  uint64_t oom_kills = 0;
+  std::optional<uint64_t> peak_processes;
+  std::optional<uint64_t> pids_refused;  // forks the process limit refused
+  std::optional<std::chrono::microseconds> cpu_throttled;
+
   uint64_t stdout_bytes = 0, stderr_bytes = 0, output_dropped_bytes = 0;
   int leftovers_killed = 0;  // processes other than the main one that the job's end had to stop
   int leftovers_left = 0;    // OrphanPolicy::leave: processes left running
@@ -47,6 +57,12 @@ struct Result {
   // (the job's own with preserve_status); 128+N of the stop signal when cancelled;
   // 126 / 127 for exec failures; 125 for tend's own failures.
   int exit_code(bool preserve_status = false) const;
+  // True when the OOM killer, not tend or anyone else we know of, ended the main process: it died
+  // of SIGKILL that tend did not send, and the job's memory controller counted an OOM kill.
+  bool main_oom_killed() const;
+  // How the main process ended, for a person: "exited with 3", "killed by SIGTERM",
+  // "out of memory (limit 64 MiB)". Empty when it never ran.
+  std::string describe() const;
 };
 
 nlohmann::json to_json(const Result&);

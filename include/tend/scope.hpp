@@ -17,11 +17,13 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "tend/error.hpp"
 #include "tend/fd.hpp"
+#include "tend/limits.hpp"
 
 namespace tend {
 
@@ -36,6 +38,15 @@ struct ScopeOptions {
   std::string cgroup_parent;
   // Name of the job's cgroup directory; empty: "tend-<pid>-<sequence>".
   std::string name;
+  // Resource limits for the whole scope (see tend/limits.hpp). Any limit that cannot be enforced
+  // makes create() fail; none is ever dropped.
+  Limits limits;
+  // Which mechanism enforces them; nullopt: cgroup2 where the controllers are there, else
+  // cgroup1. The environment variable TEND_LIMITS=cgroup2|cgroup1 does the same.
+  std::optional<LimitsLevel> limits_level;
+  // Where the v1 hierarchies are, as <root>/memory, <root>/pids, <root>/cpu; empty: from
+  // /proc/self/mountinfo (or $TEND_CGROUP_V1_ROOT). Each must be a mounted v1 hierarchy.
+  std::string cgroup_v1_root;
 };
 
 // Where the cgroup v2 hierarchy is mounted and whether we can make job cgroups under it.
@@ -83,7 +94,8 @@ class Scope {
   // Sends `sig` to every process in the scope, repeating the sweep until a pass finds no process
   // it has not signalled yet (processes forked meanwhile are caught). Returns how many distinct
   // processes were signalled, skipping `except` (usually the main process, already signalled).
-  virtual Expected<int> signal_all(int sig, pid_t except = -1) = 0;
+  // It cannot fail: a process that is gone or no longer a member is simply not counted.
+  virtual int signal_all(int sig, pid_t except = -1) = 0;
   // SIGKILL everything: `cgroup.kill` at the cgroup level, repeated sweeps at the session level.
   virtual Expected<void> kill_all() = 0;
   // Blocks until `empty()` or `timeout`; true if empty. Woken by `events_fd()` at the cgroup
@@ -97,6 +109,14 @@ class Scope {
     std::optional<uint64_t> peak_memory_bytes;
   };
   virtual Usage usage() const = 0;
+
+  // Limits: the mechanism in force (none without limits), what the scope has been given, the
+  // cgroup.procs fds of v1 groups the child writes itself into before exec (empty unless
+  // cgroup1), and the controllers' figures.
+  virtual LimitsLevel limits_level() const { return LimitsLevel::none; }
+  virtual const Limits& limits() const;
+  virtual std::span<const int> join_fds() const { return {}; }
+  virtual LimitUsage limit_usage() const { return {}; }
 
   // Removes the cgroup directory (only possible once empty). Also done by the destructor.
   virtual Expected<void> release() = 0;

@@ -14,6 +14,9 @@
 #include "doctor_face.hpp"
 #include "init_face.hpp"
 #include "run_face.hpp"
+#include "tend/error.hpp"
+#include "tend/process.hpp"
+#include "timeout_face.hpp"
 
 namespace {
 
@@ -21,6 +24,7 @@ constexpr const char* kUsage =
     "usage: tend COMMAND [OPTIONS]\n"
     "\n"
     "  run     run a command with a timeout, containing its whole process tree\n"
+    "  timeout GNU timeout's command line on tend run's containment\n"
     "  init    be PID 1 (or a subreaper): reap, forward signals, stop everything gracefully\n"
     "  doctor  show what this kernel offers and the containment level in force\n"
     "  agent   the job service: HTTP API, durable records, web page\n"
@@ -31,23 +35,38 @@ constexpr const char* kUsage =
 
 // The agent and its clients are the tend-agent program installed beside this one.
 int exec_tend_agent(int argc, char** argv) {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-  std::string path = self.substr(0, self.rfind('/') + 1) + "tend-agent";
+  auto sibling = tend::sibling_executable("tend-agent");
+  if (!sibling) {
+    std::fprintf(stderr, "tend: cannot find tend-agent: %s\n", sibling.error().message().c_str());
+    return 125;
+  }
+  const std::string& path = *sibling;
   std::vector<char*> args;
   args.push_back(const_cast<char*>("tend-agent"));
   for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
   args.push_back(nullptr);
   ::execv(path.c_str(), args.data());
+  const int code = errno;
   std::fprintf(stderr, "tend: cannot run %s: %s (it is installed beside tend)\n", path.c_str(),
-               std::strerror(errno));
+               tend::errno_text(code).c_str());
   return 125;
+}
+
+// What argv[0] names, without its directory: "timeout" for /usr/bin/timeout.
+std::string_view invoked_as(const char* argv0) {
+  std::string_view name = argv0 ? argv0 : "";
+  if (auto slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  return name;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Multi-call: installed or linked as `timeout` or `tini`, tend is that tool (argv[0] unchanged,
+  // so messages name it as the user typed it, as GNU timeout and tini do).
+  const std::string_view self = invoked_as(argv[0]);
+  if (self == "timeout") return tend::timeout_face::main(argc, argv);
+  if (self == "tini") return tend::init_face::tini_main(argc, argv);
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 125;
@@ -63,6 +82,7 @@ int main(int argc, char** argv) {
   }
   // Each face parses its own arguments; argv[0] becomes the subcommand for messages.
   if (cmd == "run") return tend::run_face::main(argc - 1, argv + 1);
+  if (cmd == "timeout") return tend::timeout_face::main(argc - 1, argv + 1);
   if (cmd == "init") return tend::init_face::main(argc - 1, argv + 1);
   if (cmd == "doctor") return tend::doctor_face::main(argc - 1, argv + 1);
   if (cmd == "completion") return tend::completion_face::main(argc - 1, argv + 1);

@@ -25,9 +25,10 @@
 namespace tend::init_face {
 namespace {
 
-int fail(const Error& error) {
+// tend's own failure: 125, or 1 as tini (which has one status for all of its own failures).
+int fail(const Error& error, const Options& opt) {
   std::fprintf(stderr, "tend init: %s\n", error.message().c_str());
-  return 125;
+  return opt.tini.on ? 1 : 125;
 }
 
 // Reads every pending signal and acts on each.
@@ -49,52 +50,66 @@ int exit_status(const Result& result, const Options& opt) {
   return std::find(ok.begin(), ok.end(), code) != ok.end() ? 0 : code;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  auto parsed = parse_options(argc, argv);
-  if (const int* status = std::get_if<int>(&parsed)) return *status;
-  const Options& opt = std::get<Options>(parsed);
-
+int run(const Options& opt) {
   auto sigfd = make_signalfd(caught_signals());
-  if (!sigfd) return fail(sigfd.error());
+  if (!sigfd) return fail(sigfd.error(), opt);
   if (opt.parent_death_signal != 0 &&
       ::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(opt.parent_death_signal), 0, 0, 0) != 0)
-    return fail(Error::from_errno("prctl PR_SET_PDEATHSIG"));
+    return fail(Error::from_errno("prctl PR_SET_PDEATHSIG"), opt);
   // Without it (a seccomp filter may refuse prctl) orphans go to the real init: say so, go on.
   if (auto reaper = Reaper::become_subreaper(); !reaper)
     std::fprintf(stderr, "tend init: orphans will not be reaped here: %s\n",
                  reaper.error().message().c_str());
 
   auto loop = Loop::create();
-  if (!loop) return fail(loop.error());
+  if (!loop) return fail(loop.error(), opt);
   Command command(opt.command);
   const bool tty = TerminalHandoff::stdin_is_terminal();
-  // Its own process group: the terminal's foreground, or the target of -g.
-  command.process_group(tty || opt.forward_to == ForwardTo::group);
+  // Always its own process group, as tini does (setpgid): the terminal's foreground when there
+  // is one, the target of -g, and what a process-group kill of the job reaches (not tend).
+  command.process_group(true);
+  command.take_terminal(tty);
   JobOptions job_options;
   job_options.stop.grace = opt.grace;
   job_options.orphans = opt.orphans;
+  // No guard process: as PID 1 our death ends the namespace and every process in it, and as a
+  // subreaper we behave as tini does (its tests check that init's children are the job's own).
+  job_options.guard = false;
+  TerminalHandoff terminal = TerminalHandoff::prepare();
   auto started = Job::start(*loop, command, job_options);
-  if (!started) return fail(started.error());
+  if (!started) return fail(started.error(), opt);
   Job& job = **started;
   if (job.done() && job.result().error) {  // the command could not be run
     std::fprintf(stderr, "tend init: %s\n", job.result().error->message().c_str());
     return exit_status(job.result(), opt);
   }
-  TerminalHandoff terminal = tty ? TerminalHandoff::give_to(job.pid()) : TerminalHandoff();
+  terminal.give_to(job.pid());
 
   if (auto watched = loop->watch(sigfd->get(), EPOLLIN,
                                  [&](uint32_t) { drain_signals(sigfd->get(), job, opt); });
       !watched) {
     job.stop(SIGKILL);
-    return fail(watched.error());
+    return fail(watched.error(), opt);
   }
-  if (auto ran = loop->run_until([&] { return job.done(); }); !ran) return fail(ran.error());
+  if (auto ran = loop->run_until([&] { return job.done(); }); !ran) return fail(ran.error(), opt);
   loop->unwatch(sigfd->get());
   terminal.give_back();
   drain_signals(sigfd->get(), job, opt);  // a last SIGCHLD: leave no zombie behind us
   return exit_status(job.result(), opt);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse_options(argc, argv);
+  if (const auto* exit = std::get_if<ExitNow>(&parsed)) return exit->status;
+  return run(std::get<Options>(parsed));
+}
+
+int tini_main(int argc, char** argv) {
+  auto parsed = parse_tini_options(argc, argv);
+  if (const auto* exit = std::get_if<ExitNow>(&parsed)) return exit->status;
+  return run(std::get<Options>(parsed));
 }
 
 }  // namespace tend::init_face

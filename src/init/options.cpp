@@ -37,15 +37,14 @@ std::pair<int, int> parse_rewrite(const std::string& text) {
 }
 
 OrphanPolicy parse_orphans(const std::string& text) {
-  if (text == "kill") return OrphanPolicy::kill;
-  if (text == "wait") return OrphanPolicy::wait;
-  if (text == "leave") return OrphanPolicy::leave;
-  throw CLI::ValidationError("--orphans", "'" + text + "': expected kill, wait or leave");
+  auto policy = parse_orphan_policy(text);
+  if (!policy) reject("--orphans", policy.error());
+  return *policy;
 }
 
 }  // namespace
 
-std::variant<Options, int> parse_options(int argc, char** argv) {
+ParseOutcome<Options> parse_options(int argc, char** argv) {
   Options opt;
   CLI::App app{kDescription, "tend init"};
   app.footer(
@@ -103,25 +102,20 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
     }
   } catch (const CLI::CallForHelp&) {
     std::fputs(app.help().c_str(), stdout);
-    return 0;
+    return ExitNow{0};
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "tend init: %s\n", e.what());
-    return 125;
+    return usage_error("tend init", e.what());
   }
 
   std::vector<std::string> rest = app.remaining();
   if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-  if (rest.empty()) {
-    std::fputs("tend init: no command given (usage: tend init [OPTIONS] -- COMMAND [ARG...])\n",
-               stderr);
-    return 125;
-  }
+  if (rest.empty())
+    return usage_error("tend init",
+                       "no command given (usage: tend init [OPTIONS] -- COMMAND [ARG...])");
   // prefix_command() hands unknown options over as the command; they are mistakes.
-  if (rest.front().size() > 1 && rest.front()[0] == '-' && app.remaining().front() != "--") {
-    std::fprintf(stderr, "tend init: unknown option %s (put the command after --)\n",
-                 rest.front().c_str());
-    return 125;
-  }
+  if (rest.front().size() > 1 && rest.front()[0] == '-' && app.remaining().front() != "--")
+    return usage_error("tend init",
+                       "unknown option " + rest.front() + " (put the command after --)");
   opt.command = std::move(rest);
   return opt;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tend/job.hpp"
+#include "tend/parse.hpp"
 
 namespace tend::init_face {
 
@@ -27,10 +28,18 @@ struct Options {
   OrphanPolicy orphans = OrphanPolicy::kill;
   int parent_death_signal = 0;  // -p SIG: prctl(PR_SET_PDEATHSIG) on init itself
   bool verbose = false;
+  // Run as `tini` (a multi-call link): tini's messages and its exit status 1 for our own failures.
+  struct Tini {
+    bool on = false;
+    int verbosity = 1;          // -v (repeatable), TINI_VERBOSITY
+    bool warn_on_reap = false;  // -w: "Reaped zombie process with pid=N"
+  } tini;
 };
 
-// The options, or the status to exit with right away: 0 after --help, 125 after a bad option
-// (its one-line explanation already printed).
-std::variant<Options, int> parse_options(int argc, char** argv);
+// The options, or the status to exit with right away (see ParseOutcome in tend/parse.hpp).
+ParseOutcome<Options> parse_options(int argc, char** argv);
+// The same from tini's command line (-s -p -v -w -g -e -l -h, --version alone) and its
+// environment (TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP, TINI_VERBOSITY); a bad one exits 1.
+ParseOutcome<Options> parse_tini_options(int argc, char** argv);
 
 }  // namespace tend::init_face

@@ -1,6 +1,7 @@
 #include "signals.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -27,7 +28,13 @@ bool is_fault_signal(int sig) {
 }
 
 void reap(const Options& opt) {
+  // tini's messages, for scripts that look for them (its -w, and TINI_VERBOSITY=3).
+  if (opt.tini.on && opt.tini.verbosity > 2)
+    std::fprintf(stderr, "[DEBUG tini (%d)] Received SIGCHLD\n", static_cast<int>(::getpid()));
   Reaper::reap_orphans([&](pid_t pid, const ExitStatus& status) {
+    if (opt.tini.on && opt.tini.warn_on_reap && opt.tini.verbosity > 0)
+      std::fprintf(stderr, "[WARN  tini (%d)] Reaped zombie process with pid=%d\n",
+                   static_cast<int>(::getpid()), static_cast<int>(pid));
     if (opt.verbose)
       std::fprintf(stderr, "tend init: reaped orphan %d (%s)\n", pid, status.describe().c_str());
   });
@@ -44,7 +51,7 @@ void forward(Job& job, const Options& opt, int sig) {
       if (::kill(-job.pid(), sig) != 0) sent = Error::from_errno("kill process group");
       break;
     case ForwardTo::all:
-      if (auto n = job.signal_all(sig); !n) sent = n.error();
+      job.signal_all(sig);
       break;
   }
   // ESRCH once the main process is gone is expected; say so only when asked.

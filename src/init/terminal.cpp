@@ -3,25 +3,17 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstring>
 #include <utility>
+
+#include "tend/process.hpp"
 
 namespace tend::init_face {
 namespace {
 
-// Whether `pid` is stopped (state T in /proc/PID/stat, after the parenthesised command name).
+// Whether `pid` is stopped (state T in proc(5)).
 bool is_stopped(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE* f = std::fopen(path, "re");  // "e": O_CLOEXEC
-  if (f == nullptr) return false;
-  char buf[512];
-  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = '\0';
-  const char* paren = std::strrchr(buf, ')');
-  return paren != nullptr && paren[1] == ' ' && paren[2] == 'T';
+  auto process = read_process(pid);
+  return process && process->state == 'T';
 }
 
 }  // namespace
@@ -33,17 +25,21 @@ bool TerminalHandoff::stdin_is_terminal() {
   return ::isatty(STDIN_FILENO) == 1;
 }
 
-TerminalHandoff TerminalHandoff::give_to(pid_t pgid) {
+TerminalHandoff TerminalHandoff::prepare() {
   TerminalHandoff handoff;
   const pid_t ours = ::getpgrp();
-  if (pgid <= 0 || ::tcgetpgrp(STDIN_FILENO) != ours) return handoff;
-  if (::tcsetpgrp(STDIN_FILENO, pgid) != 0) return handoff;
+  if (!stdin_is_terminal() || ::tcgetpgrp(STDIN_FILENO) != ours) return handoff;
   handoff.fd_ = STDIN_FILENO;
   handoff.ours_ = ours;
-  // The job ran before it had the terminal: if it touched it meanwhile, SIGTTIN/SIGTTOU stopped
-  // it. It is in the foreground now, so let it go on (as a shell's `fg` does).
-  if (is_stopped(pgid)) ::kill(-pgid, SIGCONT);
   return handoff;
+}
+
+void TerminalHandoff::give_to(pid_t pgid) {
+  if (fd_ < 0 || pgid <= 0) return;
+  if (::tcgetpgrp(fd_) != pgid && ::tcsetpgrp(fd_, pgid) != 0) return;
+  // If the job touched the terminal before it was its own, SIGTTIN/SIGTTOU stopped it. It is in
+  // the foreground now, so let it go on (as a shell's `fg` does).
+  if (is_stopped(pgid)) ::kill(-pgid, SIGCONT);
 }
 
 void TerminalHandoff::give_back() {

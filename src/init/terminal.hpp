@@ -16,9 +16,12 @@ class TerminalHandoff {
   ~TerminalHandoff() { give_back(); }
 
   static bool stdin_is_terminal();
-  // Makes `pgid` the foreground group of the terminal on stdin if ours is the foreground now
-  // (started in the background, we take nothing). Does nothing when that is not possible.
-  static TerminalHandoff give_to(pid_t pgid);
+  // Before the job starts: notes whether our group is the terminal's foreground now (started in
+  // the background, we take nothing and give nothing back).
+  static TerminalHandoff prepare();
+  // Makes `pgid` the foreground group (the job's child did it already: Command::take_terminal;
+  // this covers a child that could not) and lets it go on if it stopped on the terminal.
+  void give_to(pid_t pgid);
   // Makes our own process group the foreground again. Idempotent.
   void give_back();
 

@@ -1,18 +1,14 @@
 #include "run_credentials.hpp"
 
-#include <grp.h>
-#include <pwd.h>
-#include <unistd.h>
-
 #include <charconv>
-#include <cstring>
-#include <vector>
+
+#include "tend/users.hpp"
 
 namespace tend::run_face {
 namespace {
 
 Error usage(std::string sentence) {
-  return Error::with_detail("usage", std::move(sentence));
+  return Error::usage(std::move(sentence));
 }
 
 std::optional<unsigned long> as_number(const std::string& s) {
@@ -22,61 +18,20 @@ std::optional<unsigned long> as_number(const std::string& s) {
   return v;
 }
 
-struct UserEntry {
-  uid_t uid;
-  gid_t gid;
-  std::string name;
-};
-
-// getpwnam_r / getpwuid_r with a buffer grown on ERANGE. nullopt: no such user.
-Expected<std::optional<UserEntry>> find_user(const std::string& user) {
+// A name, or a number that may or may not have an entry. nullopt: no such user.
+Expected<std::optional<UserEntry>> lookup_user(const std::string& user) {
   auto num = as_number(user);
-  std::vector<char> buf(4096);
-  for (;;) {
-    struct passwd pw {};
-    struct passwd* found = nullptr;
-    int rc = num ? ::getpwuid_r(static_cast<uid_t>(*num), &pw, buf.data(), buf.size(), &found)
-                 : ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
-    if (rc == ERANGE && buf.size() < (1u << 20)) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (found) return std::optional<UserEntry>(UserEntry{pw.pw_uid, pw.pw_gid, pw.pw_name});
-    if (rc != 0 && rc != ENOENT && rc != ESRCH)
-      return usage("--user " + user + ": lookup failed: " + std::strerror(rc));
-    return std::optional<UserEntry>();
-  }
+  auto entry = num ? find_user(static_cast<uid_t>(*num)) : find_user(user);
+  if (!entry) return usage("--user " + user + ": lookup failed: " + entry.error().message());
+  return entry;
 }
 
-Expected<gid_t> find_group(const std::string& group) {
+Expected<gid_t> lookup_group(const std::string& group) {
   if (auto num = as_number(group)) return static_cast<gid_t>(*num);
-  std::vector<char> buf(4096);
-  for (;;) {
-    struct group gr {};
-    struct group* found = nullptr;
-    int rc = ::getgrnam_r(group.c_str(), &gr, buf.data(), buf.size(), &found);
-    if (rc == ERANGE && buf.size() < (1u << 20)) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (found) return gr.gr_gid;
-    if (rc != 0 && rc != ENOENT && rc != ESRCH)
-      return usage("--group " + group + ": lookup failed: " + std::strerror(rc));
-    return usage("--group " + group + ": no such group");
-  }
-}
-
-std::vector<gid_t> supplementary_groups(const UserEntry& u) {
-  std::vector<gid_t> groups(64);
-  for (;;) {
-    int n = static_cast<int>(groups.size());
-    if (::getgrouplist(u.name.c_str(), u.gid, groups.data(), &n) >= 0) {
-      groups.resize(static_cast<size_t>(n));
-      return groups;
-    }
-    // On failure n holds the number needed.
-    groups.resize(std::max(static_cast<size_t>(n), groups.size() * 2));
-  }
+  auto entry = find_group(group);
+  if (!entry) return usage("--group " + group + ": lookup failed: " + entry.error().message());
+  if (!*entry) return usage("--group " + group + ": no such group");
+  return (*entry)->gid;
 }
 
 }  // namespace
@@ -85,14 +40,14 @@ Expected<Credentials> resolve_credentials(const std::optional<std::string>& user
                                           const std::optional<std::string>& group) {
   Credentials c;
   if (group) {
-    auto gid = find_group(*group);
+    auto gid = lookup_group(*group);
     if (!gid) return gid.error();
     c.gid = *gid;
     c.groups = std::vector<gid_t>{};  // the given group is the only one
   }
   if (!user) return c;
 
-  auto entry = find_user(*user);
+  auto entry = lookup_user(*user);
   if (!entry) return entry.error();
   if (!*entry) {
     auto num = as_number(*user);

@@ -8,6 +8,7 @@
 #include "run_face.hpp"
 #include "run_options.hpp"
 #include "run_report.hpp"
+#include "run_signals.hpp"
 #include "tend/job.hpp"
 #include "tend/loop.hpp"
 #include "tend/reaper.hpp"
@@ -21,56 +22,24 @@ int fail(const std::string& sentence) {
 }
 
 std::string sentence(const Error& e) {
-  return e.stage == "usage" ? e.detail : e.message();
+  return e.kind == ErrorKind::usage ? e.detail : e.message();
 }
-
-// Stopping signals end the job by the StopPolicy; these are passed on to the main process.
-constexpr int kStopSignals[] = {SIGTERM, SIGINT};
-constexpr int kForwardedSignals[] = {SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
-
-class SignalRouter {
- public:
-  explicit SignalRouter(Job& job) : job_(job) {}
-
-  void on_signal(int sig) {
-    if (sig == SIGCHLD) {
-      // Orphans re-parented to us (session level makes tend a subreaper): reap them. Children
-      // libtend waits for through their pidfds are claimed and left alone.
-      Reaper::reap_orphans();
-      return;
-    }
-    for (int s : kStopSignals) {
-      if (s != sig) continue;
-      // The first request applies the StopPolicy; a second one skips what is left of the grace.
-      job_.stop(sig);
-      return;
-    }
-    (void)job_.signal_main(sig);
-  }
-
- private:
-  Job& job_;
-};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = parse_args(argc, argv);
-  if (!parsed) return fail(sentence(parsed.error()));
-  if (!parsed->options) return parsed->exit_code;
-  const RunOptions& opts = *parsed->options;
+  auto parsed = parse_options(argc, argv);
+  if (const auto* exit = std::get_if<ExitNow>(&parsed)) return exit->status;
+  const RunOptions& opts = std::get<RunOptions>(parsed);
 
   auto cmd = build_command(opts);
   if (!cmd) return fail(sentence(cmd.error()));
   auto json = JsonSink::open(opts.json_path);
   if (!json) return fail(sentence(json.error()));
 
-  // Blocked before the job starts, so a signal sent at any moment is seen; spawn resets the
-  // child's mask, so the job gets default signal handling.
-  std::vector<int> signals(std::begin(kStopSignals), std::end(kStopSignals));
-  signals.insert(signals.end(), std::begin(kForwardedSignals), std::end(kForwardedSignals));
-  signals.push_back(SIGCHLD);
-  auto sigfd = make_signalfd(signals);
+  // Blocked before the job starts, so a signal sent at any moment is seen; spawn gives the job
+  // the mask and ignored signals tend was started with (tend::inherited_signals).
+  auto sigfd = make_signalfd(caught_signals());
   if (!sigfd) return fail(sigfd.error().message());
   auto loop = Loop::create();
   if (!loop) return fail(loop.error().message());
@@ -86,7 +55,7 @@ int main(int argc, char** argv) {
       ssize_t n = ::read(sigfd->get(), &info, sizeof info);
       if (n < 0 && errno == EINTR) continue;
       if (n != static_cast<ssize_t>(sizeof info)) break;  // EAGAIN: all pending ones read
-      router.on_signal(static_cast<int>(info.ssi_signo));
+      router.on_signal(info);
     }
   });
   if (!watched) return fail(watched.error().message());
@@ -104,6 +73,10 @@ int main(int argc, char** argv) {
   if (auto w = json->write(result); !w)
     std::fprintf(stderr, "tend: %s\n", w.error().message().c_str());
   if (opts.verbose) print_summary(result, code);
+  // The job is over and its guard disarmed. Destroying the Job would wait for the guard to be
+  // scheduled and exit (milliseconds on a loaded machine) on the path of tend's own exit; our
+  // exit hands the guard to init (or the nearest subreaper), which reaps it.
+  (void)job->release();
   return code;
 }
 

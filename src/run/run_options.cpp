@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 
 #include "run_credentials.hpp"
 #include "tend/parse.hpp"
@@ -13,7 +15,7 @@ namespace tend::run_face {
 namespace {
 
 Error usage(std::string sentence) {
-  return Error::with_detail("usage", std::move(sentence));
+  return Error::usage(std::move(sentence));
 }
 
 constexpr const char* kDescription =
@@ -38,12 +40,43 @@ Expected<ScopeLevel> parse_scope(const std::string& what, const std::string& v) 
   return usage(what + " '" + v + "': expected cgroup or session");
 }
 
+// The limits given on the command line; each value checked, then the whole set (validate()).
+Expected<void> parse_limits(const std::string& memory, const std::string& memory_high,
+                            const std::string& swap, const std::string& pids,
+                            const std::string& cpu, Limits& out) {
+  for (auto [flag, text, field] : {std::tuple{"--memory", &memory, &out.memory_max},
+                                   std::tuple{"--memory-high", &memory_high, &out.memory_high},
+                                   std::tuple{"--swap", &swap, &out.swap_max}}) {
+    if (text->empty()) continue;
+    auto n = parse_size(*text);
+    if (!n) return usage(std::string(flag) + " " + n.error().detail);
+    *field = *n;
+  }
+  if (!pids.empty()) {
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(pids.data(), pids.data() + pids.size(), n);
+    if (ec != std::errc() || end != pids.data() + pids.size() || n == 0)
+      return usage("--pids '" + pids + "': expected a number of processes, 1 or more");
+    out.pids_max = n;
+  }
+  if (!cpu.empty()) {
+    double n = 0;
+    auto [end, ec] = std::from_chars(cpu.data(), cpu.data() + cpu.size(), n);
+    if (ec != std::errc() || end != cpu.data() + cpu.size() || !(n > 0))
+      return usage("--cpu '" + cpu + "': expected a number of CPUs, e.g. 0.5 or 2");
+    out.cpus = n;
+  }
+  if (std::string bad = validate(out); !bad.empty()) return usage(bad);
+  return {};
+}
+
 }  // namespace
 
 Expected<ParsedArgs> parse_args(int argc, char** argv) {
   CLI::App app{kDescription, "tend run"};
   app.formatter(std::make_shared<RunFormatter>());
   std::string timeout, kill_after, signal, orphans, scope;
+  std::string memory, memory_high, swap, pids, cpu;
   std::vector<std::string> env_set;
   RunOptions o;
   app.add_option("-t,--timeout", timeout,
@@ -84,6 +117,18 @@ Expected<ParsedArgs> parse_args(int argc, char** argv) {
                  "containment level: cgroup (strong) or session (weaker); default: the best "
                  "available, or $TEND_SCOPE")
       ->type_name("cgroup|session");
+  app.add_option("--memory", memory,
+                 "memory limit for the whole job (512M, 2G, bytes): above it the kernel's OOM "
+                 "killer ends a process of the job")
+      ->type_name("SIZE");
+  app.add_option("--memory-high", memory_high,
+                 "memory level above which the job is slowed down and reclaimed")
+      ->type_name("SIZE");
+  app.add_option("--swap", swap, "swap the job may use")->type_name("SIZE");
+  app.add_option("--pids", pids,
+                 "most processes (and threads) the job may have at once; fork fails above")
+      ->type_name("N");
+  app.add_option("--cpu", cpu, "CPU time the job may use, in CPUs (0.5, 2)")->type_name("CPUS");
   app.add_flag("-v,--verbose", o.verbose, "report the containment level and a summary on stderr");
   // Everything from the first non-option argument on is the command and its arguments.
   app.prefix_command();
@@ -126,14 +171,9 @@ Expected<ParsedArgs> parse_args(int argc, char** argv) {
     o.signal = *s;
   }
   if (!orphans.empty()) {
-    if (orphans == "kill")
-      o.orphans = OrphanPolicy::kill;
-    else if (orphans == "wait")
-      o.orphans = OrphanPolicy::wait;
-    else if (orphans == "leave")
-      o.orphans = OrphanPolicy::leave;
-    else
-      return usage("--orphans '" + orphans + "': expected kill, wait or leave");
+    auto p = parse_orphan_policy(orphans);
+    if (!p) return usage("--orphans " + p.error().detail);
+    o.orphans = *p;
   }
   if (!scope.empty()) {
     auto s = parse_scope("--scope", scope);
@@ -144,6 +184,7 @@ Expected<ParsedArgs> parse_args(int argc, char** argv) {
     if (!s) return s.error();
     o.scope = *s;
   }
+  if (auto l = parse_limits(memory, memory_high, swap, pids, cpu, o.limits); !l) return l.error();
   for (const auto& kv : env_set) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) return usage("--env '" + kv + "': expected K=V");
@@ -157,6 +198,16 @@ Expected<ParsedArgs> parse_args(int argc, char** argv) {
   return ParsedArgs{std::move(o), 0};
 }
 
+ParseOutcome<RunOptions> parse_options(int argc, char** argv) {
+  auto parsed = parse_args(argc, argv);
+  if (!parsed) {
+    const Error& e = parsed.error();
+    return usage_error("tend", e.stage == "usage" ? e.detail : e.message());
+  }
+  if (!parsed->options) return ExitNow{parsed->exit_code};
+  return std::move(*parsed->options);
+}
+
 Expected<Command> build_command(const RunOptions& o) {
   Command cmd(o.argv);
   if (o.clear_env) cmd.clear_env();
@@ -165,9 +216,11 @@ Expected<Command> build_command(const RunOptions& o) {
   if (o.cwd) {
     // Checked here so that a typo starts nothing (the child's chdir would also catch it).
     struct stat st {};
-    if (::stat(o.cwd->c_str(), &st) != 0)
-      return usage("--cwd " + *o.cwd + ": " + std::strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return usage("--cwd " + *o.cwd + ": " + std::strerror(ENOTDIR));
+    if (::stat(o.cwd->c_str(), &st) != 0) {
+      const int code = errno;
+      return usage("--cwd " + *o.cwd + ": " + errno_text(code));
+    }
+    if (!S_ISDIR(st.st_mode)) return usage("--cwd " + *o.cwd + ": " + errno_text(ENOTDIR));
     cmd.cwd(*o.cwd);
   }
   if (o.user || o.group) {
@@ -189,6 +242,7 @@ JobOptions build_job_options(const RunOptions& o) {
   j.stop.grace = o.kill_after;
   j.orphans = o.orphans;
   j.scope.level = o.scope;
+  j.scope.limits = o.limits;
   return j;
 }
 

@@ -12,6 +12,7 @@
 
 #include "tend/error.hpp"
 #include "tend/job.hpp"
+#include "tend/parse.hpp"
 #include "tend/scope.hpp"
 
 namespace tend::run_face {
@@ -31,6 +32,7 @@ struct RunOptions {
   bool clear_env = false;
   std::optional<std::string> user, group;
   std::optional<ScopeLevel> scope;
+  Limits limits;  // --memory, --memory-high, --swap, --pids, --cpu
   bool verbose = false;
 };
 
@@ -42,6 +44,8 @@ struct ParsedArgs {
 
 // argv[0] is "run". An Error's detail is the sentence to print after "tend: ".
 Expected<ParsedArgs> parse_args(int argc, char** argv);
+// parse_args in the faces' convention (tend/parse.hpp): a mistake is printed here, status 125.
+ParseOutcome<RunOptions> parse_options(int argc, char** argv);
 
 // Builds the job's Command (user and group looked up, --cwd checked) and the JobOptions.
 Expected<Command> build_command(const RunOptions& o);

@@ -13,6 +13,8 @@ namespace tend::run_face {
 
 // "cannot execute ./job.sh: Permission denied", "nope: command not found", ...
 std::string spawn_failure_sentence(const Result& r, const RunOptions& o);
+// "memory 64 MiB, pids 50, cpu 0.2"
+std::string describe_limits(const Limits& l);
 // --verbose, once the job started: the scope level (and cgroup), the spawn level, the pid.
 void print_start(const Job& job);
 // --verbose, at the end: "tend: timed_out after 1.002s (killed by SIGTERM), exit 124, ...".

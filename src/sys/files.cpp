@@ -59,6 +59,23 @@ Expected<void> write_file(const std::string& path, std::string_view data) {
   return {};
 }
 
+Expected<std::string> read_link(const std::string& path) {
+  std::string buf(256, '\0');
+  for (;;) {
+    ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+    if (n < 0) {
+      const int code = errno;
+      return Error{"readlink", code, path, {}};
+    }
+    // A result that fills the buffer may have been cut: try again with more room.
+    if (static_cast<size_t>(n) < buf.size()) {
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+    buf.resize(buf.size() * 2);
+  }
+}
+
 ssize_t read_retry(int fd, void* buf, size_t len) {
   ssize_t n;
   do n = ::read(fd, buf, len);

@@ -18,6 +18,9 @@ Expected<std::string> read_fd(int fd);  // from offset 0 (pread)
 Expected<void> write_file(const std::string& path, std::string_view data);
 Expected<void> write_fd(int fd, std::string_view data, const char* stage);
 
+// The target of the symbolic link `path` (readlink(2), however long it is).
+Expected<std::string> read_link(const std::string& path);
+
 ssize_t read_retry(int fd, void* buf, size_t len);
 ssize_t write_retry(int fd, const void* buf, size_t len);
 

@@ -37,9 +37,10 @@ std::string unescape_octal(const std::string& s) {
 
 }  // namespace
 
-std::string cgroup2_mount() {
+std::vector<CgroupMount> cgroup_mounts() {
+  std::vector<CgroupMount> out;
   auto text = read_file("/proc/self/mountinfo");
-  if (!text) return {};
+  if (!text) return out;
   std::istringstream in(*text);
   std::string line;
   while (std::getline(in, line)) {
@@ -47,15 +48,44 @@ std::string cgroup2_mount() {
     auto dash = line.find(" - ");
     if (dash == std::string::npos) continue;
     std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype != "cgroup2") continue;
+    std::string fstype, source, super;
+    tail >> fstype >> source >> super;
+    if (fstype != "cgroup2" && fstype != "cgroup") continue;
     std::istringstream head(line.substr(0, dash));
     std::string id, parent, majmin, root, mountpoint;
     head >> id >> parent >> majmin >> root >> mountpoint;
-    return unescape_octal(mountpoint);
+    CgroupMount m;
+    m.v2 = fstype == "cgroup2";
+    m.root = unescape_octal(root);
+    m.mountpoint = unescape_octal(mountpoint);
+    std::istringstream opts(super);
+    for (std::string o; std::getline(opts, o, ',');) m.options.push_back(o);
+    out.push_back(std::move(m));
   }
+  return out;
+}
+
+std::string cgroup2_mount() {
+  for (const auto& m : cgroup_mounts())
+    if (m.v2) return m.mountpoint;
   return {};
+}
+
+std::optional<std::string> own_cgroup_v1(const std::string& controller) {
+  auto text = read_file("/proc/self/cgroup");
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    // "4:memory:/path" or "2:cpu,cpuacct:/path"
+    auto a = line.find(':');
+    auto b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    std::istringstream list(line.substr(a + 1, b - a - 1));
+    for (std::string c; std::getline(list, c, ',');)
+      if (c == controller) return line.substr(b + 1);
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> own_cgroup_v2() {

@@ -13,6 +13,18 @@
 
 namespace tend::sys {
 
+// A cgroup or cgroup2 line of /proc/self/mountinfo.
+struct CgroupMount {
+  bool v2 = false;
+  std::string root;        // the cgroup the mount shows as its top, usually "/"
+  std::string mountpoint;  // e.g. /sys/fs/cgroup/memory
+  std::vector<std::string> options;  // super options: v1 lists its controllers here
+};
+std::vector<CgroupMount> cgroup_mounts();
+// This process's cgroup in the v1 hierarchy that has `controller` (relative to that hierarchy's
+// root), from /proc/self/cgroup; nullopt if no v1 hierarchy has it.
+std::optional<std::string> own_cgroup_v1(const std::string& controller);
+
 // The cgroup2 mount point from /proc/self/mountinfo ("" if none), e.g. "/sys/fs/cgroup/unified"
 // on a hybrid host.
 std::string cgroup2_mount();

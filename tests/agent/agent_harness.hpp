@@ -57,6 +57,7 @@ inline std::string unique_marker() {
          std::to_string(Clock::now().time_since_epoch().count() % 1000000);
 }
 
+// TODO(lead): use tests/support (proc_walk, temp_dir, TEND_REQUIRE) once src/agent is split.
 // The processes /proc lists now for which `pred("/proc/PID")` holds. The tests' own walk of the
 // process table, independent of the library under test.
 template <class Pred>

@@ -9,9 +9,11 @@ using namespace agent_test;
 
 namespace {
 
-// pids of the shims supervising jobs in `data_dir` (found by their command line).
+// pids of the shims supervising jobs in `data_dir` (found by their command line; a shim's guard
+// is a fork of it, with the same command line and its own name).
 std::vector<pid_t> shim_pids(const std::string& data_dir) {
   return pids_where([&](const std::string& dir) {
+    if (read_text(dir + "/comm").rfind("tend-guard", 0) == 0) return false;
     std::string cmd = read_text(dir + "/cmdline");
     return cmd.find("agent-shim") != std::string::npos && cmd.find(data_dir) != std::string::npos;
   });

@@ -339,3 +339,41 @@ TEST_F(AgentHostile, CompressionOnlyGzipAndAssetsRevalidate) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 304);
 }
+
+TEST(AgentConfig, ConfigFileIsReadFlagsWinUnknownKeysAreRefused) {
+  std::string dir = make_temp_dir();
+  {
+    std::ofstream conf(dir + "/agent.conf");
+    conf << "# a comment\nmax-queued = 1\nmax-connections = 8\n";
+  }
+  // The file's max-queued (1) holds; the command line's max-connections wins over the file's.
+  Agent agent{{"--config", dir + "/agent.conf", "--max-connections", "16", "--max-running", "1"}};
+  ASSERT_TRUE(agent.start()) << agent.last_error();
+  agent.submit_ok({{"command", {"sleep", "5"}}});
+  std::string queued;
+  for (int i = 0; i < 50 && queued.empty(); ++i) {
+    auto r = agent.submit({{"command", {"true"}}});
+    if (r && r->status == 201) continue;
+    if (r && r->status == 429) queued = r->body;
+  }
+  EXPECT_NE(queued.find("1 jobs waiting"), std::string::npos) << "max-queued from the file was not used";
+  std::vector<RawConn> held;
+  for (int i = 0; i < 12; ++i) {
+    held.emplace_back(agent.addr());
+    held.back().send(get("/healthz", agent.token()));
+    EXPECT_EQ(status_of(held.back().read(3s, "\r\n\r\n")), 200) << "connection " << i;
+  }
+  {
+    std::ofstream bad(dir + "/bad.conf");
+    bad << "max-queued = 1\nno-such-option = 3\n";
+  }
+  for (const std::string& conf : {dir + "/bad.conf", dir + "/missing.conf"}) {
+    std::string cmd = std::string(TEND_BINARY) + " agent --listen 127.0.0.1:0 --data " + dir +
+                      "/d --config " + conf + " >" + dir + "/out 2>&1";
+    int status = std::system(cmd.c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 125) << conf << ": " << read_text(dir + "/out");
+    EXPECT_FALSE(std::filesystem::exists(dir + "/d")) << "a refused start created the data directory";
+  }
+  std::filesystem::remove_all(dir);
+}

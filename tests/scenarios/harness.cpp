@@ -27,20 +27,14 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::string read_whole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 TendProcess::TendProcess(const std::vector<std::string>& args, const std::string& marker,
                          Options opts)
     : marker_(marker) {
   // Everything the child needs is built before fork: nothing is allocated after it.
-  std::vector<std::string> argv_s{TEND_BINARY};
+  // argv[0] names the tool a multi-call tend is (`timeout`, `tini`); the binary is the same.
+  std::vector<std::string> argv_s{opts.argv0.empty() ? TEND_BINARY : opts.argv0};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
@@ -68,16 +62,18 @@ TendProcess::TendProcess(const std::vector<std::string>& args, const std::string
   if (pid_ == 0) {
     // Only async-signal-safe calls from here to exec.
     ::signal(SIGPIPE, SIG_DFL);  // the harness ignores it; the job must not inherit that
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : opts.ignored_signals) ::signal(sig, SIG_IGN);
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : opts.blocked_signals) sigaddset(&mask, sig);
+    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     ::dup2(opts.stdin_data ? in[0] : devnull, 0);
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);
     // Nothing of the test binary's reaches tend: every fd a job sees is tend's doing.
     ::close_range(3, ~0U, 0);
     if (!opts.cwd.empty() && ::chdir(opts.cwd.c_str()) != 0) ::_exit(121);
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execve(TEND_BINARY, argv.data(), envp.data());
     ::_exit(122);
   }
   ::close(out[1]);
@@ -196,98 +192,6 @@ RunResult run_tend(const std::vector<std::string>& args, const std::string& mark
   return p.finish(safety);
 }
 
-std::string unique_marker() {
-  static std::atomic<int> n{0};
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "none";
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_') c = '_';
-  return name + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
-}
-
-// The PIDs /proc lists now for which `pred(pid, "/proc/PID")` holds.
-std::vector<pid_t> processes_where(const std::function<bool(pid_t, const std::string&)>& pred) {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (!d) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    if (pred(static_cast<pid_t>(pid), std::string("/proc/") + e->d_name))
-      out.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(d);
-  return out;
-}
-
-std::vector<pid_t> marked_pids(const std::string& marker) {
-  std::string needle = "TEND_TEST_MARKER=" + marker;
-  return processes_where([&](pid_t, const std::string& dir) {
-    // Zombies have an empty environ: they are dead and not counted.
-    std::string env = read_whole(dir + "/environ");
-    size_t pos = 0;
-    while (pos < env.size()) {
-      size_t nul = env.find('\0', pos);
-      if (nul == std::string::npos) nul = env.size();
-      if (env.compare(pos, nul - pos, needle) == 0) return true;
-      pos = nul + 1;
-    }
-    return false;
-  });
-}
-
-int count_marked(const std::string& marker, std::chrono::milliseconds settle) {
-  auto deadline = Clock::now() + settle;
-  int n = static_cast<int>(marked_pids(marker).size());
-  while (n > 0 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    n = static_cast<int>(marked_pids(marker).size());
-  }
-  // A process in the middle of an exec shows an empty environ for an instant: one sweep can
-  // miss it. The answer is the most seen in a few more sweeps.
-  for (int i = 0; i < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    n = std::max(n, static_cast<int>(marked_pids(marker).size()));
-  }
-  return n;
-}
-
-bool wait_marked(const std::string& marker, int n, std::chrono::milliseconds within) {
-  auto deadline = Clock::now() + within;
-  for (;;) {
-    if (static_cast<int>(marked_pids(marker).size()) == n) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
-int kill_marked(const std::string& marker) {
-  int killed = 0;
-  // Repeat: a process may fork while we sweep.
-  for (int pass = 0; pass < 5; ++pass) {
-    auto pids = marked_pids(marker);
-    if (pids.empty()) break;
-    for (pid_t p : pids)
-      if (::kill(p, SIGKILL) == 0) ++killed;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return killed;
-}
-
-std::vector<pid_t> children_of(pid_t parent) {
-  return processes_where([&](pid_t, const std::string& dir) {
-    std::string stat = read_whole(dir + "/stat");
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) return false;
-    char state = 0;
-    long ppid = 0;
-    return std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent &&
-           state != 'Z';
-  });
-}
-
 bool cgroup_level_available() {
   static const bool available = [] {
     std::string marker = "doctor-probe-" + std::to_string(::getpid());
@@ -295,27 +199,6 @@ bool cgroup_level_available() {
     return r.finished && r.exit_code == 0;
   }();
   return available;
-}
-
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/tend-scenario-XXXXXX";
-  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  path = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::string cmd = "rm -rf '" + path + "'";
-  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", path.c_str());
-}
-
-std::string TempDir::write_file(const std::string& name, const std::string& content, mode_t mode) {
-  std::string p = path + "/" + name;
-  {
-    std::ofstream out(p, std::ios::binary);
-    out << content;
-  }
-  ::chmod(p.c_str(), mode);
-  return p;
 }
 
 }  // namespace scenario

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "proc_walk.hpp"
+#include "require.hpp"
+#include "temp_dir.hpp"
+
 namespace scenario {
 
 using Clock = std::chrono::steady_clock;
@@ -31,6 +35,11 @@ class TendProcess {
     std::vector<std::string> env;           // extra KEY=VALUE entries
     std::optional<std::string> stdin_data;  // piped to tend, then closed; nullopt: /dev/null
     std::string cwd;                        // empty: the test's own
+    // tend's inherited signal setup (as `nohup`, `trap '' PIPE` or a blocking caller leave it).
+    std::vector<int> ignored_signals;
+    std::vector<int> blocked_signals;
+    // argv[0] for tend: empty is the binary's path; "timeout" or "tini" for the multi-call roles.
+    std::string argv0;
   };
 
   TendProcess(const std::vector<std::string>& args, const std::string& marker, Options opts);
@@ -66,30 +75,19 @@ RunResult run_tend(const std::vector<std::string>& args, const std::string& mark
                    TendProcess::Options opts = {},
                    std::chrono::milliseconds safety = std::chrono::seconds(20));
 
-// A marker unique to this test and call: "<test name>-<pid>-<n>".
-std::string unique_marker();
-// The processes whose environment holds TEND_TEST_MARKER=<marker>.
-std::vector<pid_t> marked_pids(const std::string& marker);
-// How many marked processes are alive, allowing `settle` for ones that are already dying; the
-// most seen over a few sweeps after that (a leak check must not pass on one lucky sweep).
-int count_marked(const std::string& marker,
-                 std::chrono::milliseconds settle = std::chrono::milliseconds(500));
-// Waits until exactly `n` marked processes are alive.
-bool wait_marked(const std::string& marker, int n, std::chrono::milliseconds within);
-// SIGKILLs every marked process (cleanup, so a failing test does not poison the next).
-int kill_marked(const std::string& marker);
-// Direct children of `pid` (from /proc/*/stat).
-std::vector<pid_t> children_of(pid_t pid);
+// The /proc walk for marked processes and the temporary directories are tests/support's.
+using tend::test::children_of;
+using tend::test::count_marked;
+using tend::test::kill_marked;
+using tend::test::marked_pids;
+using tend::test::wait_marked;
+inline std::string unique_marker() {
+  return tend::test::new_marker();
+}
 
 // Whether `tend doctor` reports the cgroup level (probed once).
 bool cgroup_level_available();
 
-// A temporary directory removed at destruction.
-struct TempDir {
-  TempDir();
-  ~TempDir();
-  std::string path;
-  std::string write_file(const std::string& name, const std::string& content, mode_t mode);
-};
+using tend::test::TempDir;
 
 }  // namespace scenario

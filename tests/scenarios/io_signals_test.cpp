@@ -115,8 +115,8 @@ TEST_P(IoAndSignals, EnvAndCwdOptions) {
 }
 
 TEST_P(IoAndSignals, UserOptionSwitchesUidAndGroups) {
-  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: --user needs root to switch users";
-  if (::getpwnam("nobody") == nullptr) GTEST_SKIP() << "SKIPPED LOUDLY: no user 'nobody' here";
+  TEND_REQUIRE(::geteuid() == 0, "root: --user needs it to switch users");
+  TEND_REQUIRE(::getpwnam("nobody") != nullptr, "a user 'nobody'");
   auto r = run({"--user", "nobody", "--", "sh", "-c", "id -u; id -G"});
   ASSERT_TRUE(r.finished);
   EXPECT_EQ(r.exit_code, 0) << r.output;

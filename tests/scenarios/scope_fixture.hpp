@@ -15,9 +15,10 @@ namespace scenario {
 class ScopeTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "cgroup" && !cgroup_level_available())
-      GTEST_SKIP() << "SKIPPED LOUDLY: no writable cgroup v2 here (`tend doctor` says session "
-                      "only); run as root on a host with cgroup v2 to test the cgroup level";
+    if (GetParam() == "cgroup")
+      TEND_REQUIRE(cgroup_level_available(),
+                   "a writable cgroup v2 (`tend doctor` says session only); run as root on a "
+                   "host with cgroup v2 to test the cgroup level");
     marker_ = unique_marker();
   }
   void TearDown() override {

@@ -18,8 +18,8 @@ using Clock = std::chrono::steady_clock;
 class JobLevels : public ::testing::TestWithParam<ScopeLevel> {
  protected:
   void SetUp() override {
-    if (GetParam() == ScopeLevel::cgroup && !test::cgroup_available())
-      GTEST_SKIP() << "no writable cgroup v2 here: " << probe_cgroup().why_not;
+    if (GetParam() == ScopeLevel::cgroup)
+      TEND_REQUIRE(test::cgroup_available(), "a writable cgroup v2: " << probe_cgroup().why_not);
     marker_ = test::new_marker();
   }
   void TearDown() override {

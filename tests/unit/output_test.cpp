@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "require.hpp"
+
 using tend::FileOutput;
 using tend::OutputCapture;
 using tend::OutputLimits;
@@ -241,7 +243,7 @@ TEST(FileOutput, OpenErrorIsAValue) {
 }
 
 TEST(FileOutput, WriteErrorIsRecordedNotThrown) {
-  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full is not available";
+  TEND_REQUIRE(::access("/dev/full", W_OK) == 0, "/dev/full");
   auto f = FileOutput::open("/dev/full", {.head_bytes = 100, .tail_bytes = 0});
   ASSERT_TRUE(f.ok());
   (*f)->write(Stream::out, "data");

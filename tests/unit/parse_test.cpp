@@ -1,4 +1,5 @@
 #include "tend/parse.hpp"
+#include "tend/job.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -97,4 +98,60 @@ TEST(FormatDuration, Readable) {
   EXPECT_EQ(tend::format_duration(1001ms), "1.001s");
   for (auto d : {1500ms, 500ms, 120000ms, 7200000ms, 1001ms})
     EXPECT_EQ(*parse_duration(tend::format_duration(d)), d);
+}
+
+namespace tend {
+namespace {
+
+TEST(ParseOrphanPolicy, TheThreeNamesAndNothingElse) {
+  for (OrphanPolicy p : {OrphanPolicy::kill, OrphanPolicy::wait, OrphanPolicy::leave}) {
+    auto parsed = parse_orphan_policy(to_string(p));
+    ASSERT_TRUE(parsed) << to_string(p);
+    EXPECT_EQ(*parsed, p);
+  }
+  for (const char* bad : {"", "KILL", "maybe", "kill "}) {
+    auto parsed = parse_orphan_policy(bad);
+    ASSERT_FALSE(parsed) << bad;
+    EXPECT_NE(parsed.error().detail.find("expected kill, wait or leave"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace tend
+
+// GNU timeout's reading (coreutils tests/misc/timeout*.sh use each of these spellings).
+TEST(ParseGnuDuration, ReadsFloatingPointWithOneSuffix) {
+  using tend::parse_gnu_duration;
+  EXPECT_EQ(*parse_gnu_duration(".1"), 100ms);
+  EXPECT_EQ(*parse_gnu_duration("1e-1"), 100ms);
+  EXPECT_EQ(*parse_gnu_duration("10.34"), 10340ms);
+  EXPECT_EQ(*parse_gnu_duration("1d"), 24h);
+  EXPECT_EQ(*parse_gnu_duration("1.5m"), 90s);
+  EXPECT_EQ(*parse_gnu_duration("2h"), 2h);
+  EXPECT_EQ(*parse_gnu_duration("3s"), 3s);
+  EXPECT_EQ(*parse_gnu_duration("0x10"), 16s);
+  // Rounded up, never down to "no limit".
+  EXPECT_EQ(*parse_gnu_duration("9.999999999"), 10s);
+  EXPECT_EQ(*parse_gnu_duration("1e-9"), 1ms);
+}
+
+TEST(ParseGnuDuration, ZeroAndValuesPastAnyClockMeanNoLimit) {
+  using tend::parse_gnu_duration;
+  for (const char* none : {"0", "0s", "-0", "inf", "infinity", "2.34e+5d", "4294967296",
+                           "9223372036854775808d", "1.18973149535723176502e+4932"}) {
+    auto d = parse_gnu_duration(none);
+    ASSERT_TRUE(d.ok()) << none;
+    EXPECT_EQ(*d, 0ms) << none;
+  }
+  EXPECT_EQ(*parse_gnu_duration("36499d"), 36499 * 24h);  // just under kMaxDuration
+}
+
+TEST(ParseGnuDuration, RejectsWhatGnuRejects) {
+  using tend::parse_gnu_duration;
+  for (const char* bad :
+       {"", "invalid", "42D", "1ms", "1ss", "-1", "-inf", "nan", "s", "-1e4932"}) {
+    auto d = parse_gnu_duration(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.error().detail, std::string("invalid time interval '") + bad + "'");
+  }
 }

@@ -60,13 +60,21 @@ TEST(ExitCode, Cancelled) {
 
 TEST(ExitCode, SpawnFailures) {
   Result r = with(EndReason::spawn_failed, std::nullopt);
-  r.error = tend::Error{"execve", ENOENT, "./nope", {}};
+  const auto exec = tend::ErrorKind::exec;
+  r.error = tend::Error{"execve", ENOENT, "./nope", {}, exec};
   EXPECT_EQ(r.exit_code(), 127);
-  r.error = tend::Error{"execve", EACCES, "./job.sh", {}};
+  r.error = tend::Error{"execve", ENOTDIR, "./a/b", {}, exec};
+  EXPECT_EQ(r.exit_code(), 127);
+  r.error = tend::Error{"execve", EACCES, "./job.sh", {}, exec};
   EXPECT_EQ(r.exit_code(), 126);
-  r.error = tend::Error{"execve", ENOEXEC, "./job.sh", {}};
+  r.error = tend::Error{"execve", ENOEXEC, "./job.sh", {}, exec};
   EXPECT_EQ(r.exit_code(), 126);
-  r.error = tend::Error{"chdir", ENOENT, "/x", {}};
+  r.error = tend::Error{"execve", EISDIR, ".", {}, exec};
+  EXPECT_EQ(r.exit_code(), 126);
+  // The kind decides, not the stage's text: only the command's own exec is 126/127.
+  r.error = tend::Error::of_errno(ENOENT, "chdir", "/x");
+  EXPECT_EQ(r.exit_code(), 125);
+  r.error = tend::Error::of_errno(ENOENT, "execve helper", "/x");
   EXPECT_EQ(r.exit_code(), 125);
   r.error.reset();
   EXPECT_EQ(r.exit_code(), 125);
@@ -123,8 +131,9 @@ TEST(ResultJson, FieldsAndRoundTrip) {
 
 TEST(ResultJson, SpawnErrorRoundTrip) {
   Result r = with(EndReason::spawn_failed, std::nullopt);
-  r.error = tend::Error{"execve", EACCES, "./job.sh", {}};
+  r.error = tend::Error{"execve", EACCES, "./job.sh", {}, tend::ErrorKind::exec};
   nlohmann::json j = tend::to_json(r);
+  EXPECT_EQ(j["error"]["kind"], "exec");
   EXPECT_TRUE(j["status"].is_null());
   EXPECT_EQ(j["error"]["stage"], "execve");
   EXPECT_EQ(j["error"]["errno"], EACCES);
@@ -154,4 +163,32 @@ TEST(ResultJson, RejectsGarbage) {
   j = tend::to_json(Result{});
   j["elapsed_us"] = "long";
   EXPECT_FALSE(tend::result_from_json(j).ok());
+}
+
+TEST(ResultJson, RecordsWithoutAnErrorKindStillMapTo126And127) {
+  // Results stored before errors had a kind (the agent's job directories) read back the same.
+  Result r = with(EndReason::spawn_failed, std::nullopt);
+  r.error = tend::Error{"execve", ENOENT, "nope", {}, tend::ErrorKind::exec};
+  nlohmann::json j = tend::to_json(r);
+  j["error"].erase("kind");
+  auto back = tend::result_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back->error->kind, tend::ErrorKind::exec);
+  EXPECT_EQ(back->exit_code(), 127);
+  j["error"]["stage"] = "open";
+  back = tend::result_from_json(j);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->error->kind, tend::ErrorKind::not_found);
+  EXPECT_EQ(back->exit_code(), 125);
+}
+
+TEST(ErrorKind, FromErrnoReadsErrnoAndSetsTheKind) {
+  errno = EACCES;
+  tend::Error e = tend::Error::from_errno("open", std::string(1000, 'x'));  // allocates after
+  EXPECT_EQ(e.code, EACCES);
+  EXPECT_EQ(e.kind, tend::ErrorKind::permission);
+  EXPECT_EQ(tend::Error::of_errno(ENOSYS, "clone3").kind, tend::ErrorKind::unsupported);
+  EXPECT_EQ(tend::Error::of_errno(ENOSPC, "write").kind, tend::ErrorKind::io);
+  EXPECT_EQ(tend::Error::usage("bad").kind, tend::ErrorKind::usage);
+  EXPECT_EQ(tend::errno_text(ENOENT), "No such file or directory");
 }

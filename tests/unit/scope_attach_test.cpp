@@ -27,8 +27,7 @@ bool exists(const std::string& path) {
 class ScopeAttach : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!test::cgroup_available())
-      GTEST_SKIP() << "no writable cgroup v2 here: " << probe_cgroup().why_not;
+    TEND_REQUIRE(test::cgroup_available(), "a writable cgroup v2: " << probe_cgroup().why_not);
     marker_ = test::new_marker();
     ScopeOptions opts;
     opts.level = ScopeLevel::cgroup;
@@ -128,7 +127,7 @@ TEST(ScopeAttachRefuses, ADirectoryThatIsNoCgroup) {
 
 TEST(ScopeAttachRefuses, TheRootCgroup) {
   auto cg = probe_cgroup();
-  if (cg.mount.empty()) GTEST_SKIP() << "no cgroup v2 mounted: " << cg.why_not;
+  TEND_REQUIRE(!cg.mount.empty(), "a cgroup v2 mount: " << cg.why_not);
   auto attached = Scope::attach(cg.mount);
   ASSERT_FALSE(attached);
   EXPECT_NE(attached.error().message().find("root cgroup"), std::string::npos)

@@ -42,8 +42,8 @@ class SpawnLevels : public ::testing::TestWithParam<SpawnLevel> {
  protected:
   void SetUp() override {
     saved_ = current_spawn_level();
-    if (GetParam() == SpawnLevel::clone3 && saved_ != SpawnLevel::clone3)
-      GTEST_SKIP() << "clone3 is not available here (refused by the kernel or seccomp)";
+    if (GetParam() == SpawnLevel::clone3)
+      TEND_REQUIRE(saved_ == SpawnLevel::clone3, "clone3 (refused here by the kernel or seccomp)");
     detail::force_spawn_level(GetParam());
   }
   void TearDown() override { detail::force_spawn_level(saved_); }
@@ -72,6 +72,7 @@ TEST_P(SpawnLevels, NotFoundIsAValue) {
   auto c = spawn(Command({"tend-no-such-program-xyz"}));
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "execve");
+  EXPECT_EQ(c.error().kind, tend::ErrorKind::exec);
   EXPECT_EQ(c.error().code, ENOENT);
   EXPECT_EQ(c.error().path, "tend-no-such-program-xyz");
 
@@ -91,14 +92,24 @@ TEST_P(SpawnLevels, NotExecutableIsEacces) {
   ::unlink(path);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "execve");
+  EXPECT_EQ(c.error().kind, tend::ErrorKind::exec);
   EXPECT_EQ(c.error().code, EACCES);
   EXPECT_NE(c.error().message().find("Permission denied"), std::string::npos);
+}
+
+TEST_P(SpawnLevels, DirectoryIsEisdir) {
+  auto c = spawn(Command({"/tmp"}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().kind, tend::ErrorKind::exec);
+  EXPECT_EQ(c.error().code, EISDIR);
+  EXPECT_EQ(c.error().path, "/tmp");
 }
 
 TEST_P(SpawnLevels, MissingCwdNamesTheStage) {
   auto c = spawn(Command({"true"}).cwd("/nonexistent-dir-for-tend"));
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "chdir");
+  EXPECT_EQ(c.error().kind, tend::ErrorKind::not_found) << "tend's failure (125), not 127";
   EXPECT_EQ(c.error().code, ENOENT);
   EXPECT_EQ(c.error().path, "/nonexistent-dir-for-tend");
 }
@@ -140,7 +151,7 @@ TEST_P(SpawnLevels, UmaskAndRlimit) {
 }
 
 TEST_P(SpawnLevels, Credentials) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  TEND_REQUIRE(::geteuid() == 0, "root, to switch users");
   Credentials cr;
   cr.uid = 65534;
   cr.gid = 65534;

@@ -29,7 +29,7 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
       ->capture_default_str();
   app.add_option("--token-file", o.token_file,
                  "read the API token from this file instead of DATA/token");
-  app.add_option("--max-running", o.max_running, "jobs running at once (default: 2 x cores)");
+  app.add_option("--max-running", o.max_running, "jobs running at once (0, the default: 2 x cores)");
   app.add_option("--max-queued", o.max_queued, "jobs waiting at most; more are refused with 429")
       ->capture_default_str();
   app.add_option("--output-limit", output_limit, "output kept per job (head + tail), e.g. 64MiB")
@@ -45,6 +45,10 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   app.add_option("--idle-timeout", idle_timeout,
                  "a kept-alive connection with no request for this long is closed")
       ->capture_default_str();
+  // KEY = VALUE lines whose keys are the long options (packaging/agent.conf); flags given on
+  // the command line win. An unknown key or a missing file is an error, not ignored.
+  app.set_config("--config", "", "read options from this file (KEY = VALUE, keys as the long options)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -56,10 +60,9 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   auto hp = http::parse_host_port(listen);
   if (!hp) return usage_error("--listen: " + hp.error().detail);
   o.listen = *hp;
-  if (o.max_running <= 0) {
-    if (app.count("--max-running")) return usage_error("--max-running must be at least 1");
+  if (o.max_running < 0) return usage_error("--max-running must be at least 1 (0: 2 x cores)");
+  if (o.max_running == 0)
     o.max_running = 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
   if (o.max_queued < 0) return usage_error("--max-queued must not be negative");
   auto out = parse_size(output_limit);
   if (!out || *out < 2)

@@ -183,7 +183,7 @@ Expected<void> check_on_host(const JobRequest& req) {
   if (req.cwd) {
     struct stat st {};
     if (::stat(req.cwd->c_str(), &st) != 0)
-      return bad("cwd", "\"" + *req.cwd + "\": " + std::strerror(errno));
+      return bad("cwd", "\"" + *req.cwd + "\": " + tend::errno_text(errno));
     if (!S_ISDIR(st.st_mode)) return bad("cwd", "\"" + *req.cwd + "\" is not a directory");
   }
   if (req.user) {

@@ -1,0 +1,162 @@
+#include "proc_walk.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace tend::test {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::string new_marker() {
+  static std::atomic<int> n{0};
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "none";
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_') c = '_';
+  return name + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
+
+std::string marker_entry(const std::string& marker) {
+  return "TEND_TEST_MARKER=" + marker;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds within) {
+  const auto deadline = Clock::now() + within;
+  for (;;) {
+    if (condition()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+std::optional<ProcStat> read_stat(pid_t pid) {
+  const std::string text = read_text("/proc/" + std::to_string(pid) + "/stat");
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  ProcStat st;
+  st.pid = pid;
+  long ppid = 0;
+  if (std::sscanf(text.c_str() + close + 1, " %c %ld", &st.state, &ppid) != 2) return std::nullopt;
+  st.ppid = static_cast<pid_t>(ppid);
+  return st;
+}
+
+std::vector<pid_t> processes_where(const std::function<bool(pid_t, const std::string&)>& pred) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (pred(static_cast<pid_t>(pid), std::string("/proc/") + e->d_name))
+      out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::vector<ProcStat> all_processes() {
+  std::vector<ProcStat> out;
+  processes_where([&](pid_t pid, const std::string&) {
+    if (auto st = read_stat(pid)) out.push_back(*st);
+    return false;
+  });
+  return out;
+}
+
+std::vector<ProcStat> descendants(pid_t root) {
+  std::multimap<pid_t, ProcStat> by_parent;
+  for (const auto& p : all_processes()) by_parent.emplace(p.ppid, p);
+  std::vector<ProcStat> out;
+  std::vector<pid_t> todo{root};
+  while (!todo.empty()) {
+    const pid_t parent = todo.back();
+    todo.pop_back();
+    auto [lo, hi] = by_parent.equal_range(parent);
+    for (auto it = lo; it != hi; ++it) {
+      out.push_back(it->second);
+      todo.push_back(it->second.pid);
+    }
+  }
+  return out;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  return processes_where([&](pid_t pid, const std::string&) {
+    auto st = read_stat(pid);
+    return st && st->ppid == parent && st->state != 'Z';
+  });
+}
+
+std::vector<pid_t> marked_pids(const std::string& marker) {
+  const std::string needle = marker_entry(marker);
+  const pid_t self = ::getpid();
+  return processes_where([&](pid_t pid, const std::string& dir) {
+    if (pid == self) return false;
+    const std::string env = read_text(dir + "/environ");
+    for (size_t pos = 0; pos < env.size();) {
+      size_t nul = env.find('\0', pos);
+      if (nul == std::string::npos) nul = env.size();
+      if (env.compare(pos, nul - pos, needle) == 0) return true;
+      pos = nul + 1;
+    }
+    return false;
+  });
+}
+
+int count_marked(const std::string& marker, std::chrono::milliseconds settle) {
+  const auto deadline = Clock::now() + settle;
+  int n = static_cast<int>(marked_pids(marker).size());
+  while (n > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    n = static_cast<int>(marked_pids(marker).size());
+  }
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(30ms);
+    n = std::max(n, static_cast<int>(marked_pids(marker).size()));
+  }
+  return n;
+}
+
+bool wait_marked(const std::string& marker, int n, std::chrono::milliseconds within) {
+  return wait_until([&] { return static_cast<int>(marked_pids(marker).size()) == n; }, within);
+}
+
+int kill_marked(const std::string& marker) {
+  int killed = 0;
+  // Repeat: a process may fork while we sweep.
+  for (int pass = 0; pass < 5; ++pass) {
+    auto pids = marked_pids(marker);
+    if (pids.empty()) break;
+    for (pid_t p : pids)
+      if (::kill(p, SIGKILL) == 0) ++killed;
+    std::this_thread::sleep_for(20ms);
+  }
+  wait_until([&] { return marked_pids(marker).empty(); }, 2s);
+  return killed;
+}
+
+}  // namespace tend::test

@@ -1,0 +1,56 @@
+// The tests' own walk of the process table (plain reads of /proc, independent of the library
+// under test): a test puts TEND_TEST_MARKER=<marker> in the environment of what it starts, and
+// finds, counts and kills whatever of it is still there.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tend::test {
+
+// A marker unique to the running test and call: "<Suite.Test>-<pid>-<n>".
+std::string new_marker();
+// "TEND_TEST_MARKER=<marker>", the environment entry every process of a test inherits.
+std::string marker_entry(const std::string& marker);
+
+// The fields of /proc/PID/stat a test looks at.
+struct ProcStat {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  char state = '?';  // R, S, D, Z (zombie), T, ...
+};
+std::optional<ProcStat> read_stat(pid_t pid);
+// Every process /proc lists now.
+std::vector<ProcStat> all_processes();
+// Every process below `root` (not `root` itself), zombies included.
+std::vector<ProcStat> descendants(pid_t root);
+// Direct children of `parent` that are not zombies.
+std::vector<pid_t> children_of(pid_t parent);
+
+// The PIDs /proc lists now for which `pred(pid, "/proc/PID")` holds.
+std::vector<pid_t> processes_where(const std::function<bool(pid_t, const std::string&)>& pred);
+// Live processes (not this one) whose environment holds TEND_TEST_MARKER=<marker>. A zombie has
+// an empty environ: it is dead and not counted.
+std::vector<pid_t> marked_pids(const std::string& marker);
+// How many marked processes are alive, allowing `settle` for ones that are already dying; the
+// most seen over a few sweeps after that (a leak check must not pass on one lucky sweep: a
+// process in the middle of an exec shows an empty environ for an instant).
+int count_marked(const std::string& marker,
+                 std::chrono::milliseconds settle = std::chrono::milliseconds(500));
+// Waits until exactly `n` marked processes are alive.
+bool wait_marked(const std::string& marker, int n, std::chrono::milliseconds within);
+// SIGKILLs every marked process, again while new ones appear (cleanup, so a failing test does
+// not poison the next), and waits up to 2 s for them to be gone. Returns how many it killed.
+int kill_marked(const std::string& marker);
+
+// The whole file as text ("" if it cannot be read).
+std::string read_text(const std::string& path);
+// Polls `condition` every few milliseconds until it holds or `within` has passed.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds within);
+
+}  // namespace tend::test
