@@ -6,7 +6,7 @@
 #   big output: one job writing 1 GiB: agent and shim peak RSS, throughput vs `head -c 1G > file`.
 # Not a test: it prints a table. Needs python3.
 #
-# usage: bench/agent_bench.sh [TEND_BINARY]   env: JOBS=1000 CLIENTS=32 SLEEPERS=500
+# usage: bench/agent_bench.sh [TEND_BINARY]   env: JOBS=1000 CLIENTS=32 SLEEPERS=500 AGENT_ARGS=
 #        PARTS=throughput,idle,output BENCH_TMP=/tmp (where the data directory goes)
 set -euo pipefail
 
@@ -37,7 +37,9 @@ echo "machine: $(nproc) CPUs, $(uname -r), $(awk -F: '/model name/ {print $2; ex
 
 # --- throughput ---------------------------------------------------------------------------------
 if want throughput; then
-start_agent --max-running 64 --max-queued 100000
+# AGENT_ARGS: more agent options, e.g. "--keep-jobs 200" to measure with retention removing jobs.
+# shellcheck disable=SC2086
+start_agent --max-running 64 --max-queued 100000 ${AGENT_ARGS:-}
 python3 - "$ADDR" "$TOKEN" "$JOBS" "$CLIENTS" "$TEND" <<'PY'
 import http.client, json, os, subprocess, sys, threading, time
 addr, token, jobs, clients, tend = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]

@@ -15,7 +15,8 @@ inline constexpr int kNotMine = -1;
 
 // Subcommands served by the `tend-agent` program.
 inline bool is_agent_command(std::string_view cmd) {
-  return cmd == "agent" || cmd == "submit" || cmd == "jobs" || cmd == "logs" || cmd == "cancel";
+  return cmd == "agent" || cmd == "submit" || cmd == "jobs" || cmd == "logs" || cmd == "cancel" ||
+         cmd == "rm";
 }
 
 // Runs the subcommand `cmd` if it belongs to this face; kNotMine otherwise. argv[0] is `cmd`.

@@ -2,8 +2,8 @@
 #include <string>
 
 #include "agent_face.hpp"
-#include "server/agent_main.hpp"
 #include "client/client.hpp"
+#include "server/agent_main.hpp"
 
 namespace tend::agent {
 
@@ -13,6 +13,7 @@ int dispatch(std::string_view cmd, int argc, char** argv) {
   if (cmd == "jobs") return jobs_main(argc, argv);
   if (cmd == "logs") return logs_main(argc, argv);
   if (cmd == "cancel") return cancel_main(argc, argv);
+  if (cmd == "rm") return rm_main(argc, argv);
   return kNotMine;
 }
 

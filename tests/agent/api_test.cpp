@@ -22,7 +22,7 @@ TEST_F(AgentApi, HealthzIsOpenEverythingElseNeedsTheToken) {
   auto open = agent.client(false).Get("/healthz");
   ASSERT_TRUE(open);
   EXPECT_EQ(open->status, 200);
-  EXPECT_EQ(json::parse(open->body), json({{"ok", true}}));
+  EXPECT_EQ(json::parse(open->body), json({{"ok", true}, {"status", "ok"}}));
 
   for (const char* path : {"/v1/jobs", "/metrics", "/v1/jobs/x", "/v1/jobs/x/output"}) {
     auto none = agent.client(false).Get(path);

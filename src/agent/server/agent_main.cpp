@@ -1,5 +1,6 @@
 #include "server/agent_main.hpp"
 
+#include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -18,8 +19,12 @@
 
 #include "http/auth.hpp"
 #include "server/options.hpp"
+#include "server/recovery.hpp"
+#include "server/retention.hpp"
 #include "server/routes.hpp"
 #include "shim/files.hpp"
+#include "shim/job_env.hpp"
+#include "tend/process.hpp"
 #include "tend/reaper.hpp"
 
 namespace tend::agent {
@@ -43,15 +48,6 @@ Expected<void> mkdir_p(const std::string& path, mode_t mode) {
   return {};
 }
 
-// The `tend` program beside this one: it runs each job's supervisor (`tend agent-shim`).
-std::string shim_exe() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-  auto slash = self.rfind('/');
-  return slash == std::string::npos ? std::string("tend") : self.substr(0, slash) + "/tend";
-}
-
 // Every connection is an fd: 1,000 clients need more than the usual soft limit of 1,024.
 void raise_fd_limit() {
   struct rlimit rl {};
@@ -72,9 +68,29 @@ struct Prepared {
   std::unique_ptr<Scheduler> scheduler;
 };
 
-Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o) {
+// The agent's environment, as KEY=VALUE entries (what jobs may inherit from, by name).
+std::vector<std::string> own_environment() {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
+  return out;
+}
+
+std::string own_user_name() {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found)
+    return pw.pw_name;
+  return std::to_string(::geteuid());
+}
+
+Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
   auto p = std::make_unique<Prepared>();
   if (auto r = mkdir_p(o.data + "/jobs", 0700); !r) return r.error();
+  // Job data (outputs, scripts, environments in the database) is the agent's alone, whatever
+  // an older agent or the umask made of these directories.
+  for (const std::string& dir : {o.data, o.data + "/jobs"})
+    if (::chmod(dir.c_str(), 0700) != 0) return Error::from_errno("chmod", dir);
   // Absolute from here on: shims are found again after a restart by the job directory in their
   // command line, whatever directory the agent is restarted from.
   char* abs = ::realpath(o.data.c_str(), nullptr);
@@ -108,15 +124,32 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o) {
   if (!sigchld_fd) return sigchld_fd.error();
   raise_fd_limit();
 
-  auto store = Store::open(o.data + "/agent.db");
+  auto store =
+      o.recover ? open_for_recovery(o.data + "/agent.db") : Store::open(o.data + "/agent.db");
   if (!store) return store.error();
   p->store = std::move(*store);
+  if (o.recover) {
+    auto n = rebuild_records(*p->store, o.data + "/jobs");
+    if (!n) return n.error();
+    std::fprintf(stderr, "tend agent: --recover: %d job records rebuilt from their directories\n",
+                 *n);
+  }
+  // A submission interrupted by a crash, or a removal cut between record and directory.
+  auto orphans = remove_orphan_dirs(*p->store, o.data + "/jobs");
+  if (!orphans) return orphans.error();
+  if (*orphans > 0)
+    std::fprintf(stderr, "tend agent: removed %d job directories without a record\n", *orphans);
   SchedulerOptions sopts;
   sopts.jobs_dir = o.data + "/jobs";
-  sopts.self_exe = shim_exe();
+  auto tend_exe = sibling_executable("tend");  // it runs each job's shim
+  if (!tend_exe) return tend_exe.error();
+  sopts.self_exe = *tend_exe;
   sopts.max_running = o.max_running;
   sopts.output_limit = o.output_limit;
   sopts.sigchld_fd = std::move(*sigchld_fd);
+  sopts.retention = o.retention;
+  sopts.job_env = passed_environment(own_environment(), o.pass_env);
+  sopts.job_umask = job_umask;
   auto scheduler = Scheduler::create(*p->store, p->metrics, std::move(sopts));
   if (!scheduler) return scheduler.error();
   p->scheduler = std::move(*scheduler);
@@ -146,9 +179,11 @@ asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::S
 int serve(const AgentOptions& o, Prepared& p) {
   asio::io_context ioc(1);
   DirWatch watch(ioc);
-  AgentContext ctx{
-      *p.store, *p.scheduler,     p.metrics,   OutputContext{*p.store, watch, o.data + "/jobs"},
-      p.token,  o.data + "/jobs", o.max_queued};
+  AgentContext ctx{*p.store,       *p.scheduler,
+                   p.metrics,      OutputContext{*p.store, watch, o.data + "/jobs"},
+                   p.token,        o.data + "/jobs",
+                   o.max_queued,   o.users,
+                   own_user_name()};
   http::Server server(ioc, make_routes(ctx), o.http);
   ctx.server = &server;
   auto bound = server.listen(p.endpoints.front());
@@ -190,7 +225,10 @@ int serve(const AgentOptions& o, Prepared& p) {
 int agent_main(int argc, char** argv) {
   AgentOptions o;
   if (auto exit = parse_options(argc, argv, o)) return *exit;
-  auto prepared = prepare(o);
+  // Everything the agent and the shims create is private (database, outputs, results); jobs get
+  // the umask the agent was started with back.
+  mode_t job_umask = ::umask(077);
+  auto prepared = prepare(o, job_umask);
   if (!prepared) return fail(prepared.error().message());
   int rc = serve(o, **prepared);
   // The scheduler's thread ends before the database it writes to closes.

@@ -1,6 +1,6 @@
 #include "server/job_json.hpp"
 
-#include "server/clock.hpp"
+#include "tend/time.hpp"
 
 namespace tend::agent {
 
@@ -15,7 +15,7 @@ json opt(const std::optional<int>& v) {
   return v ? json(*v) : json(nullptr);
 }
 json opt_time(const std::optional<int64_t>& ms) {
-  return ms ? json(rfc3339(*ms)) : json(nullptr);
+  return ms ? json(format_rfc3339(std::chrono::milliseconds(*ms))) : json(nullptr);
 }
 
 }  // namespace
@@ -26,7 +26,7 @@ json job_json(const JobRecord& rec) {
   j["signal"] = opt(rec.signal);
   j["exit_status"] = opt(rec.exit_status);
   j["error"] = rec.error ? json(*rec.error) : json(nullptr);
-  j["created_at"] = rfc3339(rec.created_ms);
+  j["created_at"] = format_rfc3339(std::chrono::milliseconds(rec.created_ms));
   j["started_at"] = opt_time(rec.started_ms);
   j["finished_at"] = opt_time(rec.finished_ms);
   j["duration_ms"] = opt(rec.duration_ms);

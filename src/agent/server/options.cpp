@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <thread>
 
-#include "server/size_parse.hpp"
 #include "tend/parse.hpp"
 
 namespace tend::agent {
@@ -22,7 +21,8 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   CLI::App app{"tend agent: the job service (HTTP API, durable records, web page)", "tend agent"};
   std::string listen = o.listen.to_string(), output_limit = "64MiB", body_limit = "1MiB";
   size_t max_connections = o.http.max_connections;
-  std::string head_timeout = "10s", idle_timeout = "60s";
+  std::string head_timeout = "10s", idle_timeout = "60s", keep_for = "30d";
+  std::string allow_users, deny_users;
   app.add_option("--listen", listen, "ADDR:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--data", o.data, "directory for the database, job directories and token")
@@ -45,6 +45,20 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   app.add_option("--idle-timeout", idle_timeout,
                  "a kept-alive connection with no request for this long is closed")
       ->capture_default_str();
+  app.add_option("--keep-jobs", o.retention.keep_jobs,
+                 "finished jobs beyond the newest N are removed (record and directory)")
+      ->capture_default_str();
+  app.add_option("--keep-for", keep_for, "finished jobs older than this are removed, e.g. 30d")
+      ->capture_default_str();
+  app.add_option("--pass-env", o.pass_env,
+                 "an environment variable of the agent that jobs get too (repeatable; jobs "
+                 "otherwise start from a clean environment)");
+  app.add_option("--allow-users", allow_users,
+                 "comma-separated users jobs may run as (default: any not denied)");
+  app.add_option("--deny-users", deny_users, "comma-separated users jobs may not run as");
+  app.add_flag("--recover", o.recover,
+               "rebuild the job records from the job directories (after a damaged database "
+               "was moved aside), then serve");
   // KEY = VALUE lines whose keys are the long options (packaging/agent.conf); flags given on
   // the command line win. An unknown key or a missing file is an error, not ignored.
   app.set_config("--config", "", "read options from this file (KEY = VALUE, keys as the long options)");
@@ -83,6 +97,21 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
                          "\"");
     *out = *d;
   }
+  if (o.retention.keep_jobs < 0) return usage_error("--keep-jobs must not be negative");
+  auto kf = parse_duration(keep_for);
+  if (!kf || kf->count() <= 0)
+    return usage_error("--keep-for: expected a duration like 30d or 12h, got \"" + keep_for + "\"");
+  o.retention.keep_for = std::chrono::duration_cast<std::chrono::milliseconds>(*kf);
+  for (const std::string& name : o.pass_env)
+    if (name.empty() || name.find('=') != std::string::npos)
+      return usage_error("--pass-env: expected a variable name, got \"" + name + "\"");
+  if (app.count("--allow-users")) {
+    o.users.allow = parse_user_list(allow_users);
+    if (o.users.allow->empty()) return usage_error("--allow-users: expected user names");
+  }
+  o.users.deny = parse_user_list(deny_users);
+  if (app.count("--deny-users") && o.users.deny.empty())
+    return usage_error("--deny-users: expected user names");
   return std::nullopt;
 }
 

@@ -5,9 +5,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "http/address.hpp"
 #include "http/server.hpp"
+#include "server/retention.hpp"
+#include "server/user_policy.hpp"
 
 namespace tend::agent {
 
@@ -19,6 +22,10 @@ struct AgentOptions {
   int64_t max_queued = 1000;
   uint64_t output_limit = 64ull << 20;
   http::ServerLimits http;
+  RetentionPolicy retention;
+  std::vector<std::string> pass_env;  // more variables jobs inherit from the agent
+  UserPolicy users;
+  bool recover = false;  // rebuild the records from the job directories, then serve
 };
 
 // Parses argv into `o`. Returns the exit status when the program must end now (0 after --help,

@@ -9,6 +9,7 @@
 
 #include "http/text.hpp"
 #include "server/job_json.hpp"
+#include "server/store_errors.hpp"
 #include "tend/fd.hpp"
 
 namespace tend::agent {
@@ -80,7 +81,9 @@ boost::asio::awaitable<void> serve_output(http::Exchange& ex, OutputContext& ctx
           Status::bad_request, "offset", "must be a byte offset (a non-negative integer)"));
     offset = *v;
   }
-  auto rec = ctx.store.get(id);
+  auto found = ctx.store.get(id);
+  if (!found) co_return co_await ex.reply(store_error_response(found.error()));
+  std::optional<JobRecord> rec = std::move(*found);
   if (!rec)
     co_return co_await ex.reply(http::error_response(Status::not_found, "id", "no job " + id));
   bool sse = req.query("sse") == "1" ||
@@ -106,8 +109,11 @@ boost::asio::awaitable<void> serve_output(http::Exchange& ex, OutputContext& ctx
     uint64_t gen = sub.generation();
     // The state first, then the bytes: a job is recorded finished only after its output file
     // is complete, so "finished and nothing more to read" means the stream is over.
-    rec = ctx.store.get(id);
-    if (!rec) co_return;
+    // A record that cannot be read ends the stream (the Store has logged why): the client sees
+    // no `end` event, so it knows the output may be incomplete.
+    auto again = ctx.store.get(id);
+    if (!again || !*again) co_return;
+    rec = std::move(*again);
     if (sse && rec->state != last_state) {
       last_state = rec->state;
       if (!co_await ex.send("event: state\ndata: " + job_json(*rec).dump() + "\n\n")) co_return;

@@ -1,13 +1,16 @@
 #include "server/routes.hpp"
 
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "http/auth.hpp"
 #include "http/text.hpp"
 #include "server/clock.hpp"
 #include "server/job_json.hpp"
+#include "server/retention.hpp"
+#include "server/store_errors.hpp"
 #include "server/web_routes.hpp"
 #include "shim/files.hpp"
 #include "shim/job_request.hpp"
@@ -44,35 +47,40 @@ std::optional<Response> authenticate(const AgentContext& ctx, const Request& req
 }
 
 // Makes the job's directory and the files the job reads (its stdin, its script), before the job
-// is recorded. The spec itself reaches the shim on its stdin when the job starts.
+// is recorded; on failure removes what it made. All private to the agent (0700/0600): the shim
+// opens them as root and hands them to the job as fds. The spec itself reaches the shim on its
+// stdin when the job starts.
 Expected<void> prepare_job_dir(const std::string& dir, const JobRequest& req) {
-  // 0711: a job running as another user must reach its script, nothing else.
-  if (::mkdir(dir.c_str(), 0711) != 0) return Error::from_errno("mkdir", dir);
-  if (req.stdin_text) {
-    if (auto r = write_file(dir + "/stdin", *req.stdin_text, 0600); !r) return r;
-  }
-  if (req.script) {
-    if (auto r = write_file(dir + "/script", *req.script, 0600); !r) return r;
-    if (req.user) {
-      struct passwd pw {};
-      struct passwd* found = nullptr;
-      std::vector<char> buf(16384);
-      if (::getpwnam_r(req.user->c_str(), &pw, buf.data(), buf.size(), &found) == 0 && found &&
-          ::chown((dir + "/script").c_str(), pw.pw_uid, pw.pw_gid) != 0)
-        return Error::from_errno("chown", dir + "/script");
-    }
-  }
-  return {};
+  if (::mkdir(dir.c_str(), 0700) != 0) return Error::from_errno("mkdir", dir);
+  Expected<void> r;
+  if (req.stdin_text) r = write_file(dir + "/stdin", *req.stdin_text, 0600);
+  if (r && req.script) r = write_file(dir + "/script", *req.script, 0600);
+  if (!r) (void)remove_job_dir(dir);
+  return r;
+}
+
+// 507 for a full disk (the usual cause of a failed write), 500 for anything else.
+Response refuse_write(const Error& e, const std::string& what) {
+  if (e.code == ENOSPC || e.code == EDQUOT)
+    return error_response(Status::insufficient_storage, "",
+                          what + ": the disk is full: " + e.message());
+  return error_response(Status::internal_server_error, "", what + ": " + e.message());
 }
 
 Response healthz(AgentContext& ctx) {
   if (auto broken = ctx.scheduler.broken())
-    return json_response(Status::service_unavailable, {{"ok", false}, {"error", *broken}});
-  return json_response(Status::ok, {{"ok", true}});
+    return json_response(Status::service_unavailable,
+                         {{"ok", false}, {"status", "broken"}, {"error", *broken}});
+  if (auto degraded = ctx.scheduler.degraded())
+    return json_response(Status::service_unavailable,
+                         {{"ok", false}, {"status", "degraded"}, {"error", *degraded}});
+  return json_response(Status::ok, {{"ok", true}, {"status", "ok"}});
 }
 
 Response metrics(AgentContext& ctx) {
-  std::string text = ctx.metrics.render(ctx.store.count_by_state());
+  auto counts = ctx.store.count_by_state();
+  if (!counts) return store_error_response(counts.error());
+  std::string text = ctx.metrics.render(*counts);
   if (ctx.server) text += render_http_metrics(ctx.server->stats());
   return http::text_response(Status::ok, std::move(text), "text/plain; version=0.0.4");
 }
@@ -86,7 +94,14 @@ Response submit_job(AgentContext& ctx, const Request& req) {
     return error_response(Status::bad_request, parsed.error().stage, parsed.error().detail);
   if (auto host = check_on_host(*parsed); !host)
     return error_response(Status::bad_request, host.error().stage, host.error().detail);
-  if (ctx.store.count(JobState::queued) >= ctx.max_queued)
+  if (auto no = ctx.users.refusal(parsed->user.value_or(ctx.own_user)))
+    return error_response(Status::forbidden, "user", *no);
+  if (auto degraded = ctx.scheduler.degraded())
+    return error_response(Status::insufficient_storage, "",
+                          "the agent cannot take jobs now: " + *degraded);
+  auto queued = ctx.store.count(JobState::queued);
+  if (!queued) return store_error_response(queued.error());
+  if (*queued >= ctx.max_queued)
     return error_response(
         Status::too_many_requests, "",
         "the queue is full (" + std::to_string(ctx.max_queued) + " jobs waiting); retry later");
@@ -96,11 +111,13 @@ Response submit_job(AgentContext& ctx, const Request& req) {
   rec.created_ms = now_ms();
   std::string dir = ctx.jobs_dir + "/" + rec.id;
   if (auto r = prepare_job_dir(dir, *parsed); !r)
-    return error_response(Status::internal_server_error, "",
-                          "could not prepare the job: " + r.error().message());
-  if (auto r = ctx.store.insert(rec); !r)
-    return error_response(Status::internal_server_error, "",
-                          "could not record the job: " + r.error().message());
+    return refuse_write(r.error(), "could not prepare the job");
+  if (auto r = ctx.store.insert(rec); !r) {
+    // Nothing of a refused submission stays (a crash right here: the next start removes it).
+    (void)remove_job_dir(dir);
+    return r.error().code == EUCLEAN ? store_error_response(r.error())
+                                     : refuse_write(r.error(), "could not record the job");
+  }
   ctx.scheduler.kick();
   auto res = json_response(Status::created, {{"id", rec.id}, {"state", to_string(rec.state)}});
   res.set("Location", "/v1/jobs/" + rec.id);
@@ -134,7 +151,9 @@ Response list_jobs(AgentContext& ctx, const Request& req) {
       return error_response(Status::bad_request, "cursor", "not a cursor this agent gave out");
     q.before_seq = static_cast<int64_t>(*v);
   }
-  auto rows = ctx.store.list(q);
+  auto found = ctx.store.list(q);
+  if (!found) return store_error_response(found.error());
+  const auto& rows = *found;
   json jobs = json::array();
   for (const auto& r : rows) jobs.push_back(job_json(r));
   json next = rows.size() == static_cast<size_t>(q.limit) ? json(std::to_string(rows.back().seq))
@@ -145,8 +164,31 @@ Response list_jobs(AgentContext& ctx, const Request& req) {
 Response get_job(AgentContext& ctx, const Request& req) {
   const std::string& id = req.param(0);
   auto rec = ctx.store.get(id);
-  if (!rec) return error_response(Status::not_found, "id", "no job " + id);
-  return json_response(Status::ok, job_json(*rec));
+  if (!rec) return store_error_response(rec.error());
+  if (!*rec) return error_response(Status::not_found, "id", "no job " + id);
+  return json_response(Status::ok, job_json(**rec));
+}
+
+Response delete_job(AgentContext& ctx, const Request& req) {
+  const std::string& id = req.param(0);
+  std::string why;
+  switch (ctx.scheduler.remove(id, why)) {
+    case Scheduler::RemoveOutcome::removed:
+      return json_response(Status::ok, {{"id", id}, {"removed", true}});
+    case Scheduler::RemoveOutcome::unknown:
+      return error_response(Status::not_found, "id", "no job " + id);
+    case Scheduler::RemoveOutcome::still_running:
+      return error_response(Status::conflict, "id",
+                            "job " + id + " has not finished: cancel it first");
+    case Scheduler::RemoveOutcome::failed:
+      return error_response(Status::internal_server_error, "",
+                            "could not remove " + id + ": " + why);
+    case Scheduler::RemoveOutcome::unavailable:
+      break;
+  }
+  return error_response(Status::service_unavailable, "",
+                        "the agent cannot remove jobs now: " +
+                            ctx.scheduler.broken().value_or("its scheduler does not answer"));
 }
 
 Response cancel_job(AgentContext& ctx, const Request& req) {
@@ -164,7 +206,7 @@ Response cancel_job(AgentContext& ctx, const Request& req) {
       break;
   }
   auto rec = ctx.store.get(id);
-  return json_response(Status::accepted, rec ? job_json(*rec) : json{{"id", id}});
+  return json_response(Status::accepted, rec && *rec ? job_json(**rec) : json{{"id", id}});
 }
 
 }  // namespace
@@ -177,6 +219,7 @@ http::Router make_routes(AgentContext& ctx) {
   r.add(Verb::post, "/v1/jobs", [&ctx](const Request& q) { return submit_job(ctx, q); });
   r.add(Verb::get, "/v1/jobs", [&ctx](const Request& q) { return list_jobs(ctx, q); });
   r.add(Verb::get, "/v1/jobs/{}", [&ctx](const Request& q) { return get_job(ctx, q); });
+  r.add(Verb::delete_, "/v1/jobs/{}", [&ctx](const Request& q) { return delete_job(ctx, q); });
   r.add(Verb::post, "/v1/jobs/{}/cancel", [&ctx](const Request& q) { return cancel_job(ctx, q); });
   r.add_stream(Verb::get, "/v1/jobs/{}/output",
                [&ctx](http::Exchange& ex) { return serve_output(ex, ctx.output); });

@@ -13,6 +13,7 @@
 #include "server/output_stream.hpp"
 #include "server/scheduler.hpp"
 #include "server/store.hpp"
+#include "server/user_policy.hpp"
 
 namespace tend::agent {
 
@@ -24,6 +25,8 @@ struct AgentContext {
   std::string token;
   std::string jobs_dir;
   int64_t max_queued = 1000;
+  UserPolicy users;
+  std::string own_user;                  // who a job that names no user runs as (the agent's user)
   const http::Server* server = nullptr;  // for its connection figures in /metrics
 };
 

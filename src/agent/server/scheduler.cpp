@@ -116,6 +116,7 @@ Scheduler::~Scheduler() {
 Expected<void> Scheduler::start() {
   recover();
   schedule();
+  retain_every_second();
   thread_ = std::thread([this] { thread_main(); });
   return {};
 }
@@ -162,12 +163,115 @@ std::optional<std::string> Scheduler::broken() const {
   return broken_;
 }
 
+std::optional<std::string> Scheduler::degraded() const {
+  std::lock_guard lock(broken_mu_);
+  return degraded_;
+}
+
+void Scheduler::set_degraded(std::optional<std::string> why) {
+  std::lock_guard lock(broken_mu_);
+  if (why && !degraded_)
+    std::fprintf(stderr,
+                 "tend agent: degraded: %s (job records wait in memory, retried every second)\n",
+                 why->c_str());
+  if (!why && degraded_) std::fputs("tend agent: job records are written again\n", stderr);
+  degraded_ = std::move(why);
+}
+
+bool Scheduler::record(const JobRecord& rec) {
+  auto r = store_.update(rec);
+  if (r) {
+    unwritten_.erase(rec.id);
+    return true;
+  }
+  unwritten_[rec.id] = rec;
+  write_failed(r.error());
+  return false;
+}
+
+void Scheduler::write_failed(const Error& e) {
+  write_failing_ = true;
+  set_degraded("cannot write job records: " + e.message());
+  if (!retry_armed_) {
+    retry_armed_ = true;
+    loop_.add_timer(std::chrono::seconds(1), [this] { retry_writes(); });
+  }
+}
+
+void Scheduler::retry_writes() {
+  retry_armed_ = false;
+  auto pending = std::move(unwritten_);
+  unwritten_.clear();
+  for (auto& [id, rec] : pending)
+    if (record(rec)) touch_state(job_dir(id), rec.state);
+  if (!unwritten_.empty()) return;  // record() armed the next retry
+  // Queued jobs could not be recorded `running` meanwhile: healthy again only if that works.
+  write_failing_ = false;
+  schedule();
+  if (!write_failing_) set_degraded(std::nullopt);
+}
+
+void Scheduler::retain(bool by_age) {
+  if (stopping_) return;
+  constexpr int kBatch = 100;  // a short transaction: the API's reads wait for it
+  auto removed = retention_pass(store_, opts_.jobs_dir, opts_.retention, now_ms(), kBatch, by_age);
+  if (!removed) log_error("retention", removed.error());
+  if (removed && *removed > 0) metrics_.add_jobs_removed(*removed);
+  // A full batch: more are due, after whatever else the loop has to do.
+  if (removed && *removed == kBatch) retain_soon();
+}
+
+void Scheduler::retain_soon() {
+  if (retain_armed_) return;
+  retain_armed_ = true;
+  // Coalesced: one pass for the jobs that end within the interval, not one per job.
+  loop_.add_timer(std::chrono::milliseconds(50), [this] {
+    retain_armed_ = false;
+    retain(false);
+  });
+}
+
+void Scheduler::retain_every_second() {
+  retain(true);
+  loop_.add_timer(std::chrono::seconds(1), [this] { retain_every_second(); });
+}
+
+Scheduler::RemoveOutcome Scheduler::remove(const std::string& id, std::string& why) {
+  if (broken()) return RemoveOutcome::unavailable;
+  auto answer = std::make_shared<std::promise<std::pair<RemoveOutcome, std::string>>>();
+  auto result = answer->get_future();
+  post([this, id, answer] {
+    if (unwritten_.count(id) || running_.count(id))
+      return answer->set_value({RemoveOutcome::still_running, ""});
+    auto rec = store_.get(id);
+    if (!rec) return answer->set_value({RemoveOutcome::failed, rec.error().message()});
+    if (!*rec) return answer->set_value({RemoveOutcome::unknown, ""});
+    if (!is_final((*rec)->state)) return answer->set_value({RemoveOutcome::still_running, ""});
+    if (auto r = remove_jobs(store_, opts_.jobs_dir, {id}); !r) {
+      log_error("remove " + id, r.error());
+      return answer->set_value({RemoveOutcome::failed, r.error().message()});
+    }
+    metrics_.add_jobs_removed(1);
+    answer->set_value({RemoveOutcome::removed, ""});
+  });
+  if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+    return RemoveOutcome::unavailable;
+  auto [outcome, text] = result.get();
+  why = text;
+  return outcome;
+}
+
 Scheduler::CancelOutcome Scheduler::cancel(const std::string& id) {
   if (broken()) return CancelOutcome::unavailable;
   auto answer = std::make_shared<std::promise<CancelOutcome>>();
   auto result = answer->get_future();
   post([this, id, answer] {
-    auto rec = store_.get(id);
+    // A finished job whose record is still waiting to be written has finished.
+    if (unwritten_.count(id) && is_final(unwritten_[id].state))
+      return answer->set_value(CancelOutcome::already_finished);
+    auto found = store_.get(id);
+    if (!found) return answer->set_value(CancelOutcome::unavailable);
+    auto& rec = *found;
     if (!rec) return answer->set_value(CancelOutcome::unknown);
     if (is_final(rec->state)) return answer->set_value(CancelOutcome::already_finished);
     rec->cancel_requested = true;
@@ -183,7 +287,7 @@ Scheduler::CancelOutcome Scheduler::cancel(const std::string& id) {
       if (rc != 0 && errno != ESRCH)
         log_error("cancel " + id, Error::from_errno("pidfd_send_signal"));
     }
-    if (auto r = store_.update(*rec); !r) log_error("cancel " + id, r.error());
+    record(*rec);
     if (rec->state == JobState::cancelled) touch_state(job_dir(id), rec->state);
     answer->set_value(CancelOutcome::accepted);
   });
@@ -197,7 +301,10 @@ void Scheduler::schedule() {
   if (stopping_) return;
   int free = opts_.max_running - static_cast<int>(running_.size());
   if (free <= 0) return;
-  for (auto& rec : store_.with_state(JobState::queued, free)) start_job(std::move(rec));
+  if (!unwritten_.empty()) return;  // no new job while records cannot be written
+  auto queued = store_.with_state(JobState::queued, free);
+  if (!queued) return log_error("find queued jobs", queued.error());
+  for (auto& rec : *queued) start_job(std::move(rec));
   metrics_.set_running(static_cast<int64_t>(running_.size()));
 }
 
@@ -208,8 +315,13 @@ void Scheduler::start_job(JobRecord rec) {
   // of starting it a second time.
   rec.state = JobState::running;
   rec.started_ms = now_ms();
-  if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
-  json spec = {{"id", rec.id}, {"request", rec.request}, {"output_limit", opts_.output_limit}};
+  // Not started unless recorded: it stays queued, and starts when records can be written.
+  if (auto r = store_.update(rec); !r) return write_failed(r.error());
+  json spec = {{"id", rec.id},
+               {"request", rec.request},
+               {"output_limit", opts_.output_limit},
+               {"env", opts_.job_env},
+               {"umask", static_cast<unsigned>(opts_.job_umask)}};
   auto spec_fd = sealed_memory_file("tend-job-spec", spec.dump());
   if (!spec_fd) return fail_to_start(rec, spec_fd.error());
   Command cmd({opts_.self_exe, "agent-shim", dir.path});
@@ -232,7 +344,7 @@ void Scheduler::fail_to_start(JobRecord& rec, const Error& e) {
   rec.error = "could not start the job's supervisor: " + e.message();
   rec.exit_status = 125;
   rec.finished_ms = now_ms();
-  if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+  record(rec);
   touch_state(job_dir(rec.id), rec.state);
 }
 
@@ -257,7 +369,17 @@ void Scheduler::on_shim_exit(const std::string& id) {
   }
   running_.erase(it);
   metrics_.set_running(static_cast<int64_t>(running_.size()));
-  if (auto rec = store_.get(id)) finish_from_disk(*rec, why);
+  if (auto it = unwritten_.find(id); it != unwritten_.end() && !is_final(it->second.state)) {
+    JobRecord rec = it->second;
+    finish_from_disk(rec, why);
+  } else if (auto rec = store_.get(id); rec && *rec) {
+    finish_from_disk(**rec, why);
+    retain_soon();
+  } else if (!rec) {
+    // The record cannot be read now: the result stays in the job's directory, and the next
+    // start of the agent (or a later look) reconciles it.
+    log_error("read record of " + id, rec.error());
+  }
   schedule();
 }
 
@@ -301,7 +423,7 @@ void Scheduler::finish_from_disk(JobRecord& rec, const std::string& why_no_resul
     if (auto out = read_file(dir.output())) rec.output_bytes = static_cast<int64_t>(out->size());
   }
   metrics_.add_leftovers_killed(rec.leftovers_killed);
-  if (auto r = store_.update(rec); !r) log_error("record " + rec.id, r.error());
+  record(rec);
   touch_state(dir, rec.state);
 }
 
@@ -309,7 +431,9 @@ void Scheduler::recover() {
   // One look at /proc for every shim of this data directory, whatever the database recorded:
   // the agent may have died before recording a shim it had started.
   auto shims = find_shims(opts_.jobs_dir);
-  for (auto& rec : store_.with_state(JobState::running)) {
+  auto running = store_.with_state(JobState::running);
+  if (!running) return log_error("find running jobs", running.error());
+  for (auto& rec : *running) {
     if (auto it = shims.find(rec.id); it != shims.end()) {
       rec.shim_pid = it->second.pid;
       watch(rec.id, Running{Child{}, std::move(it->second.pidfd)});

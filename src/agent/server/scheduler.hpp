@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "server/metrics.hpp"
+#include "server/retention.hpp"
 #include "server/store.hpp"
 #include "shim/job_dir.hpp"
 #include "tend/child.hpp"
@@ -35,6 +36,11 @@ struct SchedulerOptions {
   std::string self_exe;  // the tend binary, for `tend agent-shim`
   int max_running = 2;
   uint64_t output_limit = 64ull << 20;  // per job: head + tail kept on disk
+  RetentionPolicy retention;
+  // Passed to every job in its spec: what it inherits from the agent's environment (locale,
+  // TZ, --pass-env) and the umask the agent was started with (the agent itself runs with 077).
+  std::map<std::string, std::string> job_env;
+  mode_t job_umask = 022;
   // Orphans re-parented to this process (PID 1 in a container) are reaped from this signalfd
   // (SIGCHLD, blocked in every thread). Invalid: none are expected.
   UniqueFd sigchld_fd;
@@ -43,6 +49,7 @@ struct SchedulerOptions {
 class Scheduler {
  public:
   enum class CancelOutcome { accepted, already_finished, unknown, unavailable };
+  enum class RemoveOutcome { removed, still_running, unknown, unavailable, failed };
 
   static Expected<std::unique_ptr<Scheduler>> create(Store& store, Metrics& metrics,
                                                      SchedulerOptions opts);
@@ -58,6 +65,11 @@ class Scheduler {
   // Why the scheduler can no longer start or watch jobs (its event loop failed); nullopt while
   // it works. The API then refuses new jobs with 503 and /healthz says so.
   std::optional<std::string> broken() const;
+  // Removes a finished job (record, then directory). `failed`: the error is in `why`.
+  RemoveOutcome remove(const std::string& id, std::string& why);
+  // Why job records cannot be written now (a full disk, a failing database): results wait in
+  // memory and are retried every second. nullopt while every write succeeds.
+  std::optional<std::string> degraded() const;
   JobDir job_dir(const std::string& id) const { return JobDir{opts_.jobs_dir + "/" + id}; }
 
  private:
@@ -85,6 +97,16 @@ class Scheduler {
   // The shim is gone: record its result, or `lost` (`cancelled` if asked) after cleaning up.
   void finish_from_disk(JobRecord& rec, const std::string& why_no_result);
   void on_sigchld();
+  // Writes `rec`; on failure keeps it for retry_writes() and marks the agent degraded.
+  bool record(const JobRecord& rec);
+  void retry_writes();
+  // A record could not be written: degraded, and a retry in a second.
+  void write_failed(const Error& e);
+  void set_degraded(std::optional<std::string> why);
+  // One batch of retention (`by_age`: also keep_for, which scans); a full batch asks for more.
+  void retain(bool by_age);
+  void retain_soon();
+  void retain_every_second();
 
   Store& store_;
   Metrics& metrics_;
@@ -98,6 +120,12 @@ class Scheduler {
   std::atomic<bool> stopping_{false};
   mutable std::mutex broken_mu_;
   std::optional<std::string> broken_;
+  std::optional<std::string> degraded_;
+  // Records whose write failed, newest version per job: retried until the store takes them.
+  std::map<std::string, JobRecord> unwritten_;
+  bool retry_armed_ = false;
+  bool write_failing_ = false;
+  bool retain_armed_ = false;
   std::thread thread_;
 };
 

@@ -1,6 +1,12 @@
 #include "server/store.hpp"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <set>
 
 namespace tend::agent {
 
@@ -23,6 +29,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, seq);
 CREATE TABLE IF NOT EXISTS labels(
   key TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY(key, value, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS labels_by_seq ON labels(seq);
 )sql";
 
 constexpr const char* kColumns =
@@ -100,11 +107,44 @@ JobRecord read_row(sqlite3_stmt* s) {
   return r;
 }
 
-Error db_error(sqlite3* db, std::string stage) {
-  return Error::with_detail(std::move(stage), sqlite3_errmsg(db));
+// The errno that says what kind of failure an SQLite result code is (see store.hpp).
+int failure_kind(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return ENOSPC;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return EUCLEAN;
+    default:
+      return EIO;
+  }
+}
+
+// Runs `PRAGMA quick_check`: the empty string when the database is sound, else what it found.
+std::string quick_check(sqlite3* db) {
+  sqlite3_stmt* s = nullptr;
+  if (int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, nullptr); rc != SQLITE_OK)
+    return sqlite3_errmsg(db);
+  std::string found;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    std::string line = col_text(s, 0);
+    if (line != "ok") found += (found.empty() ? "" : "; ") + line;
+    if (found.size() > 500) break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    found += (found.empty() ? "" : "; ") + std::string(sqlite3_errmsg(db));
+  sqlite3_finalize(s);
+  return found;
 }
 
 }  // namespace
+
+Error Store::failure(const std::string& stage, int rc) {
+  Error e{stage, failure_kind(rc), {}, sqlite3_errmsg(db_)};
+  std::fprintf(stderr, "tend agent: database: %s\n", e.message().c_str());
+  return e;
+}
 
 Expected<std::unique_ptr<Store>> Store::open(const std::string& path) {
   sqlite3* db = nullptr;
@@ -118,6 +158,11 @@ Expected<std::unique_ptr<Store>> Store::open(const std::string& path) {
   }
   std::unique_ptr<Store> store(new Store(db));
   sqlite3_busy_timeout(db, 5000);
+  // Job environments (which may hold secrets) are in it: the agent's alone, whatever an older
+  // agent or the umask made of it. (locking_mode=EXCLUSIVE: there is no -shm file.)
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    if (::chmod((path + suffix).c_str(), 0600) != 0 && errno != ENOENT)
+      return Error::from_errno("chmod", path + suffix);
   // NOMUTEX: every use of the connection already holds mu_.
   // WAL + synchronous=NORMAL: a commit survives a crash of the agent (the WAL is in the page
   // cache); only a power loss can roll back the last transactions.
@@ -132,7 +177,36 @@ Expected<std::unique_ptr<Store>> Store::open(const std::string& path) {
       return e;
     }
   }
+  if (std::string found = quick_check(db); !found.empty())
+    return Error{"database damaged", EUCLEAN, path,
+                 found +
+                     " (move it aside and start with --recover to rebuild the records from "
+                     "the job directories; see docs/security.md)"};
   return store;
+}
+
+std::vector<JobRecord> Store::salvage(const std::string& path) {
+  std::vector<JobRecord> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return out;
+  }
+  std::set<std::string> seen;
+  for (const char* order : {"ASC", "DESC"}) {
+    std::string sql = std::string("SELECT ") + kColumns + " FROM jobs ORDER BY seq " + order;
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) break;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      JobRecord r = read_row(s);
+      if (!r.id.empty() && seen.insert(r.id).second) out.push_back(std::move(r));
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  std::sort(out.begin(), out.end(),
+            [](const JobRecord& a, const JobRecord& b) { return a.seq < b.seq; });
+  return out;
 }
 
 Store::~Store() {
@@ -150,12 +224,8 @@ sqlite3_stmt* Store::prepared(const std::string& sql) {
 }
 
 Expected<void> Store::exec(const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    Error e = Error::with_detail("sqlite", msg ? msg : "error");
-    sqlite3_free(msg);
-    return e;
-  }
+  if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); rc != SQLITE_OK)
+    return failure(sql, rc);
   return {};
 }
 
@@ -164,13 +234,17 @@ Expected<void> Store::insert(JobRecord& rec) {
   if (auto r = exec("BEGIN IMMEDIATE;"); !r) return r;
   {
     Stmt s(prepared("INSERT INTO jobs(id, state, request, created_ms) VALUES(?1, ?2, ?3, ?4)"));
-    if (!s) return db_error(db_, "prepare insert");
+    if (!s) {
+      Error e = failure("prepare insert", sqlite3_errcode(db_));
+      (void)exec("ROLLBACK;");
+      return e;
+    }
     s.bind(1, rec.id);
     s.bind(2, std::string(to_string(rec.state)));
     s.bind(3, rec.request.dump());
     s.bind(4, rec.created_ms);
-    if (sqlite3_step(s.get()) != SQLITE_DONE) {
-      Error e = db_error(db_, "insert job");
+    if (int rc = sqlite3_step(s.get()); rc != SQLITE_DONE) {
+      Error e = failure("insert job", rc);
       (void)exec("ROLLBACK;");
       return e;
     }
@@ -184,33 +258,42 @@ Expected<void> Store::insert(JobRecord& rec) {
       s.bind(2, v.is_string() ? v.get<std::string>() : v.dump());
       s.bind(3, rec.seq);
       if (!s || sqlite3_step(s.get()) != SQLITE_DONE) {
-        Error e = db_error(db_, "insert label");
+        Error e = failure("insert label", sqlite3_errcode(db_));
         (void)exec("ROLLBACK;");
         return e;
       }
     }
   }
-  return exec("COMMIT;");
+  if (auto r = exec("COMMIT;"); !r) {
+    (void)exec("ROLLBACK;");
+    return r;
+  }
+  return {};
 }
 
-std::vector<JobRecord> Store::query_locked(const std::string& tail, const std::vector<Arg>& args) {
+Expected<std::vector<JobRecord>> Store::query_locked(const std::string& tail,
+                                                     const std::vector<Arg>& args) {
   std::vector<JobRecord> out;
   Stmt s(prepared(std::string("SELECT ") + kColumns + " FROM jobs " + tail));
-  if (!s) return out;
+  if (!s) return failure("prepare query", sqlite3_errcode(db_));
   for (size_t i = 0; i < args.size(); ++i)
     std::visit([&](const auto& v) { s.bind(static_cast<int>(i + 1), v); }, args[i]);
-  while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(read_row(s.get()));
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_row(s.get()));
+  // Anything but the end of the rows (SQLITE_CORRUPT, SQLITE_IOERR ...) is not a short answer.
+  if (rc != SQLITE_DONE) return failure("read jobs", rc);
   return out;
 }
 
-std::optional<JobRecord> Store::get(const std::string& id) {
+Expected<std::optional<JobRecord>> Store::get(const std::string& id) {
   std::lock_guard lock(mu_);
   auto rows = query_locked("WHERE id = ?1", {id});
-  if (rows.empty()) return std::nullopt;
-  return std::move(rows[0]);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<JobRecord>();
+  return std::optional<JobRecord>(std::move((*rows)[0]));
 }
 
-std::vector<JobRecord> Store::list(const ListQuery& q) {
+Expected<std::vector<JobRecord>> Store::list(const ListQuery& q) {
   std::string where = "WHERE 1";
   std::vector<Arg> args;
   auto param = [&](Arg a) {
@@ -229,29 +312,92 @@ std::vector<JobRecord> Store::list(const ListQuery& q) {
   return query_locked(where, args);
 }
 
-std::vector<JobRecord> Store::with_state(JobState st, int limit) {
+Expected<std::vector<JobRecord>> Store::with_state(JobState st, int limit) {
   std::lock_guard lock(mu_);
   return query_locked("WHERE state = ?1 ORDER BY seq ASC LIMIT ?2",
                       {std::string(to_string(st)), int64_t{limit}});
 }
 
-std::map<JobState, int64_t> Store::count_by_state() {
+Expected<std::map<JobState, int64_t>> Store::count_by_state() {
   std::map<JobState, int64_t> out;
   std::lock_guard lock(mu_);
   Stmt s(prepared("SELECT state, COUNT(*) FROM jobs GROUP BY state"));
-  if (!s) return out;
-  while (sqlite3_step(s.get()) == SQLITE_ROW)
+  if (!s) return failure("prepare count", sqlite3_errcode(db_));
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
     if (auto st = job_state_from_string(col_text(s.get(), 0)))
       out[*st] = sqlite3_column_int64(s.get(), 1);
+  if (rc != SQLITE_DONE) return failure("count jobs", rc);
   return out;
 }
 
-int64_t Store::count(JobState st) {
+Expected<int64_t> Store::count(JobState st) {
   std::lock_guard lock(mu_);
   Stmt s(prepared("SELECT COUNT(*) FROM jobs WHERE state = ?1"));
-  if (!s) return 0;
+  if (!s) return failure("prepare count", sqlite3_errcode(db_));
   s.bind(1, std::string(to_string(st)));
-  return sqlite3_step(s.get()) == SQLITE_ROW ? sqlite3_column_int64(s.get(), 0) : 0;
+  if (int rc = sqlite3_step(s.get()); rc != SQLITE_ROW) return failure("count jobs", rc);
+  return sqlite3_column_int64(s.get(), 0);
+}
+
+Expected<std::vector<std::string>> Store::ids_locked(const char* sql,
+                                                     const std::vector<Arg>& args) {
+  std::vector<std::string> out;
+  Stmt s(prepared(sql));
+  if (!s) return failure("prepare query", sqlite3_errcode(db_));
+  for (size_t i = 0; i < args.size(); ++i)
+    std::visit([&](const auto& v) { s.bind(static_cast<int>(i + 1), v); }, args[i]);
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(col_text(s.get(), 0));
+  if (rc != SQLITE_DONE) return failure("read job ids", rc);
+  return out;
+}
+
+Expected<std::vector<std::string>> Store::beyond_newest(int64_t keep, int limit) {
+  std::lock_guard lock(mu_);
+  // The cut is found by walking `keep` entries of the primary key, then the oldest rows are read
+  // up to `limit`: cheap enough to run after every job. Queued and running jobs count towards
+  // `keep` but stay.
+  return ids_locked(
+      "SELECT id FROM jobs WHERE seq <= COALESCE((SELECT seq FROM jobs ORDER BY seq DESC "
+      "LIMIT 1 OFFSET ?1), -1) AND state NOT IN ('queued', 'running') ORDER BY seq ASC LIMIT ?2",
+      {keep, int64_t{limit}});
+}
+
+Expected<std::vector<std::string>> Store::finished_before(int64_t before_ms, int limit) {
+  std::lock_guard lock(mu_);
+  // No index on finished_ms (one more to update per job): this scans, so it runs once a second.
+  return ids_locked(
+      "SELECT id FROM jobs WHERE finished_ms < ?1 AND state NOT IN ('queued', 'running') "
+      "ORDER BY seq ASC LIMIT ?2",
+      {before_ms, int64_t{limit}});
+}
+
+Expected<std::vector<std::string>> Store::all_ids() {
+  std::lock_guard lock(mu_);
+  return ids_locked("SELECT id FROM jobs", {});
+}
+
+Expected<void> Store::remove(const std::vector<std::string>& ids) {
+  std::lock_guard lock(mu_);
+  if (auto r = exec("BEGIN IMMEDIATE;"); !r) return r;
+  for (const std::string& id : ids) {
+    for (const char* sql : {"DELETE FROM labels WHERE seq = (SELECT seq FROM jobs WHERE id = ?1)",
+                            "DELETE FROM jobs WHERE id = ?1"}) {
+      Stmt s(prepared(sql));
+      int rc = s ? (s.bind(1, id), sqlite3_step(s.get())) : sqlite3_errcode(db_);
+      if (rc != SQLITE_DONE) {
+        Error e = failure("delete job", rc);
+        (void)exec("ROLLBACK;");
+        return e;
+      }
+    }
+  }
+  if (auto r = exec("COMMIT;"); !r) {
+    (void)exec("ROLLBACK;");
+    return r;
+  }
+  return {};
 }
 
 Expected<void> Store::update(const JobRecord& r) {
@@ -261,7 +407,7 @@ Expected<void> Store::update(const JobRecord& r) {
                "exit_status=?7, error=?8, duration_ms=?9, cpu_user_ms=?10, cpu_system_ms=?11, "
                "peak_memory_bytes=?12, output_bytes=?13, output_dropped_bytes=?14, "
                "leftovers_killed=?15, shim_pid=?16, cancel_requested=?17 WHERE id=?1"));
-  if (!s) return db_error(db_, "prepare update");
+  if (!s) return failure("prepare update", sqlite3_errcode(db_));
   s.bind(1, r.id);
   s.bind(2, std::string(to_string(r.state)));
   s.bind(3, r.started_ms);
@@ -279,7 +425,7 @@ Expected<void> Store::update(const JobRecord& r) {
   s.bind(15, int64_t{r.leftovers_killed});
   s.bind(16, r.shim_pid);
   s.bind(17, int64_t{r.cancel_requested ? 1 : 0});
-  if (sqlite3_step(s.get()) != SQLITE_DONE) return db_error(db_, "update job");
+  if (int rc = sqlite3_step(s.get()); rc != SQLITE_DONE) return failure("update job", rc);
   return {};
 }
 

@@ -47,28 +47,46 @@ struct ListQuery {
   std::optional<int64_t> before_seq;  // the cursor: only jobs older than this
 };
 
+// Every failure of a statement is an Error (never a short answer), logged once on stderr, with
+// a code that says what kind it is: ENOSPC (SQLITE_FULL: the disk is full), EUCLEAN
+// (SQLITE_CORRUPT/NOTADB: the database is damaged), EIO (any other failure).
 class Store {
  public:
+  // Opens (creates) the database, private to the agent (0600), and refuses a damaged one
+  // (PRAGMA quick_check) with an error that names the way out (`tend agent --recover`).
   static Expected<std::unique_ptr<Store>> open(const std::string& path);
+  // The records that can still be read from a damaged database: from the oldest up to the first
+  // unreadable page, then from the newest down to it. Read-only; nothing is changed.
+  static std::vector<JobRecord> salvage(const std::string& path);
   ~Store();
 
   // Inserts a new record; sets rec.seq.
   Expected<void> insert(JobRecord& rec);
-  std::optional<JobRecord> get(const std::string& id);
-  std::vector<JobRecord> list(const ListQuery& q);
-  std::vector<JobRecord> with_state(JobState s, int limit = -1);  // oldest first
-  std::map<JobState, int64_t> count_by_state();
-  int64_t count(JobState s);
+  Expected<std::optional<JobRecord>> get(const std::string& id);
+  Expected<std::vector<JobRecord>> list(const ListQuery& q);
+  Expected<std::vector<JobRecord>> with_state(JobState s, int limit = -1);  // oldest first
+  Expected<std::map<JobState, int64_t>> count_by_state();
+  Expected<int64_t> count(JobState s);
   // Writes every mutable field of `rec` (state, times, figures, shim identity).
   Expected<void> update(const JobRecord& rec);
+  // Deletes the records (and their labels) of `ids` in one transaction.
+  Expected<void> remove(const std::vector<std::string>& ids);
+  // Up to `limit` finished jobs, oldest first, that are not among the newest `keep` jobs.
+  Expected<std::vector<std::string>> beyond_newest(int64_t keep, int limit);
+  // Up to `limit` jobs, oldest first, that finished before `before_ms`.
+  Expected<std::vector<std::string>> finished_before(int64_t before_ms, int limit);
+  Expected<std::vector<std::string>> all_ids();
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   Expected<void> exec(const char* sql);
   using Arg = std::variant<int64_t, std::string>;
   // Runs a SELECT of all job columns; the caller holds mu_.
-  std::vector<JobRecord> query_locked(const std::string& where_and_order,
-                                      const std::vector<Arg>& args);
+  Expected<std::vector<JobRecord>> query_locked(const std::string& where_and_order,
+                                                const std::vector<Arg>& args);
+  Expected<std::vector<std::string>> ids_locked(const char* sql, const std::vector<Arg>& args);
+  // The error for the last failed call on the connection, logged; the caller holds mu_.
+  Error failure(const std::string& stage, int rc);
 
   // The statement for `sql`, prepared once and kept (nullptr if it does not compile); the caller
   // holds mu_.

@@ -13,24 +13,13 @@ namespace tend::agent {
 
 namespace {
 
+// libtend's write_all, with the file's path in the error.
 Expected<void> write_all(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::from_errno("write", path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return {};
-}
-
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
+  auto r = tend::write_all(fd, data);
+  if (r) return r;
+  Error e = r.error();
+  e.path = path;
+  return e;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/falloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -11,10 +12,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "shim/files.hpp"
 #include "shim/job_dir.hpp"
+#include "shim/job_env.hpp"
 #include "shim/job_request.hpp"
 #include "tend/job.hpp"
 #include "tend/reaper.hpp"
@@ -31,7 +35,13 @@ struct Spec {
   JobRequest request;
   std::string job_id;
   uint64_t output_limit = 64ull << 20;
+  std::map<std::string, std::string> passed_env;  // from the agent: locale, TZ, --pass-env
+  std::optional<mode_t> umask;                    // the agent's own, before it made its 077
 };
+
+// The job's script reaches the job as this fd (a sealed memfd, readable through /dev/fd/N by
+// whatever user the job runs as), so the script file itself stays private to the agent.
+constexpr int kScriptFd = 3;
 
 // The agent passes the spec on stdin (a sealed memfd): one file fewer per job on the disk, and
 // the spec is only ever needed here, once.
@@ -47,12 +57,21 @@ Expected<Spec> read_spec() {
     return Error{"read spec", 0, "stdin", "not a job spec"};
   auto req = request_from_json(j["request"]);
   if (!req) return Error{"read spec", 0, "stdin", req.error().stage + ": " + req.error().detail};
-  Spec spec{std::move(*req), j.value("id", std::string()),
-            j.value("output_limit", uint64_t{64} << 20)};
+  Spec spec{std::move(*req),
+            j.value("id", std::string()),
+            j.value("output_limit", uint64_t{64} << 20),
+            {},
+            std::nullopt};
+  if (auto it = j.find("env"); it != j.end() && it->is_object())
+    for (const auto& [k, v] : it->items())
+      if (v.is_string()) spec.passed_env[k] = v.get<std::string>();
+  if (auto it = j.find("umask"); it != j.end() && it->is_number_unsigned())
+    spec.umask = static_cast<mode_t>(it->get<unsigned>() & 0777);
   return spec;
 }
 
-Expected<void> apply_user(const std::string& name, Command& cmd) {
+// Switches the command to `name`'s uid, gid and groups; returns who that is for the environment.
+Expected<JobIdentity> apply_user(const std::string& name, Command& cmd) {
   struct passwd pw {};
   struct passwd* found = nullptr;
   std::vector<char> buf(16384);
@@ -66,19 +85,50 @@ Expected<void> apply_user(const std::string& name, Command& cmd) {
   }
   groups.resize(n);
   cmd.credentials(Credentials{pw.pw_uid, pw.pw_gid, groups});
-  cmd.set_env("HOME", pw.pw_dir).set_env("USER", pw.pw_name).set_env("LOGNAME", pw.pw_name);
-  return {};
+  return JobIdentity{pw.pw_dir, pw.pw_name, pw.pw_shell ? pw.pw_shell : ""};
 }
 
-Expected<Command> build_command(const JobDir& dir, const Spec& spec) {
+// Who this process is, for a job that names no user (it runs as the agent's user).
+std::optional<JobIdentity> own_identity() {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+    return std::nullopt;
+  return JobIdentity{pw.pw_dir, pw.pw_name, pw.pw_shell ? pw.pw_shell : ""};
+}
+
+bool is_python(const std::string& interpreter) {
+  auto slash = interpreter.rfind('/');
+  std::string base = slash == std::string::npos ? interpreter : interpreter.substr(slash + 1);
+  return base.rfind("python", 0) == 0;
+}
+
+// `script_fd`: the script as a sealed memfd, kept open by the caller until the job has started.
+Expected<Command> build_command(const JobDir& dir, const Spec& spec, UniqueFd& script_fd) {
   const JobRequest& req = spec.request;
-  Command cmd(job_argv(req, dir.script()));
-  for (const auto& [k, v] : req.env) cmd.set_env(k, v);
-  cmd.set_env("TEND_JOB_ID", spec.job_id);
+  if (req.script) {
+    auto text = read_file(dir.script());
+    if (!text) return text.error();
+    auto fd = sealed_memory_file("tend-job-script", *text);
+    if (!fd) return fd.error();
+    script_fd = std::move(*fd);
+  }
+  Command cmd(job_argv(req, "/dev/fd/" + std::to_string(kScriptFd)));
+  if (script_fd) cmd.pass_fd(script_fd.get(), kScriptFd);
+  JobEnvInput env{spec.passed_env, std::nullopt, spec.job_id,
+                  req.script && is_python(req.interpreter), req.env};
   if (req.cwd) cmd.cwd(*req.cwd);
   if (req.user) {
-    if (auto r = apply_user(*req.user, cmd); !r) return r.error();
+    auto who = apply_user(*req.user, cmd);
+    if (!who) return who.error();
+    env.identity = *who;
+  } else {
+    env.identity = own_identity();
   }
+  cmd.clear_env();
+  for (const auto& [k, v] : job_environment(env)) cmd.set_env(k, v);
+  if (spec.umask) cmd.umask(*spec.umask);
   cmd.stdin_(file_exists(dir.stdin_file()) ? Stdio::file(dir.stdin_file()) : Stdio::null());
   cmd.stdout_(Stdio::capture()).merge_stderr();
   return cmd;
@@ -87,19 +137,54 @@ Expected<Command> build_command(const JobDir& dir, const Spec& spec) {
 // The shim's own diagnostics go to shim.log, made only when there is something to say (most
 // jobs have nothing, and creating a file is the dearest thing a job costs on ext4).
 void log(const JobDir& dir, const std::string& message) {
-  UniqueFd fd(::open(dir.shim_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(dir.shim_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd) return;
   std::string line = "tend agent-shim: " + message + "\n";
   (void)!::write(fd.get(), line.data(), line.size());
 }
 
-// Written in place (no temporary + rename) and fsync'ed before the shim exits: the agent reads
-// it only once this process is gone, and a file cut short by a crash does not parse (the job is
-// then `lost`, which is the truth).
-void write_result(const JobDir& dir, const Result& result) {
-  if (auto r = write_file_synced(dir.result(), to_json(result).dump()); !r)
-    log(dir, r.error().message());
-}
+// result.json, with its space reserved when the job starts: a job that fills the disk must not
+// take the place of its own result (the agent reconciles the record from it once space returns).
+// Written in place (no temporary + rename), into the reserved blocks, and fsync'ed before the
+// shim exits: the agent reads it only once this process is gone, and a file cut short by a
+// crash does not parse (the job is then `lost`, which is the truth).
+class ResultFile {
+ public:
+  // Blocks for this many bytes are allocated beyond the end of the still empty file
+  // (FALLOC_FL_KEEP_SIZE): a shim killed before writing leaves an empty file, not zeros.
+  static constexpr off_t kReserve = 64 * 1024;
+
+  // Creates the file and reserves its space; an error if the disk has no room for it.
+  Expected<void> reserve(const JobDir& dir) {
+    fd_.reset(::open(dir.result().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd_) return Error::from_errno("open", dir.result());
+    if (::fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, 0, kReserve) != 0 && errno != EOPNOTSUPP)
+      return Error::from_errno("reserve space for the result", dir.result());
+    return {};
+  }
+
+  void write(const JobDir& dir, const Result& result) {
+    if (!fd_) {
+      // Not reserved (the reservation itself failed): the best that can be done.
+      if (auto r = write_file_synced(dir.result(), to_json(result).dump()); !r)
+        log(dir, r.error().message());
+      return;
+    }
+    std::string text = to_json(result).dump();
+    // No O_TRUNC anywhere: truncating would give the reserved blocks back on ext4.
+    for (size_t done = 0; done < text.size();) {
+      ssize_t n =
+          ::pwrite(fd_.get(), text.data() + done, text.size() - done, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return log(dir, Error::from_errno("write", dir.result()).message());
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd_.get()) != 0) log(dir, Error::from_errno("fsync", dir.result()).message());
+  }
+
+ private:
+  UniqueFd fd_;
+};
 
 Result failed_before_start(Error e) {
   Result r;
@@ -125,14 +210,21 @@ int shim_main(int argc, char** argv) {
     return 125;
   }
 
+  ResultFile result_file;
+  auto reserved = result_file.reserve(dir);
   auto spec = read_spec();
   if (!spec) {
-    write_result(dir, failed_before_start(spec.error()));
+    result_file.write(dir, failed_before_start(spec.error()));
     return 0;
   }
-  auto cmd = build_command(dir, *spec);
+  if (!reserved) {
+    result_file.write(dir, failed_before_start(reserved.error()));
+    return 0;
+  }
+  UniqueFd script_fd;
+  auto cmd = build_command(dir, *spec, script_fd);
   if (!cmd) {
-    write_result(dir, failed_before_start(cmd.error()));
+    result_file.write(dir, failed_before_start(cmd.error()));
     return 0;
   }
   auto out = FileOutput::open(
@@ -140,12 +232,12 @@ int shim_main(int argc, char** argv) {
       OutputLimits{spec->output_limit / 2, spec->output_limit - spec->output_limit / 2},
       FileOutput::Create::on_first_byte);
   if (!out) {
-    write_result(dir, failed_before_start(out.error()));
+    result_file.write(dir, failed_before_start(out.error()));
     return 0;
   }
   auto loop = Loop::create();
   if (!loop) {
-    write_result(dir, failed_before_start(loop.error()));
+    result_file.write(dir, failed_before_start(loop.error()));
     return 0;
   }
 
@@ -158,7 +250,7 @@ int shim_main(int argc, char** argv) {
   if (!spec->job_id.empty()) opts.scope.name = job_cgroup_name(spec->job_id);
   auto job = Job::start(*loop, *cmd, opts);
   if (!job) {
-    write_result(dir, failed_before_start(job.error()));
+    result_file.write(dir, failed_before_start(job.error()));
     return 0;
   }
 
@@ -187,7 +279,7 @@ int shim_main(int argc, char** argv) {
   // The job ran, but its output could not be kept (disk full, the directory gone): say so in
   // the record rather than show an empty or cut output as if it were all.
   if (const auto& e = (*out)->error(); e && !result.error) result.error = *e;
-  write_result(dir, result);
+  result_file.write(dir, result);
   return 0;
 }
 
