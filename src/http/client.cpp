@@ -35,7 +35,7 @@ Error Client::failure(const char* stage, const boost::system::error_code& ec) co
                "cannot reach " + url_.where.to_string() + ": " + why};
 }
 
-asio::awaitable<Expected<void>> Client::connect() {
+asio::awaitable<Expected<void>> Client::connect(std::chrono::milliseconds limit) {
   if (url_.tls)
     co_return Error::with_detail("connect", "https:// is not supported by this build yet");
   conn_.reset();
@@ -43,7 +43,7 @@ asio::awaitable<Expected<void>> Client::connect() {
   auto eps = resolve(url_.where);
   if (!eps) co_return eps.error();
   conn_.emplace(ex_);
-  conn_->expires_after(opts_.connect_timeout);
+  conn_->expires_after(std::min(opts_.connect_timeout, limit));
   auto [ec, ep] = co_await conn_->async_connect(*eps, kTuple);
   if (ec) {
     conn_.reset();
@@ -73,14 +73,28 @@ beast_http::request<beast_http::string_body> Client::make(Verb verb, const std::
 asio::awaitable<Expected<ClientResponse>> Client::request(Verb verb, std::string target,
                                                           std::string body,
                                                           std::string content_type) {
+  co_return co_await request_within(opts_.request_timeout, verb, std::move(target), std::move(body),
+                                    std::move(content_type));
+}
+
+asio::awaitable<Expected<ClientResponse>> Client::request_within(std::chrono::milliseconds timeout,
+                                                                 Verb verb, std::string target,
+                                                                 std::string body,
+                                                                 std::string content_type) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(1),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()));
+  };
   auto req = make(verb, target, std::move(body), content_type);
   // A kept-alive connection the server has meanwhile closed fails at once; one fresh retry.
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = conn_.has_value();
     if (!conn_) {
-      if (auto r = co_await connect(); !r) co_return r.error();
+      if (auto r = co_await connect(left()); !r) co_return r.error();
     }
-    conn_->expires_after(opts_.request_timeout);
+    conn_->expires_after(left());
     auto [wec, wn] = co_await beast_http::async_write(*conn_, req, kTuple);
     beast_http::response_parser<beast_http::string_body> parser;
     parser.body_limit(64ull << 20);
@@ -107,9 +121,17 @@ asio::awaitable<Expected<ClientResponse>> Client::request(Verb verb, std::string
 asio::awaitable<Expected<ClientResponse>> Client::stream(
     std::string target, std::function<bool(std::string_view)> on_data,
     std::chrono::milliseconds idle) {
+  std::string no_body;  // named: a braced temporary passed to a coroutine trips GCC 12
+  co_return co_await stream(Verb::get, std::move(target), std::move(no_body), std::move(on_data),
+                            idle);
+}
+
+asio::awaitable<Expected<ClientResponse>> Client::stream(
+    Verb verb, std::string target, std::string body, std::function<bool(std::string_view)> on_data,
+    std::chrono::milliseconds idle) {
   // A stream gets a connection of its own: it ends with the response.
-  if (auto r = co_await connect(); !r) co_return r.error();
-  auto req = make(Verb::get, target, {}, {});
+  if (auto r = co_await connect(opts_.connect_timeout); !r) co_return r.error();
+  auto req = make(verb, target, std::move(body), "application/json");
   req.keep_alive(false);
   conn_->expires_after(opts_.request_timeout);
   auto [wec, wn] = co_await beast_http::async_write(*conn_, req, kTuple);

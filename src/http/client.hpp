@@ -50,17 +50,27 @@ class Client {
   boost::asio::awaitable<Expected<ClientResponse>> request(
       Verb verb, std::string target, std::string body = {},
       std::string content_type = "application/json");
+  // The same, bounded by `timeout` instead of the options' request_timeout (connecting included:
+  // the connect wait is the smaller of the two). For callers with a deadline per call.
+  boost::asio::awaitable<Expected<ClientResponse>> request_within(
+      std::chrono::milliseconds timeout, Verb verb, std::string target, std::string body = {},
+      std::string content_type = "application/json");
   // GET `target`, handing each piece of a 2xx body to `on_data` as it arrives (return false to
   // stop). `idle` bounds each wait for the next piece. Other statuses: the body is collected in
   // the response instead.
   boost::asio::awaitable<Expected<ClientResponse>> stream(
       std::string target, std::function<bool(std::string_view)> on_data,
       std::chrono::milliseconds idle);
+  // The same with any method and a request body (a POST whose answer is a long stream, as
+  // etcd's watch). `on_data` sees the raw bytes of the body, chunk framing removed.
+  boost::asio::awaitable<Expected<ClientResponse>> stream(
+      Verb verb, std::string target, std::string body,
+      std::function<bool(std::string_view)> on_data, std::chrono::milliseconds idle);
 
   const Url& url() const { return url_; }
 
  private:
-  boost::asio::awaitable<Expected<void>> connect();
+  boost::asio::awaitable<Expected<void>> connect(std::chrono::milliseconds limit);
   Error failure(const char* stage, const boost::system::error_code& ec) const;
   beast_http::request<beast_http::string_body> make(Verb verb, const std::string& target,
                                                     std::string body,

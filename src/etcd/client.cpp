@@ -1,0 +1,237 @@
+#include "etcd/client.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "etcd/codec.hpp"
+
+namespace tend::etcd {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Idle connections per endpoint: a call borrows one (or opens one) and gives it back.
+struct Client::Pool {
+  std::vector<std::vector<std::unique_ptr<http::Client>>> idle;
+  static constexpr size_t kKeep = 8;
+};
+
+Result<std::vector<http::Url>> parse_endpoints(std::string_view text) {
+  std::vector<http::Url> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    auto part = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    auto url = http::parse_url(part);
+    if (!url) return Error{ErrorKind::invalid, "etcd endpoint: " + url.error().message()};
+    if (url->tls) return Error{ErrorKind::invalid, "etcd endpoint: https is not supported yet"};
+    out.push_back(*url);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (out.empty()) return Error{ErrorKind::invalid, "etcd endpoint: none given"};
+  return out;
+}
+
+Error answer_error(unsigned status, std::string_view body, const std::string& where) {
+  auto j = json::parse(body, nullptr, false);
+  int code = -1;
+  std::string msg = "HTTP " + std::to_string(status);
+  if (j.is_object()) {
+    if (j.contains("code") && j["code"].is_number_integer()) code = j["code"].get<int>();
+    if (j.contains("message") && j["message"].is_string()) msg = j["message"];
+  }
+  auto kind = kind_of_answer(status, code);
+  return Error{kind, where + ": " + msg + " (HTTP " + std::to_string(status) + ")"};
+}
+
+Client::Client(asio::any_io_executor ex, std::vector<http::Url> endpoints, ClientOptions opts)
+    : ex_(std::move(ex)),
+      urls_(std::move(endpoints)),
+      opts_(opts),
+      pool_(std::make_unique<Pool>()) {
+  pool_->idle.resize(urls_.size());
+}
+
+Client::~Client() = default;
+
+void Client::rotate_from(size_t failed) {
+  if (preferred_ != failed) return;  // another call moved on already
+  preferred_ = (preferred_ + 1) % urls_.size();
+  ++counters_.rotations;
+}
+
+asio::awaitable<Result<json>> Client::post_to(size_t ep, const char* path, const std::string& body,
+                                              Millis limit) {
+  auto& idle = pool_->idle[ep];
+  std::unique_ptr<http::Client> conn;
+  if (!idle.empty()) {
+    conn = std::move(idle.back());
+    idle.pop_back();
+  } else {
+    conn = std::make_unique<http::Client>(
+        ex_, urls_[ep], http::ClientOptions{{}, opts_.connect_timeout, opts_.attempt_timeout});
+  }
+  ++counters_.attempts;
+  auto r = co_await conn->request_within(limit, http::Verb::post, path, body);
+  if (idle.size() < Pool::kKeep) idle.push_back(std::move(conn));
+  std::string where = std::string("etcd ") + path + " at " + urls_[ep].where.to_string();
+  if (!r) co_return Error{ErrorKind::unavailable, where + ": " + r.error().message()};
+  if (r->status != 200) co_return answer_error(r->status, r->body, where);
+  auto j = json::parse(r->body, nullptr, false);
+  if (!j.is_object()) co_return Error{ErrorKind::bad_response, where + ": not a JSON object"};
+  co_return j;
+}
+
+asio::awaitable<Result<json>> Client::call(const char* path, const json& body, Millis timeout) {
+  if (timeout <= 0ms) timeout = opts_.call_timeout;
+  const auto deadline = Clock::now() + timeout;
+  const std::string text = body.dump();
+  Error last{ErrorKind::timeout, std::string("etcd ") + path + ": no endpoint tried"};
+  size_t failures_in_a_row = 0;
+  for (;;) {
+    auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    if (left <= 0ms) break;
+    size_t ep = preferred_;
+    auto started = Clock::now();
+    Millis limit = std::min(left, opts_.attempt_timeout);
+    auto r = co_await post_to(ep, path, text, limit);
+    if (r || r.error().kind != ErrorKind::unavailable) {
+      if (r)
+        preferred_ = ep;
+      else
+        ++counters_.failed_calls;
+      co_return r;
+    }
+    last = r.error();
+    // An attempt that used its whole share is a timeout (a stopped member, no quorum).
+    if (Clock::now() - started >= limit) last.kind = ErrorKind::timeout;
+    rotate_from(ep);
+    // Every endpoint failed at once (all refusing): wait a little instead of spinning.
+    if (++failures_in_a_row % urls_.size() == 0) {
+      asio::steady_timer t(ex_);
+      t.expires_after(
+          std::min(Millis(100), std::chrono::duration_cast<Millis>(
+                                    std::max(Clock::duration::zero(), deadline - Clock::now()))));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+  }
+  ++counters_.failed_calls;
+  last.message =
+      "no answer within " + std::to_string(timeout.count()) + " ms; last: " + last.message;
+  co_return last;
+}
+
+namespace {
+
+// Decodes a 200 answer with `decode`; a shape etcd does not send is bad_response.
+template <class T, class Decode>
+Result<T> decoded(Result<json> r, Decode decode, const char* what) {
+  if (!r) return r.error();
+  try {
+    return decode(*r);
+  } catch (const std::exception& e) {
+    return Error{ErrorKind::bad_response, std::string("etcd ") + what + ": " + e.what()};
+  }
+}
+
+// The request is taken by value from an xvalue: GCC 12 destroys a braced temporary passed
+// straight to a coroutine twice, so the public calls are plain functions that encode first.
+template <class T>
+asio::awaitable<Result<T>> decode_call(Client& c, const char* path, json body, Millis timeout,
+                                       T (*decode)(const json&), const char* what) {
+  auto r = co_await c.call(path, body, timeout);
+  co_return decoded<T>(std::move(r), decode, what);
+}
+
+}  // namespace
+
+asio::awaitable<Result<RangeResult>> Client::range(RangeRequest req, Millis timeout) {
+  ++counters_.range;
+  json body = codec::encode(req);
+  return decode_call<RangeResult>(*this, "/v3/kv/range", std::move(body), timeout,
+                                  codec::decode_range, "range");
+}
+
+asio::awaitable<Result<PutResult>> Client::put(PutRequest req, Millis timeout) {
+  ++counters_.put;
+  json body = codec::encode(req);
+  return decode_call<PutResult>(*this, "/v3/kv/put", std::move(body), timeout, codec::decode_put,
+                                "put");
+}
+
+asio::awaitable<Result<DeleteResult>> Client::delete_range(DeleteRequest req, Millis timeout) {
+  ++counters_.delete_range;
+  json body = codec::encode(req);
+  return decode_call<DeleteResult>(*this, "/v3/kv/deleterange", std::move(body), timeout,
+                                   codec::decode_delete, "deleterange");
+}
+
+asio::awaitable<Result<TxnResult>> Client::txn(TxnRequest req, Millis timeout) {
+  ++counters_.txn;
+  json body = codec::encode(req);
+  return decode_call<TxnResult>(*this, "/v3/kv/txn", std::move(body), timeout, codec::decode_txn,
+                                "txn");
+}
+
+asio::awaitable<Result<LeaseGrant>> Client::lease_grant(int64_t ttl, Millis timeout) {
+  ++counters_.lease_grant;
+  json body = {{"TTL", std::to_string(ttl)}};  // named: GCC 12 cannot keep it in the frame
+  auto r = co_await call("/v3/lease/grant", body, timeout);
+  co_return decoded<LeaseGrant>(
+      std::move(r),
+      [](const json& b) {
+        return LeaseGrant{codec::decode_header(b), codec::int_field(b, "ID"),
+                          codec::int_field(b, "TTL")};
+      },
+      "lease grant");
+}
+
+asio::awaitable<Result<Header>> Client::lease_revoke(int64_t id, Millis timeout) {
+  ++counters_.lease_revoke;
+  json body = {{"ID", std::to_string(id)}};
+  auto r = co_await call("/v3/lease/revoke", body, timeout);
+  co_return decoded<Header>(std::move(r), codec::decode_header, "lease revoke");
+}
+
+asio::awaitable<Result<LeaseKeepAlive>> Client::lease_keepalive(int64_t id, Millis timeout) {
+  ++counters_.keepalive;
+  json body = {{"ID", std::to_string(id)}};
+  auto r = co_await call("/v3/lease/keepalive", body, timeout);
+  if (!r) co_return r.error();
+  // The answer is a stream of one message: {"result": {...}} (or {"error": {...}}).
+  const json& answer = *r;
+  if (answer.contains("error"))
+    co_return Error{ErrorKind::unavailable, "etcd lease keepalive: " + answer["error"].dump()};
+  json result = answer.contains("result") ? answer.at("result") : json::object();
+  auto res = decoded<LeaseKeepAlive>(
+      std::move(result),
+      [](const json& b) {
+        return LeaseKeepAlive{codec::decode_header(b), codec::int_field(b, "ID"),
+                              codec::int_field(b, "TTL")};
+      },
+      "lease keepalive");
+  // An expired or revoked lease is answered with TTL omitted (0), not with an error.
+  if (res && res->ttl <= 0)
+    co_return Error{ErrorKind::not_found, "etcd lease keepalive: lease " + std::to_string(id) +
+                                              " has expired or was revoked"};
+  co_return res;
+}
+
+asio::awaitable<Result<Header>> Client::compact(int64_t revision, Millis timeout) {
+  ++counters_.compact;
+  json body = {{"revision", std::to_string(revision)}, {"physical", true}};
+  auto r = co_await call("/v3/kv/compaction", body, timeout);
+  co_return decoded<Header>(std::move(r), codec::decode_header, "compaction");
+}
+
+asio::awaitable<Result<Status>> Client::status_of(size_t ep, Millis timeout) {
+  ++counters_.status;
+  if (timeout <= 0ms) timeout = opts_.call_timeout;
+  const std::string body = "{}";
+  auto r = co_await post_to(ep, "/v3/maintenance/status", body, timeout);
+  co_return decoded<Status>(std::move(r), codec::decode_status, "status");
+}
+
+}  // namespace tend::etcd

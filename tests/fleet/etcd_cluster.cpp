@@ -1,0 +1,254 @@
+#include "etcd_cluster.hpp"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include "etcd/client.hpp"
+#include "tend/command.hpp"
+#include "tend/fd.hpp"
+
+namespace tend::test {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// `n` distinct free loopback ports: all bound at once (so none repeats), then released for etcd.
+std::vector<int> free_ports(int n) {
+  std::vector<UniqueFd> held;
+  std::vector<int> ports;
+  for (int i = 0; i < n; ++i) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return {};
+    ports.push_back(ntohs(a.sin_port));
+    held.push_back(std::move(fd));
+  }
+  return ports;
+}
+
+// Runs one etcd call on a private io_context against one member.
+template <class T, class Fn>
+etcd::Result<T> blocking(const std::string& endpoint, Fn fn) {
+  auto urls = etcd::parse_endpoints(endpoint);
+  if (!urls) return urls.error();
+  boost::asio::io_context ioc;
+  etcd::Client c(ioc.get_executor(), *urls,
+                 {.call_timeout = etcd::Millis(1000), .attempt_timeout = etcd::Millis(1000)});
+  std::optional<etcd::Result<T>> out;
+  boost::asio::co_spawn(
+      ioc, [&]() -> boost::asio::awaitable<void> { out = co_await fn(c); },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  return std::move(*out);
+}
+
+}  // namespace
+
+std::string EtcdCluster::binary() {
+  const char* env = ::getenv("TEND_ETCD");
+  std::string path = env && *env ? env : "/usr/bin/etcd";
+  return ::access(path.c_str(), X_OK) == 0 ? path : "";
+}
+
+std::string EtcdCluster::missing() {
+  if (binary().empty())
+    return "etcd is not installed (Debian: apt-get install etcd-server; or set TEND_ETCD)";
+  return "";
+}
+
+EtcdCluster::EtcdCluster(int members) {
+  if (auto why = missing(); !why.empty()) {
+    error_ = why;
+    return;
+  }
+  char tmpl[] = "/dev/shm/tend-etcd-XXXXXX";
+  if (!::mkdtemp(tmpl)) {
+    error_ = "mkdtemp in /dev/shm failed";
+    return;
+  }
+  dir_ = tmpl;
+  auto ports = free_ports(2 * members);
+  if (ports.size() != static_cast<size_t>(2 * members)) {
+    error_ = "no free loopback ports";
+    return;
+  }
+  members_.resize(members);
+  for (int i = 0; i < members; ++i) {
+    auto& m = members_[i];
+    m.name = "m" + std::to_string(i);
+    m.client_port = ports[2 * i];
+    m.peer_port = ports[2 * i + 1];
+    m.data = dir_ + "/" + m.name;
+    initial_cluster_ +=
+        (i ? "," : "") + m.name + "=http://127.0.0.1:" + std::to_string(m.peer_port);
+  }
+  for (int i = 0; i < members; ++i)
+    if (!start(i)) return;
+  for (int i = 0; i < members; ++i)
+    if (!wait_healthy(i, Millis(30000))) {
+      error_ = "etcd member " + std::to_string(i) + " did not become healthy in 30 s (logs in " +
+               dir_ + ")";
+      return;
+    }
+}
+
+EtcdCluster::~EtcdCluster() {
+  for (int i = 0; i < size(); ++i) kill(i);
+  if (!dir_.empty() && ok()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+bool EtcdCluster::start(int i) {
+  auto& m = members_[i];
+  std::string client = "http://127.0.0.1:" + std::to_string(m.client_port);
+  std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
+  Command cmd({binary(),
+               "--name",
+               m.name,
+               "--data-dir",
+               m.data,
+               "--listen-client-urls",
+               client,
+               "--advertise-client-urls",
+               client,
+               "--listen-peer-urls",
+               peer,
+               "--initial-advertise-peer-urls",
+               peer,
+               "--initial-cluster",
+               initial_cluster_,
+               "--initial-cluster-state",
+               "new",
+               "--initial-cluster-token",
+               dir_,
+               "--heartbeat-interval",
+               "100",
+               "--election-timeout",
+               "1000",
+               "--experimental-watch-progress-notify-interval",
+               std::to_string(kProgressInterval.count()) + "ms",
+               "--logger",
+               "zap",
+               "--log-outputs",
+               "stderr"});
+  cmd.stdin_(Stdio::null())
+      .stdout_(Stdio::file(dir_ + "/" + m.name + ".log", true))
+      .stderr_(Stdio::file(dir_ + "/" + m.name + ".log", true))
+      .parent_death_signal(SIGKILL);
+  auto child = spawn(cmd);
+  if (!child) {
+    error_ = "cannot start etcd: " + child.error().message();
+    return false;
+  }
+  m.child = std::move(*child);
+  m.up = true;
+  return true;
+}
+
+std::string EtcdCluster::endpoint(int i) const {
+  return "http://127.0.0.1:" + std::to_string(members_.at(i).client_port);
+}
+
+std::string EtcdCluster::endpoints() const {
+  return endpoints_from(0);
+}
+
+std::string EtcdCluster::endpoints_from(int first) const {
+  std::string out;
+  for (int k = 0; k < size(); ++k) out += (k ? "," : "") + endpoint((first + k) % size());
+  return out;
+}
+
+void EtcdCluster::kill(int i) {
+  auto& m = members_.at(i);
+  if (!m.up) return;
+  (void)m.child.signal(SIGKILL);  // a stopped process dies of SIGKILL too
+  (void)m.child.wait();
+  m.up = false;
+}
+
+// kill() returns before a busy process has stopped: wait (≤ 2 s) until every thread shows 'T',
+// or a test's "written while it was stopped" may still reach it on a loaded machine.
+void EtcdCluster::stop(int i) {
+  auto& child = members_.at(i).child;
+  (void)child.signal(SIGSTOP);
+  std::string tasks = "/proc/" + std::to_string(child.pid()) + "/task";
+  auto all_stopped = [&] {
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream f(t.path() / "stat");
+      std::string line;
+      std::getline(f, line);
+      auto close = line.rfind(')');
+      if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T')
+        return false;
+    }
+    return !ec;
+  };
+  for (int k = 0; k < 200 && !all_stopped(); ++k) std::this_thread::sleep_for(Millis(10));
+}
+void EtcdCluster::resume(int i) {
+  (void)members_.at(i).child.signal(SIGCONT);
+}
+
+void EtcdCluster::restart(int i) {
+  kill(i);
+  start(i);
+}
+
+bool EtcdCluster::running(int i) const {
+  return members_.at(i).up;
+}
+
+int EtcdCluster::alive() const {
+  int n = 0;
+  for (const auto& m : members_) n += m.up && ::kill(m.child.pid(), 0) == 0;
+  return n;
+}
+
+bool EtcdCluster::wait_healthy(int i, Millis limit) const {
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    auto s = blocking<etcd::Status>(endpoint(i), [](etcd::Client& c) { return c.status_of(0); });
+    if (s && s->leader != 0 && s->errors.empty()) return true;
+    std::this_thread::sleep_for(Millis(100));
+  }
+  return false;
+}
+
+std::optional<int> EtcdCluster::leader() const {
+  std::map<uint64_t, int> index_of;
+  std::optional<uint64_t> leader;
+  for (int i = 0; i < size(); ++i) {
+    if (!members_[i].up) continue;
+    auto s = blocking<etcd::Status>(endpoint(i), [](etcd::Client& c) { return c.status_of(0); });
+    if (!s) continue;
+    index_of[s->header.member_id] = i;
+    if (s->leader == 0 || (leader && *leader != s->leader)) return std::nullopt;
+    leader = s->leader;
+  }
+  if (!leader || !index_of.count(*leader)) return std::nullopt;
+  return index_of[*leader];
+}
+
+}  // namespace tend::test
