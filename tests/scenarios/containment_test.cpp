@@ -106,11 +106,7 @@ TEST_P(Containment, MainKilledFromOutsideStopsTheRest) {
   ASSERT_TRUE(p.wait_for_output("tick", 5s)) << p.output_so_far();
   auto kids = children_of(p.pid());
   // tend's other child is its guard (a fork of tend, named so): not the job's.
-  std::erase_if(kids, [](pid_t pid) {
-    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-    std::string name;
-    return std::getline(comm, name) && name == "tend-guard";
-  });
+  std::erase_if(kids, tend::test::is_tend_guard);
   ASSERT_EQ(kids.size(), 1u) << "expected start.sh as tend's only child";
   auto killed_at = Clock::now();
   ASSERT_EQ(::kill(kids[0], SIGKILL), 0);

@@ -159,4 +159,8 @@ int kill_marked(const std::string& marker) {
   return killed;
 }
 
+bool is_tend_guard(pid_t pid) {
+  return read_text("/proc/" + std::to_string(pid) + "/comm") == "tend-guard\n";
+}
+
 }  // namespace tend::test

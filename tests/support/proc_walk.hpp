@@ -37,6 +37,9 @@ std::vector<pid_t> processes_where(const std::function<bool(pid_t, const std::st
 // Live processes (not this one) whose environment holds TEND_TEST_MARKER=<marker>. A zombie has
 // an empty environ: it is dead and not counted.
 std::vector<pid_t> marked_pids(const std::string& marker);
+// True for a supervisor's guard process (a fork of tend outside the job's scope, named
+// "tend-guard", that kills the job if tend dies): it carries tend's marker but is not the job's.
+bool is_tend_guard(pid_t pid);
 // How many marked processes are alive, allowing `settle` for ones that are already dying; the
 // most seen over a few sweeps after that (a leak check must not pass on one lucky sweep: a
 // process in the middle of an exec shows an empty environ for an instant).
