@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -34,28 +36,34 @@ void DirWatch::bump(Entry& e) {
 }
 
 asio::awaitable<void> DirWatch::read_events() {
-  alignas(struct inotify_event) char buf[8192];
+  std::vector<char> buf(8192);
   while (fd_.is_open()) {
     auto [ec] = co_await fd_.async_wait(asio::posix::stream_descriptor::wait_read, kTuple);
     if (ec) co_return;
     ssize_t n;
-    while ((n = ::read(fd_.native_handle(), buf, sizeof buf)) > 0) {
-      for (ssize_t off = 0; off < n;) {
-        const auto* ev = reinterpret_cast<const struct inotify_event*>(buf + off);
-        off += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
-        if (ev->mask & IN_Q_OVERFLOW) {
-          for (auto& [dir, e] : dirs_) bump(e);
-          continue;
-        }
-        auto it = by_wd_.find(ev->wd);
-        if (it == by_wd_.end()) continue;
-        auto& e = dirs_[it->second];
-        bump(e);
-        if (ev->mask & IN_IGNORED) {  // the directory is gone
-          e.wd = -1;
-          by_wd_.erase(it);
-        }
-      }
+    while ((n = ::read(fd_.native_handle(), buf.data(), buf.size())) > 0)
+      handle_events(buf.data(), static_cast<size_t>(n));
+  }
+}
+
+// Not in the coroutine: GCC puts a coroutine's locals in its frame without honouring their
+// alignment, and an inotify_event (a flexible array member) cannot live there at all.
+void DirWatch::handle_events(const char* data, size_t n) {
+  for (size_t off = 0; off + sizeof(struct inotify_event) <= n;) {
+    struct inotify_event ev {};
+    std::memcpy(&ev, data + off, sizeof ev);
+    off += sizeof(struct inotify_event) + ev.len;
+    if (ev.mask & IN_Q_OVERFLOW) {
+      for (auto& [dir, e] : dirs_) bump(e);
+      continue;
+    }
+    auto it = by_wd_.find(ev.wd);
+    if (it == by_wd_.end()) continue;
+    auto& e = dirs_[it->second];
+    bump(e);
+    if (ev.mask & IN_IGNORED) {  // the directory is gone
+      e.wd = -1;
+      by_wd_.erase(it);
     }
   }
 }

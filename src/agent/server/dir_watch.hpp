@@ -52,6 +52,7 @@ class DirWatch {
     std::vector<boost::asio::steady_timer*> waiters;
   };
   boost::asio::awaitable<void> read_events();
+  void handle_events(const char* data, size_t n);
   void bump(Entry& e);
 
   boost::asio::io_context& ioc_;
