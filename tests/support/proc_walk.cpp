@@ -159,8 +159,24 @@ int kill_marked(const std::string& marker) {
   return killed;
 }
 
+namespace {
+std::string exe_of(pid_t pid) {
+  char buf[4096];
+  ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+}  // namespace
+
 bool is_tend_guard(pid_t pid) {
-  return read_text("/proc/" + std::to_string(pid) + "/comm") == "tend-guard\n";
+  if (read_text("/proc/" + std::to_string(pid) + "/comm") == "tend-guard\n") return true;
+  // Before it renames itself, a guard is a fork of tend that has not exec'd: the same program
+  // as its parent. (A job's process that has not exec'd yet looks the same; callers ask only
+  // once the job runs.)
+  auto st = read_stat(pid);
+  if (!st || st->ppid <= 1) return false;
+  std::string exe = exe_of(pid);
+  bool is_tend = exe.size() >= 5 && exe.compare(exe.size() - 5, 5, "/tend") == 0;
+  return is_tend && exe == exe_of(st->ppid);
 }
 
 }  // namespace tend::test

@@ -39,6 +39,7 @@ std::vector<pid_t> processes_where(const std::function<bool(pid_t, const std::st
 std::vector<pid_t> marked_pids(const std::string& marker);
 // True for a supervisor's guard process (a fork of tend outside the job's scope, named
 // "tend-guard", that kills the job if tend dies): it carries tend's marker but is not the job's.
+// Also true in the instant before it renames itself: a fork of `tend` that has not exec'd.
 bool is_tend_guard(pid_t pid);
 // How many marked processes are alive, allowing `settle` for ones that are already dying; the
 // most seen over a few sweeps after that (a leak check must not pass on one lucky sweep: a
