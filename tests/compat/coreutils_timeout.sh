@@ -33,8 +33,9 @@ for f in "$src"/tests/misc/timeout*.sh "$src"/tests/misc/timeout*.pl; do tests+=
 work=$(mktemp -d "${TMPDIR:-/tmp}/tend-compat-coreutils.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Runs one upstream file as coreutils' `make check` would (tests/local.mk's TESTS_ENVIRONMENT),
-# with $2 as src/timeout. Prints the exit status: 0 pass, 77 skip, anything else fail.
+# Runs one upstream file as coreutils' `make check` would (tests/local.mk's TESTS_ENVIRONMENT,
+# including the tools configure found: without AWK, init.cfg's retry_delay_ computes no delay and
+# timeout-group.sh signals timeout before it has set up its handlers), with $2 as src/timeout. Prints the exit status: 0 pass, 77 skip, anything else fail.
 run_one() {
   local name=$1 prog=$2 tag=$3 dir
   dir="$work/$tag"
@@ -47,6 +48,7 @@ run_one() {
   (cd "$dir" && env -i PATH="$dir/src:$PATH" HOME="$dir" TMPDIR="$dir" LC_ALL=C \
     srcdir="$src" abs_top_srcdir="$src" abs_top_builddir="$dir" abs_srcdir="$src/tests" \
     built_programs="timeout env" fail=0 VERBOSE=yes SHELL=/bin/bash \
+    AWK=awk PERL=perl EGREP="grep -E" EXEEXT= \
     "$ref" -k 5 60 "${cmd[@]}") >"$dir/$name.log" 2>&1
   echo $?
 }
