@@ -65,6 +65,7 @@ struct Prepared {
   UniqueFd stop_fd;
   std::unique_ptr<Store> store;
   Metrics metrics;
+  LimitPolicy limits;
   std::unique_ptr<Scheduler> scheduler;
 };
 
@@ -139,6 +140,14 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
   if (!orphans) return orphans.error();
   if (*orphans > 0)
     std::fprintf(stderr, "tend agent: removed %d job directories without a record\n", *orphans);
+  // Before the scheduler looks for its cgroup: with cgroup v2 the agent may move into a leaf.
+  std::vector<std::string> notes;
+  auto limits = make_limit_policy(o.limits, notes);
+  if (!limits) return limits.error();
+  p->limits = std::move(*limits);
+  for (const auto& n : notes) std::fprintf(stderr, "tend agent: %s\n", n.c_str());
+  std::fprintf(stderr, "tend agent: job limits (default and ceiling): %s\n",
+               p->limits.describe().c_str());
   SchedulerOptions sopts;
   sopts.jobs_dir = o.data + "/jobs";
   auto tend_exe = sibling_executable("tend");  // it runs each job's shim
@@ -179,11 +188,11 @@ asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::S
 int serve(const AgentOptions& o, Prepared& p) {
   asio::io_context ioc(1);
   DirWatch watch(ioc);
-  AgentContext ctx{*p.store,       *p.scheduler,
-                   p.metrics,      OutputContext{*p.store, watch, o.data + "/jobs"},
-                   p.token,        o.data + "/jobs",
-                   o.max_queued,   o.users,
-                   own_user_name()};
+  AgentContext ctx{*p.store,        *p.scheduler,
+                   p.metrics,       OutputContext{*p.store, watch, o.data + "/jobs"},
+                   p.token,         o.data + "/jobs",
+                   o.max_queued,    o.users,
+                   own_user_name(), p.limits};
   http::Server server(ioc, make_routes(ctx), o.http);
   ctx.server = &server;
   auto bound = server.listen(p.endpoints.front());

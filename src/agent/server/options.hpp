@@ -9,6 +9,7 @@
 
 #include "http/address.hpp"
 #include "http/server.hpp"
+#include "server/limit_policy.hpp"
 #include "server/retention.hpp"
 #include "server/user_policy.hpp"
 
@@ -25,7 +26,8 @@ struct AgentOptions {
   RetentionPolicy retention;
   std::vector<std::string> pass_env;  // more variables jobs inherit from the agent
   UserPolicy users;
-  bool recover = false;  // rebuild the records from the job directories, then serve
+  JobLimitOptions limits;  // --job-memory, --job-pids, --job-cpu
+  bool recover = false;    // rebuild the records from the job directories, then serve
 };
 
 // Parses argv into `o`. Returns the exit status when the program must end now (0 after --help,

@@ -92,6 +92,8 @@ Response submit_job(AgentContext& ctx, const Request& req) {
   auto parsed = parse_job_request(req.body());
   if (!parsed)
     return error_response(Status::bad_request, parsed.error().stage, parsed.error().detail);
+  if (auto l = ctx.limits.apply(parsed->limits); !l)
+    return error_response(Status::bad_request, l.error().stage, l.error().detail);
   if (auto host = check_on_host(*parsed); !host)
     return error_response(Status::bad_request, host.error().stage, host.error().detail);
   if (auto no = ctx.users.refusal(parsed->user.value_or(ctx.own_user)))
@@ -166,7 +168,10 @@ Response get_job(AgentContext& ctx, const Request& req) {
   auto rec = ctx.store.get(id);
   if (!rec) return store_error_response(rec.error());
   if (!*rec) return error_response(Status::not_found, "id", "no job " + id);
-  return json_response(Status::ok, job_json(**rec));
+  json j = job_json(**rec);
+  if ((*rec)->state == JobState::running)
+    j["now"] = live_json(read_scope_figures(ctx.scheduler.job_cgroup(id)));
+  return json_response(Status::ok, std::move(j));
 }
 
 Response delete_job(AgentContext& ctx, const Request& req) {

@@ -9,6 +9,7 @@
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "server/dir_watch.hpp"
+#include "server/limit_policy.hpp"
 #include "server/metrics.hpp"
 #include "server/output_stream.hpp"
 #include "server/scheduler.hpp"
@@ -26,7 +27,8 @@ struct AgentContext {
   std::string jobs_dir;
   int64_t max_queued = 1000;
   UserPolicy users;
-  std::string own_user;                  // who a job that names no user runs as (the agent's user)
+  std::string own_user;  // who a job that names no user runs as (the agent's user)
+  LimitPolicy limits;
   const http::Server* server = nullptr;  // for its connection figures in /metrics
 };
 

@@ -248,6 +248,9 @@ int shim_main(int argc, char** argv) {
   opts.output = out->get();
   // A name the agent knows: how it finds (and kills) the job's cgroup if this shim dies.
   if (!spec->job_id.empty()) opts.scope.name = job_cgroup_name(spec->job_id);
+  // The agent checked that this host can enforce them (limit_policy.hpp); one that cannot after
+  // all fails the job's start, never runs it unlimited.
+  opts.scope.limits = spec->request.limits;
   auto job = Job::start(*loop, *cmd, opts);
   if (!job) {
     result_file.write(dir, failed_before_start(job.error()));
