@@ -679,6 +679,8 @@
     if (typeof job.peak_memory_bytes === 'number' && job.peak_memory_bytes > 0) {
       addDetail(list, 'Peak memory', formatBytes(job.peak_memory_bytes));
     }
+    if (job.oom_killed) addDetail(list, 'Out of memory', `${job.reason || ''} (${job.oom_kills} killed by the OOM killer)`.trim());
+    if (typeof job.peak_processes === 'number') addDetail(list, 'Peak processes', String(job.peak_processes));
     if (typeof job.output_bytes === 'number') {
       const dropped = job.output_dropped_bytes ? `, ${formatBytes(job.output_dropped_bytes)} dropped` : '';
       addDetail(list, 'Output', `${formatBytes(job.output_bytes)}${dropped}`);
