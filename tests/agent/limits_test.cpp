@@ -354,3 +354,40 @@ TEST(AgentLimits, LimitsAHostCannotEnforceAreRefused) {
   EXPECT_NE(strict.last_error().find("--job-pids"), std::string::npos) << strict.last_error();
   std::filesystem::remove_all(root);
 }
+
+TEST(AgentLimits, ADatabaseFromBeforeLimitsGetsTheNewColumns) {
+  TEND_REQUIRE(tend::test::command_succeeds("command -v sqlite3"), "the sqlite3 tool");
+  std::string data = make_temp_dir();
+  ASSERT_EQ(::mkdir((data + "/jobs").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((data + "/jobs/0123456789abcdef").c_str(), 0700), 0);
+  // The jobs table as agents before limits made it, with one finished job.
+  std::string sql =
+      "CREATE TABLE jobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, state "
+      "TEXT NOT NULL, request TEXT NOT NULL, created_ms INTEGER NOT NULL, started_ms INTEGER, "
+      "finished_ms INTEGER, exit_code INTEGER, signal INTEGER, exit_status INTEGER, error TEXT, "
+      "duration_ms INTEGER, cpu_user_ms INTEGER, cpu_system_ms INTEGER, peak_memory_bytes "
+      "INTEGER, output_bytes INTEGER NOT NULL DEFAULT 0, output_dropped_bytes INTEGER NOT NULL "
+      "DEFAULT 0, leftovers_killed INTEGER NOT NULL DEFAULT 0, shim_pid INTEGER, "
+      "cancel_requested INTEGER NOT NULL DEFAULT 0); INSERT INTO jobs(id, state, request, "
+      "created_ms, finished_ms, exit_code, exit_status) VALUES('0123456789abcdef', 'succeeded', "
+      "'{\"command\":[\"true\"]}', NOW, NOW, 0, 0);";
+  // Finished now: retention (--keep-for 30d) would remove an older one at start.
+  std::string now = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+  for (size_t at; (at = sql.find("NOW")) != std::string::npos;) sql.replace(at, 3, now);
+  std::ofstream(data + "/old.sql") << sql;
+  ASSERT_TRUE(tend::test::command_succeeds("sqlite3 " + data + "/agent.db < " + data + "/old.sql"));
+  Agent agent{{}, data};
+  ASSERT_TRUE(agent.start()) << agent.last_error();
+  auto old = agent.job("0123456789abcdef");
+  ASSERT_TRUE(old);
+  EXPECT_EQ((*old)["state"], "succeeded") << *old;
+  EXPECT_EQ((*old)["oom_killed"], false) << *old;
+  EXPECT_TRUE((*old)["reason"].is_null()) << *old;
+  json j = agent.wait_final(agent.submit_ok({{"command", {"true"}}}));
+  EXPECT_EQ(j["state"], "succeeded") << j;
+  EXPECT_EQ(j["reason"], "exited with 0") << j;
+  agent.stop(SIGTERM);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(data);
+}
