@@ -395,7 +395,7 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     await badge().filter({hasText: 'succeeded'}).waitFor();
     await page.getByRole('button', {name: 'Run again'}).click();
     await page.locator('#submit-dialog[open]').waitFor();
-    assert.equal(await page.getByLabel('Labels', {exact: true}).inputValue(), 'suite=ui kind=lines');
+    assert.equal(await page.getByLabel('Labels', {exact: true}).inputValue(), 'kind=lines suite=ui');
     assert.equal(await page.getByLabel('Environment').inputValue(), MARKER);
     await shot('new-job.png');
     await page.getByRole('button', {name: 'Submit job'}).click();
@@ -497,8 +497,8 @@ describe('tend agent web page', {timeout: 180_000}, () => {
       for (const card of cards) {
         assert.ok(card.state.visible && card.command.visible && card.exit.visible, JSON.stringify(card));
       }
-      assert.ok(cards[0].state.top < 844 / 2, `the first job is at the top of the screen (y=${cards[0].state.top})`);
       await shot('phone-jobs.png', phone);
+      assert.ok(cards[0].state.top < 844 / 2, `the first job is at the top of the screen (y=${cards[0].state.top})`);
       await phone.goto(`${base}/#/jobs/${firstJobId}`);
       await phone.locator('#output-status', {hasText: 'Complete'}).waitFor();
       await shot('phone-job.png', phone);

@@ -43,7 +43,8 @@ TEST(WebAssets, UnknownPathsAreNotFound) {
 
 TEST(WebAssets, PageLoadsOnlyItsOwnFiles) {
   // No CDN, no external URL: the page must work with nothing but the agent reachable.
-  for (const char* path : {"/index.html", "/assets/app.js", "/assets/output.js", "/assets/style.css"}) {
+  for (const char* path :
+       {"/index.html", "/assets/app.js", "/assets/output.js", "/assets/style.css"}) {
     const std::string_view body = find_web_asset(path)->body;
     EXPECT_EQ(body.find("http://"), std::string_view::npos) << path;
     EXPECT_EQ(body.find("https://"), std::string_view::npos) << path;

@@ -803,6 +803,8 @@
     svg.setAttribute('class', 'spark');
     svg.setAttribute('width', String(SPARK_RUNS * (width + gap)));
     svg.setAttribute('height', String(height));
+    svg.setAttribute('viewBox', `0 0 ${SPARK_RUNS * (width + gap)} ${height}`);
+    svg.setAttribute('preserveAspectRatio', 'none');
     svg.setAttribute('role', 'img');
     const failures = runs.filter((job) => job.state !== 'succeeded').length;
     svg.setAttribute('aria-label', `${label}: ${runs.length} runs, ${failures} not succeeded`);
