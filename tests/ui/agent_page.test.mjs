@@ -507,6 +507,30 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     }
   });
 
+  step('follows 10 MB of output as it is written without freezing the tab', async () => {
+    const id = await submit({
+      command: ['sh', '-c', 'for i in $(seq 20); do head -c 500000 /dev/zero | tr "\\0" y | fold -w 119; echo; sleep 0.1; done; echo FOLLOW-END'],
+      labels: {suite: 'follow'}});
+    await page.goto(`${base}/#/`);
+    await page.evaluate((jobId) => {
+      window.longTasks = [];
+      new PerformanceObserver((list) => window.longTasks.push(...list.getEntries().map((e) => e.duration)))
+        .observe({type: 'longtask'});
+      location.hash = `#/jobs/${jobId}`;
+    }, id);
+    await page.locator('#output-status', {hasText: 'Complete'}).waitFor({timeout: 60_000});
+    const job = await api(`/v1/jobs/${id}`);
+    assert.equal(job.output_bytes, 20 * (500_000 + 4201 + 1) + 11);
+    const shown = await page.locator('#output').textContent();
+    assert.ok(shown.endsWith('y'.repeat(81) + '\nFOLLOW-END\n'), shown.slice(-200));
+    assert.ok(shown.length <= 512 * 1024 * 1.25, `a bounded tail stays on screen (${shown.length})`);
+    await page.locator('#output-note', {hasText: 'Earlier output is not shown here'}).waitFor();
+    const tasks = await page.evaluate(() => window.longTasks);
+    const longest = Math.max(0, ...tasks);
+    console.log(`# followed ${job.output_bytes} bytes: ${tasks.length} tasks over 50 ms, longest ${Math.round(longest)} ms`);
+    assert.ok(longest < 1000, `the tab froze for ${longest} ms`);
+  });
+
   it('loaded nothing from outside the agent and threw no script error', () => {
     assert.deepEqual(foreignRequests, []);
     assert.deepEqual(pageErrors, []);

@@ -1057,13 +1057,20 @@
           }
         });
         const reader = response.body.getReader();
+        let sliceStart = performance.now();
         while (!ended) {
           const {done, value} = await reader.read();
           if (done) break;
           parse(decoder.decode(value, {stream: true}));
+          // Reads of buffered data resolve without leaving the task: give the page its turn.
+          if (performance.now() - sliceStart > 25) {
+            await sleep(0);
+            sliceStart = performance.now();
+          }
         }
         if (ended) {
           reader.cancel().catch(() => {});
+          pane.flush();
           if (!sawOutput && offset === 0) pane.setText('(no output)');
           setText(status, 'Complete');
           return;
