@@ -290,10 +290,11 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     await page.getByLabel('Search the output').press('Enter');
     await page.locator('#search-count', {hasText: '1 of 1 line'}).waitFor();
     assert.equal(await output.locator('.ln.current').count(), 1);
+    await shot('job-output.png');
     await page.getByLabel('Search the output').fill('no such text');
     await page.locator('#search-count', {hasText: 'no match'}).waitFor();
     await page.getByLabel('Search the output').fill('');
-    await shot('job-output.png');
+    assert.equal(await output.locator('.ln.hit').count(), 0);
   });
 
   step('shows why a job ended: could not start, timed out (with unit and signal)', async () => {
@@ -528,7 +529,8 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     const tasks = await page.evaluate(() => window.longTasks);
     const longest = Math.max(0, ...tasks);
     console.log(`# followed ${job.output_bytes} bytes: ${tasks.length} tasks over 50 ms, longest ${Math.round(longest)} ms`);
-    assert.ok(longest < 1000, `the tab froze for ${longest} ms`);
+    // 2 s: at 4x oversubscription a 200 ms task takes ~800 ms of wall time; drawing every chunk took 4.6 s.
+    assert.ok(longest < 2000, `the tab froze for ${longest} ms`);
   });
 
   it('loaded nothing from outside the agent and threw no script error', () => {
