@@ -200,8 +200,14 @@
     return `'${arg.replace(/'/g, `'\\''`)}'`;
   }
 
+  // Control characters made visible for display (\e for ESC, \n, \r, \t, \xNN): an argument
+  // holding escape sequences reads as what it is, not as boxes.
+  const CONTROL_NAMES = {'\x1b': '\\e', '\n': '\\n', '\r': '\\r', '\t': '\\t'};
+  const showControls = (text) => text.replace(/[\x00-\x1f\x7f]/g,
+    (c) => CONTROL_NAMES[c] || `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
   function describeCommand(job) {
-    if (Array.isArray(job.command)) return job.command.map(quoteArg).join(' ');
+    if (Array.isArray(job.command)) return showControls(job.command.map(quoteArg).join(' '));
     if (typeof job.script === 'string') {
       const firstLine = job.script.split('\n').find((line) => line.trim() !== '') || '';
       return `${job.interpreter || 'sh'}: ${firstLine.trim()}`;
@@ -878,7 +884,7 @@
   // and whether it is code. To show a new figure, add an entry here.
   const DETAIL_FIELDS = [
     {key: 'command', term: 'Command', code: true,
-     value: (j) => (Array.isArray(j.command) ? j.command.map(quoteArg).join(' ') : '')},
+     value: (j) => (Array.isArray(j.command) ? showControls(j.command.map(quoteArg).join(' ')) : '')},
     {key: 'interpreter', term: 'Interpreter', code: true, value: (j) => (typeof j.script === 'string' ? j.interpreter : '')},
     {key: 'script', term: 'Script', code: true, block: true, value: (j) => j.script},
     {key: 'exit', term: 'Exit', value: formatExitLong},
