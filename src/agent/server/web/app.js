@@ -898,6 +898,16 @@
        ? `${formatDuration(j.cpu_user_ms ?? 0)} user, ${formatDuration(j.cpu_system_ms ?? 0)} system` : '')},
     {key: 'peak_memory', term: 'Peak memory',
      value: (j) => (typeof j.peak_memory_bytes === 'number' && j.peak_memory_bytes > 0 ? formatBytes(j.peak_memory_bytes) : '')},
+    // From the limits work (branch agent-limits): shown when the agent reports them.
+    {key: 'oom', term: 'Out of memory',
+     value: (j) => (j.oom_killed ? `${j.reason || ''} (${j.oom_kills} killed by the OOM killer)`.trim() : '')},
+    {key: 'peak_processes', term: 'Peak processes', value: (j) => (typeof j.peak_processes === 'number' ? String(j.peak_processes) : '')},
+    {key: 'now', term: 'Now',
+     value: (j) => (j.state === 'running' && j.now && typeof j.now === 'object' ? [
+       typeof j.now.memory_bytes === 'number' && `${formatBytes(j.now.memory_bytes)} memory`,
+       typeof j.now.processes === 'number' && `${j.now.processes} process${j.now.processes === 1 ? '' : 'es'}`,
+       typeof j.now.cpu_user_ms === 'number' && `${formatDuration(j.now.cpu_user_ms + (j.now.cpu_system_ms || 0))} CPU`,
+     ].filter(Boolean).join(', ') : '')},
     {key: 'output', term: 'Output',
      value: (j) => (typeof j.output_bytes === 'number'
        ? `${formatBytes(j.output_bytes)}${j.output_dropped_bytes ? `, ${formatBytes(j.output_dropped_bytes)} dropped` : ''}${j.state === 'running' ? ' so far' : ''}` : ''),
