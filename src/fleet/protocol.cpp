@@ -82,6 +82,11 @@ std::optional<std::string> Keys::last_segment(std::string_view prefix, std::stri
   return std::string(rest);
 }
 
+std::string_view instance_data_id(std::string_view instance) {
+  auto colon = instance.find(':');
+  return colon == std::string_view::npos ? std::string_view{} : instance.substr(0, colon);
+}
+
 bool is_final_run_state(std::string_view s) {
   return !s.empty() && s != run_state::queued && s != run_state::running;
 }

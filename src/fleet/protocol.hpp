@@ -54,8 +54,14 @@ struct MachineRecord {
   std::map<std::string, std::string> labels;
   std::string address;   // the agent's API, "http://HOST:PORT" (--advertise, else --listen)
   std::string version;   // tend's version
-  std::string instance;  // unique per agent process: tells this process's writes from others'
+  // "DATA_ID:PROCESS_ID": unique per agent process (tells this process's writes from others'),
+  // its DATA_ID stable per data directory (a restarted agent knows its own earlier registration
+  // and claims).
+  std::string instance;
 };
+
+// The DATA_ID part of an instance ("" when it has none).
+std::string_view instance_data_id(std::string_view instance);
 
 // seen/NAME: what is known of a machine whose lease lapsed (so it stays listed, unreachable).
 struct SeenRecord {

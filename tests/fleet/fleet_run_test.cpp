@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "fleet_agents.hpp"
 #include "fleet_fixture.hpp"
 #include "server_harness.hpp"
 
@@ -28,28 +29,26 @@ class FleetRunTest : public FleetTest {
   void SetUp() override {
     FleetTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    dir = temp_dir("fleetrun");
-    token_file = write_token(dir, "fleet-run-token");
     view.emplace(cluster->endpoints());
+    agents.emplace(cluster->endpoints());
+    dir = agents->dir();
     const std::vector<std::tuple<const char*, const char*, const char*>> machines = {
-        {"a", "127.0.0.11", "role=web"}, {"b", "127.0.0.12", "role=web"},
-        {"c", "127.0.0.13", "role=db"}};
-    for (auto [name, ip, label] : machines) {
-      agents.push_back(std::make_unique<FleetAgent>(name, ip, std::vector<std::string>{label},
-                                                    cluster->endpoints(), token_file));
-      ASSERT_TRUE(agents.back()->start()) << agents.back()->error();
+        {"a", "127.0.0.11", "web"}, {"b", "127.0.0.12", "web"}, {"c", "127.0.0.13", "db"}};
+    for (auto [name, ip, role] : machines) {
+      int i = agents->add({name, ip, {{"role", role}}, {"--ttl", "2s"}});
+      ASSERT_TRUE(agents->start(i)) << agents->why();
     }
     for (int i = 0; i < 2; ++i) {
-      servers.push_back(std::make_unique<FleetServer>(cluster->endpoints_from(i), token_file));
+      servers.push_back(
+          std::make_unique<FleetServer>(cluster->endpoints_from(i), agents->token_file()));
       ASSERT_TRUE(servers.back()->start()) << servers.back()->error();
     }
     ASSERT_TRUE(eventually([&] { return online() == 3; }, 20s)) << "agents did not join";
   }
   void TearDown() override {
     servers.clear();
-    agents.clear();
+    agents.reset();
     FleetTest::TearDown();
-    if (!HasFailure() && !dir.empty()) std::filesystem::remove_all(dir);
   }
 
   int online() const {
@@ -76,9 +75,9 @@ class FleetRunTest : public FleetTest {
     return job;
   }
 
-  std::string dir, token_file;
+  std::string dir;
   std::optional<EtcdView> view;
-  std::vector<std::unique_ptr<FleetAgent>> agents;
+  std::optional<FleetAgents> agents;
   std::vector<std::unique_ptr<FleetServer>> servers;
 };
 
@@ -87,7 +86,7 @@ TEST_F(FleetRunTest, MachinesAreListedOnlineAndAKilledAgentStaysListedUnreachabl
   ASSERT_EQ(m["machines"].size(), 3u) << m.dump();
   EXPECT_EQ(m["machines"][0]["labels"]["role"], "web");
   EXPECT_EQ(m["machines"][2]["labels"]["role"], "db");
-  agents[2]->kill(SIGKILL);
+  agents->kill(2);
   // Its lease (2 s) lapses: listed, unreachable; the others stay online.
   ASSERT_TRUE(eventually(
       [&] {

@@ -146,67 +146,6 @@ class FleetServer {
   Child child_;
 };
 
-// A real `tend agent --etcd ... --name NAME` on its own loopback address (127.0.0.1N), with its
-// own data directory. TODO: the fleet-agent branch's harness, once merged, replaces this.
-class FleetAgent {
- public:
-  FleetAgent(std::string name, std::string ip, std::vector<std::string> labels,
-             std::string etcd_endpoints, std::string token_file)
-      : name_(std::move(name)),
-        ip_(std::move(ip)),
-        labels_(std::move(labels)),
-        etcd_(std::move(etcd_endpoints)),
-        token_file_(std::move(token_file)),
-        data_(temp_dir("agent")) {}
-  ~FleetAgent() {
-    kill(SIGKILL);
-    if (!::testing::Test::HasFailure()) std::filesystem::remove_all(data_);
-  }
-  bool start(std::chrono::milliseconds limit = 20s) {
-    ::unlink((data_ + "/address").c_str());
-    Command cmd({TEND_BINARY, "agent", "--etcd", etcd_, "--name", name_, "--ttl", "2s",
-                 "--listen", ip_ + ":0", "--data", data_, "--token-file", token_file_});
-    for (auto& l : labels_) cmd.arg("--label").arg(l);
-    cmd.stdin_(Stdio::null())
-        .stdout_(Stdio::file(data_ + "/agent.log", true))
-        .stderr_(Stdio::file(data_ + "/agent.log", true))
-        .parent_death_signal(SIGKILL);
-    auto child = spawn(cmd);
-    if (!child) {
-      error_ = child.error().message();
-      return false;
-    }
-    child_ = std::move(*child);
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto done = child_.try_wait();
-      if (done && *done) {
-        error_ = "tend agent exited: " + slurp(data_ + "/agent.log");
-        return false;
-      }
-      std::string addr = slurp(data_ + "/address");
-      if (!addr.empty() && addr.back() == '\n') return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    error_ = "tend agent did not come up: " + slurp(data_ + "/agent.log");
-    return false;
-  }
-  void kill(int sig) {
-    if (!child_.valid() || child_.status()) return;
-    (void)child_.signal(sig);
-    if (sig == SIGKILL || sig == SIGTERM) (void)child_.wait();
-  }
-  const std::string& name() const { return name_; }
-  const std::string& error() const { return error_; }
-  std::string log() const { return slurp(data_ + "/agent.log"); }
-
- private:
-  std::string name_, ip_;
-  std::vector<std::string> labels_;
-  std::string etcd_, token_file_, data_, error_;
-  Child child_;
-};
-
 // Synchronous etcd access for the tests' own checks (a private io_context per call).
 class EtcdView {
  public:
