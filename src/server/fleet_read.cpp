@@ -109,11 +109,15 @@ json machine_json(const MachineView& m) {
           {"version", m.version}};
 }
 
+bool run_ended(const std::string& state) {
+  return state != kAssigned && fleet::is_final_run_state(state);
+}
+
 std::string overall_state(const std::vector<RunView>& runs) {
   bool all_final = true, started = false, all_ok = true, cancelled = false;
   for (const auto& r : runs) {
-    all_final = all_final && fleet::is_final_run_state(r.state);
-    started = started || (r.state != "assigned" && r.state != fleet::run_state::queued);
+    all_final = all_final && run_ended(r.state);
+    started = started || (r.state != kAssigned && r.state != fleet::run_state::queued);
     all_ok = all_ok && r.state == "succeeded";
     cancelled = cancelled || r.state == "cancelled";
   }

@@ -37,7 +37,7 @@ struct RunView {
   std::string machine;
   // assigned (no run record: not claimed yet), else the run record's: queued (claimed, not
   // started), running, or a final state.
-  std::string state = "assigned";
+  std::string state = kAssigned;
   fleet::RunRecord record;
 };
 
@@ -48,6 +48,10 @@ struct JobView {
   std::vector<RunView> runs;
 };
 
+// The server's view of a run without a record.
+inline constexpr const char* kAssigned = "assigned";
+// True once a run can change no more (assigned, queued and running can).
+bool run_ended(const std::string& state);
 // running until every run has ended; then succeeded if every run did, cancelled if one was,
 // else failed. queued while no run has started.
 std::string overall_state(const std::vector<RunView>& runs);

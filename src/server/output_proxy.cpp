@@ -90,7 +90,7 @@ asio::awaitable<bool> until_claimed(ServerContext& ctx, std::string id, std::str
     co_await pause.async_wait(asio::use_awaitable);
     auto job = co_await read_job(ctx.etcd, ctx.keys, id);
     if (!job || !*job) co_return false;
-    if (run_of(**job, machine) != "assigned") co_return true;
+    if (run_of(**job, machine) != kAssigned) co_return true;
   }
 }
 
@@ -116,7 +116,7 @@ asio::awaitable<void> proxy_output(ServerContext& ctx, http::Exchange& ex) {
     co_return;
   }
   // Not claimed yet: the agent has no such job. Nothing to show yet; a follower waits for it.
-  if (run_of(**job, machine) == "assigned") {
+  if (run_of(**job, machine) == kAssigned) {
     bool follow = ex.request().query("follow") == "1" || ex.request().query("sse") == "1";
     if (!follow) {
       co_await ex.reply(http::text_response(Status::ok, "", "application/octet-stream"));

@@ -176,10 +176,10 @@ asio::awaitable<Response> cancel_job(ServerContext& ctx, std::string id) {
   auto job = co_await read_job(ctx.etcd, ctx.keys, id);
   if (!job) co_return etcd_unavailable(job.error());
   if (!*job) co_return error_response(Status::not_found, "id", "no job " + id);
-  if (fleet::is_final_run_state(overall_state((*job)->runs)))
+  if (run_ended(overall_state((*job)->runs)))
     co_return error_response(Status::conflict, "id", "job " + id + " has already finished");
   for (const auto& run : (*job)->runs) {
-    if (fleet::is_final_run_state(run.state)) continue;
+    if (run_ended(run.state)) continue;
     const std::string key = ctx.keys.assign_key(run.machine, id);
     etcd::TxnRequest t;
     t.compare.push_back(etcd::Compare::number_of(key, etcd::Compare::Target::create_revision,
