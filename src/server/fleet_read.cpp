@@ -98,15 +98,15 @@ std::vector<fleet::Machine> as_targets(const std::vector<MachineView>& ms) {
 }
 
 json machine_json(const MachineView& m) {
-  return {{"name", m.name},
-          {"labels", m.labels},
-          {"state", m.online ? "online" : "unreachable"},
-          {"last_seen", m.last_seen_ms
-                            ? json(format_rfc3339(std::chrono::milliseconds(m.last_seen_ms)))
-                            : json(nullptr)},
-          {"address", m.address},
-          {"running", m.running},
-          {"version", m.version}};
+  return {
+      {"name", m.name},
+      {"labels", m.labels},
+      {"state", m.online ? "online" : "unreachable"},
+      {"last_seen", m.last_seen_ms ? json(format_rfc3339(std::chrono::milliseconds(m.last_seen_ms)))
+                                   : json(nullptr)},
+      {"address", m.address},
+      {"running", m.running},
+      {"version", m.version}};
 }
 
 bool run_ended(const std::string& state) {
@@ -127,8 +127,8 @@ std::string overall_state(const std::vector<RunView>& runs) {
 }
 
 asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c,
-                                                               const fleet::Keys& k,
-                                                               std::string id, int64_t revision) {
+                                                               const fleet::Keys& k, std::string id,
+                                                               int64_t revision) {
   etcd::RangeRequest r;
   r.key = k.job_key(id);
   r.revision = revision;

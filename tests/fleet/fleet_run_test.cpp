@@ -4,11 +4,11 @@
 // during a burst loses no accepted job and runs none twice (a ledger file counts the runs).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <sstream>
-#include <chrono>
-#include <map>
 #include <thread>
 
 #include "fleet_agents.hpp"
@@ -103,9 +103,10 @@ TEST_F(FleetRunTest, MachinesAreListedOnlineAndAKilledAgentStaysListedUnreachabl
 
 TEST_F(FleetRunTest, ASubmissionByLabelRunsOnBothMachinesAndItsOutputComesThroughTheServer) {
   auto t0 = std::chrono::steady_clock::now();
-  std::string id = submit(*servers[0], {{"command", {"sh", "-c",
-                                                     "echo start $TEND_MACHINE; sleep 1; "
-                                                     "echo end $TEND_JOB_ID"}},
+  std::string id = submit(*servers[0], {{"command",
+                                         {"sh", "-c",
+                                          "echo start $TEND_MACHINE; sleep 1; "
+                                          "echo end $TEND_JOB_ID"}},
                                         {"target", {{"match", {{"role", "web"}}}}}});
   auto accepted = std::chrono::steady_clock::now() - t0;
   ASSERT_FALSE(id.empty());
@@ -219,8 +220,8 @@ TEST_F(FleetRunTest, SubmitLatencyAndEtcdWritesPerJob) {
   for (int i = 0; i < n; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     ids.push_back(submit(*servers[0], {{"command", {"true"}}, {"target", {{"all", true}}}}));
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                     .count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   for (const auto& id : ids) EXPECT_EQ(finished(*servers[0], id, 60s)["state"], "succeeded");
   for (int i = 0; i < 3; ++i) agent_writes += agents->metric(i, "tend_fleet_run_writes_total");
@@ -229,10 +230,11 @@ TEST_F(FleetRunTest, SubmitLatencyAndEtcdWritesPerJob) {
   EXPECT_EQ(per_jobs, n) << "one etcd write per job on the server";
   const double per_run = agent_writes / (3.0 * n);
   EXPECT_LE(per_run + 1.0 / 3, 6.0);
-  std::printf("[ figures ] submit to 3 machines: p50 %.1f ms, p90 %.1f ms, max %.1f ms; etcd "
-              "writes: %.2f per job (server), %.2f per run (agents), %.2f per run in all\n",
-              ms[n / 2], ms[n * 9 / 10], ms.back(), double(per_jobs) / n, per_run,
-              per_run + double(per_jobs) / (3.0 * n));
+  std::printf(
+      "[ figures ] submit to 3 machines: p50 %.1f ms, p90 %.1f ms, max %.1f ms; etcd "
+      "writes: %.2f per job (server), %.2f per run (agents), %.2f per run in all\n",
+      ms[n / 2], ms[n * 9 / 10], ms.back(), double(per_jobs) / n, per_run,
+      per_run + double(per_jobs) / (3.0 * n));
 }
 
 TEST_F(FleetRunTest, TheCommandLineSubmitsWaitsAndReportsAMachinePerLine) {
@@ -251,8 +253,8 @@ TEST_F(FleetRunTest, TheCommandLineSubmitsWaitsAndReportsAMachinePerLine) {
   EXPECT_NE(out.find("\na "), std::string::npos) << out;
   EXPECT_NE(out.find("\nb "), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3) << out;  // the id, then a line each
-  std::tie(rc, out) = tend({"submit", "--on", "a,c", "--wait", "--", "sh", "-c",
-                            "test $TEND_MACHINE = a"});
+  std::tie(rc, out) =
+      tend({"submit", "--on", "a,c", "--wait", "--", "sh", "-c", "test $TEND_MACHINE = a"});
   EXPECT_EQ(rc, 1) << out;  // c failed
   std::tie(rc, out) = tend({"submit", "--on", "a", "--all", "--", "true"});
   EXPECT_EQ(rc, 125) << out;
@@ -262,8 +264,8 @@ TEST_F(FleetRunTest, TheCommandLineSubmitsWaitsAndReportsAMachinePerLine) {
   std::tie(rc, out) = tend({"machines"});
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 4) << out;
-  std::string id = submit(*servers[0], {{"command", {"echo", "hello"}},
-                                        {"target", {{"machines", {"b"}}}}});
+  std::string id =
+      submit(*servers[0], {{"command", {"echo", "hello"}}, {"target", {{"machines", {"b"}}}}});
   finished(*servers[0], id);
   std::tie(rc, out) = tend({"logs", id, "--machine", "b"});
   EXPECT_EQ(rc, 0) << out;
