@@ -33,6 +33,9 @@ boost::asio::awaitable<etcd::Result<std::vector<MachineView>>> read_machines(etc
 std::vector<fleet::Machine> as_targets(const std::vector<MachineView>& ms);
 nlohmann::json machine_json(const MachineView& m);
 
+// The server's view of a run without a record.
+inline constexpr const char* kAssigned = "assigned";
+
 struct RunView {
   std::string machine;
   // assigned (no run record: not claimed yet), else the run record's: queued (claimed, not
@@ -48,8 +51,6 @@ struct JobView {
   std::vector<RunView> runs;
 };
 
-// The server's view of a run without a record.
-inline constexpr const char* kAssigned = "assigned";
 // True once a run can change no more (assigned, queued and running can).
 bool run_ended(const std::string& state);
 // running until every run has ended; then succeeded if every run did, cancelled if one was,
