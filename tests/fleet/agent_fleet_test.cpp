@@ -74,8 +74,11 @@ class FleetAgentTest : public FleetTest {
 
   // Polls runs/ID/NAME until `pred` holds (≤ limit): the last record seen.
   template <class Pred>
-  asio::awaitable<std::optional<fleet::RunRecord>> wait_run(std::string id, std::string name,
-                                                           Pred pred, Millis limit = 30s) {
+  // Coroutines taking references (GCC 12 destroys a temporary passed by value to a coroutine
+  // twice): await them at once.
+  asio::awaitable<std::optional<fleet::RunRecord>> wait_run(const std::string& id,
+                                                           const std::string& name, Pred pred,
+                                                           Millis limit = 30s) {
     auto deadline = Clock::now() + limit;
     std::optional<fleet::RunRecord> last;
     while (Clock::now() < deadline) {
@@ -85,18 +88,19 @@ class FleetAgentTest : public FleetTest {
     }
     co_return last;
   }
-  asio::awaitable<std::optional<fleet::RunRecord>> wait_final(std::string id, std::string name,
+  asio::awaitable<std::optional<fleet::RunRecord>> wait_final(const std::string& id,
+                                                             const std::string& name,
                                                              Millis limit = 30s) {
     co_return co_await wait_run(
         id, name, [](const fleet::RunRecord& r) { return fleet::is_final_run_state(r.state); },
         limit);
   }
-  asio::awaitable<bool> key_exists(std::string key) {
+  asio::awaitable<bool> key_exists(const std::string& key) {
     etcd::RangeRequest r{key};
     auto got = co_await c->range(r);
     co_return got && !got->kvs.empty();
   }
-  asio::awaitable<bool> wait_key(std::string key, bool present, Millis limit) {
+  asio::awaitable<bool> wait_key(const std::string& key, bool present, Millis limit) {
     auto deadline = Clock::now() + limit;
     while (Clock::now() < deadline) {
       if (co_await key_exists(key) == present) co_return true;

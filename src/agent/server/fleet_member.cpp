@@ -211,6 +211,7 @@ asio::awaitable<void> FleetMember::assignments() {
     w.key = prefix;
     w.range_end = etcd::prefix_end(prefix);
     w.start_revision = r->header.revision + 1;
+    w.keep_going = [this] { return !stopping_; };  // ends at SIGTERM even without progress
     auto watched = co_await etcd::watch(*client_, w, [this](const etcd::WatchUpdate& u) {
       for (const auto& ev : u.events)
         if (ev.type == etcd::Event::Type::put) enqueue(ev.kv);
