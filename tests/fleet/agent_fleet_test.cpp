@@ -245,6 +245,24 @@ TEST_F(FleetAgentTest, BadFlagsAndUnreachableEtcdEndClearly) {
       << unreachable.log(u);
 }
 
+// SIGTERM: the agent ends promptly and leaves the fleet at once (its lease revoked), not after
+// its TTL; its name is free for its successor.
+TEST_F(FleetAgentTest, AStoppedAgentLeavesAtOnce) {
+  int a = agents->add({"m1", "127.0.0.11", {}, {"--ttl", "30s"}});
+  ASSERT_TRUE(agents->start(a)) << agents->why();
+  EXPECT_NE(agents->log(a).find("in the fleet as m1 on etcd"), std::string::npos) << agents->log(a);
+  auto t0 = Clock::now();
+  auto rc = agents->terminate(a);
+  EXPECT_EQ(rc, 0) << agents->log(a);
+  EXPECT_LE(Clock::now() - t0, 10s);
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_FALSE(co_await key_exists(keys.machine_key("m1")));  // not 30 s later
+    EXPECT_TRUE(co_await key_exists(keys.seen_key("m1")));      // still listed
+  });
+  int next = agents->add({"m1", "127.0.0.12", {}, {}});
+  EXPECT_TRUE(agents->start(next)) << agents->why();
+}
+
 // An agent frozen beyond its lease, whose name another agent (another data directory) then
 // takes: both see the same assignment, exactly one runs it.
 TEST_F(FleetAgentTest, AStaleInstanceAndItsSuccessorRunAnAssignmentOnce) {

@@ -140,17 +140,17 @@ void FleetAgents::kill(int i) {
   a.up = false;
 }
 
-void FleetAgents::terminate(int i) {
+std::optional<int> FleetAgents::terminate(int i) {
   auto& a = agents_.at(i);
-  if (!a.up) return;
+  if (!a.up) return std::nullopt;
   (void)a.child.signal(SIGCONT);
   (void)a.child.signal(SIGTERM);
   auto st = a.child.wait_until(Clock::now() + Millis(15000));
-  if (!st || !*st) {
-    (void)a.child.signal(SIGKILL);
-    (void)a.child.wait();
-  }
   a.up = false;
+  if (st && *st) return (*st)->shell_code();
+  (void)a.child.signal(SIGKILL);
+  (void)a.child.wait();
+  return std::nullopt;
 }
 
 void FleetAgents::freeze(int i) {

@@ -50,7 +50,8 @@ class FleetAgents {
   // at the limit, then killed). For the refusals.
   std::optional<int> run_to_exit(int i, Millis limit = Millis(20000));
   void kill(int i);       // SIGKILL, reaped (its job shims keep running: they are durable)
-  void terminate(int i);  // SIGTERM, reaped
+  // SIGTERM, reaped: its exit status (nullopt: still running after 15 s, then killed).
+  std::optional<int> terminate(int i);
   void freeze(int i);     // SIGSTOP (returns once stopped)
   void thaw(int i);       // SIGCONT
   bool running(int i) const;
