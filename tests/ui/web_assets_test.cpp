@@ -30,6 +30,7 @@ void expect_asset(const char* path, const std::string& file, std::string_view ty
 TEST(WebAssets, EmbedsEachFileByteForByte) {
   expect_asset("/index.html", "index.html", "text/html; charset=utf-8");
   expect_asset("/assets/app.js", "app.js", "text/javascript; charset=utf-8");
+  expect_asset("/assets/output.js", "output.js", "text/javascript; charset=utf-8");
   expect_asset("/assets/style.css", "style.css", "text/css; charset=utf-8");
 }
 
@@ -42,7 +43,8 @@ TEST(WebAssets, UnknownPathsAreNotFound) {
 
 TEST(WebAssets, PageLoadsOnlyItsOwnFiles) {
   // No CDN, no external URL: the page must work with nothing but the agent reachable.
-  for (const char* path : {"/index.html", "/assets/app.js", "/assets/style.css"}) {
+  for (const char* path :
+       {"/index.html", "/assets/app.js", "/assets/output.js", "/assets/style.css"}) {
     const std::string_view body = find_web_asset(path)->body;
     EXPECT_EQ(body.find("http://"), std::string_view::npos) << path;
     EXPECT_EQ(body.find("https://"), std::string_view::npos) << path;

@@ -14,9 +14,10 @@ struct Route {
   std::string_view content_type;
 };
 
-const std::array<Route, 3> kRoutes{{
+const std::array<Route, 4> kRoutes{{
     {"/index.html", &web_data::index_html, "text/html; charset=utf-8"},
     {"/assets/app.js", &web_data::app_js, "text/javascript; charset=utf-8"},
+    {"/assets/output.js", &web_data::output_js, "text/javascript; charset=utf-8"},
     {"/assets/style.css", &web_data::style_css, "text/css; charset=utf-8"},
 }};
 
