@@ -77,8 +77,8 @@ class FleetAgentTest : public FleetTest {
   // Coroutines taking references (GCC 12 destroys a temporary passed by value to a coroutine
   // twice): await them at once.
   asio::awaitable<std::optional<fleet::RunRecord>> wait_run(const std::string& id,
-                                                           const std::string& name, Pred pred,
-                                                           Millis limit = 30s) {
+                                                            const std::string& name, Pred pred,
+                                                            Millis limit = 30s) {
     auto deadline = Clock::now() + limit;
     std::optional<fleet::RunRecord> last;
     while (Clock::now() < deadline) {
@@ -89,8 +89,8 @@ class FleetAgentTest : public FleetTest {
     co_return last;
   }
   asio::awaitable<std::optional<fleet::RunRecord>> wait_final(const std::string& id,
-                                                             const std::string& name,
-                                                             Millis limit = 30s) {
+                                                              const std::string& name,
+                                                              Millis limit = 30s) {
     co_return co_await wait_run(
         id, name, [](const fleet::RunRecord& r) { return fleet::is_final_run_state(r.state); },
         limit);
@@ -123,8 +123,10 @@ class FleetAgentTest : public FleetTest {
 TEST_F(FleetAgentTest, AJobAssignedToThreeMachinesRunsOnceOnEach) {
   const std::vector<std::string> names = {"web-1", "web-2", "db-1"};
   for (int i = 0; i < 3; ++i) {
-    int k = agents->add({names[i], "127.0.0." + std::to_string(11 + i),
-                         {{"role", i < 2 ? "web" : "db"}}, {"--ttl", "3s"}});
+    int k = agents->add({names[i],
+                         "127.0.0." + std::to_string(11 + i),
+                         {{"role", i < 2 ? "web" : "db"}},
+                         {"--ttl", "3s"}});
     ASSERT_TRUE(agents->start(k)) << agents->why();
   }
   constexpr int kJobs = 5;
@@ -380,8 +382,8 @@ TEST_F(FleetAgentTest, CancelThroughTheAssignmentStopsTheWholeTree) {
   // Cancelled before the machine claimed it: never started.
   run([&]() -> asio::awaitable<void> {
     fleet::JobSpec spec;
-    etcd::PutRequest j{keys.job_key("J2"), fleet::to_json(fleet::JobSpec{"J2", ledger_job(), {},
-                                                                         {"m1"}, ""}).dump()};
+    etcd::PutRequest j{keys.job_key("J2"),
+                       fleet::to_json(fleet::JobSpec{"J2", ledger_job(), {}, {"m1"}, ""}).dump()};
     auto p = co_await c->put(j);
     CO_ASSERT_OK(p);
     etcd::PutRequest cancelled{keys.assign_key("m1", "J2"),

@@ -223,8 +223,7 @@ boost::asio::awaitable<etcd::Result<etcd::PutResult>> fleet_cancel(etcd::Client&
                                                                    const fleet::Keys& keys,
                                                                    const std::string& id,
                                                                    const std::string& machine) {
-  etcd::PutRequest p{keys.assign_key(machine, id),
-                     fleet::to_json(fleet::Assignment{true}).dump()};
+  etcd::PutRequest p{keys.assign_key(machine, id), fleet::to_json(fleet::Assignment{true}).dump()};
   co_return co_await c.put(p);
 }
 
