@@ -59,6 +59,9 @@ std::string Keys::assign_key(std::string_view name, std::string_view id) const {
 std::string Keys::assign_prefix(std::string_view name) const {
   return cat({prefix_, "assign/", name, "/"});
 }
+std::string Keys::assignments_prefix() const {
+  return cat({prefix_, "assign/"});
+}
 std::string Keys::claim_key(std::string_view id, std::string_view name) const {
   return cat({prefix_, "claims/", id, "/", name});
 }
@@ -77,6 +80,11 @@ std::optional<std::string> Keys::last_segment(std::string_view prefix, std::stri
   auto rest = key.substr(prefix.size());
   if (rest.find('/') != std::string_view::npos) return std::nullopt;
   return std::string(rest);
+}
+
+std::string_view instance_data_id(std::string_view instance) {
+  auto colon = instance.find(':');
+  return colon == std::string_view::npos ? std::string_view{} : instance.substr(0, colon);
 }
 
 bool is_final_run_state(std::string_view s) {

@@ -34,6 +34,7 @@ class Keys {
   std::string jobs_prefix() const;                       // jobs/
   std::string assign_key(std::string_view name, std::string_view id) const;  // assign/NAME/ID
   std::string assign_prefix(std::string_view name) const;                    // assign/NAME/
+  std::string assignments_prefix() const;  // assign/ (every machine's: the server counts them)
   std::string claim_key(std::string_view id, std::string_view name) const;   // claims/ID/NAME
   std::string claims_prefix(std::string_view id) const;                      // claims/ID/
   std::string run_key(std::string_view id, std::string_view name) const;     // runs/ID/NAME
@@ -53,8 +54,14 @@ struct MachineRecord {
   std::map<std::string, std::string> labels;
   std::string address;   // the agent's API, "http://HOST:PORT" (--advertise, else --listen)
   std::string version;   // tend's version
-  std::string instance;  // unique per agent process: tells this process's writes from others'
+  // "DATA_ID:PROCESS_ID": unique per agent process (tells this process's writes from others'),
+  // its DATA_ID stable per data directory (a restarted agent knows its own earlier registration
+  // and claims).
+  std::string instance;
 };
+
+// The DATA_ID part of an instance ("" when it has none).
+std::string_view instance_data_id(std::string_view instance);
 
 // seen/NAME: what is known of a machine whose lease lapsed (so it stays listed, unreachable).
 struct SeenRecord {

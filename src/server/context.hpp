@@ -8,7 +8,7 @@
 
 #include "etcd/client.hpp"
 #include "http/server.hpp"
-#include "server/keys.hpp"
+#include "fleet/protocol.hpp"
 
 namespace tend::server {
 
@@ -25,7 +25,7 @@ struct ServerCounters {
 
 struct ServerContext {
   etcd::Client& etcd;
-  Keys keys;
+  fleet::Keys keys;
   std::string token;
   // A submission is answered within this (503 if etcd did not confirm it in time).
   std::chrono::milliseconds submit_deadline = 9s;

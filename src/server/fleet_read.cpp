@@ -12,21 +12,10 @@ using json = nlohmann::json;
 
 namespace {
 
-json parse_value(const std::string& v) {
-  json j = json::parse(v, nullptr, false);
-  return j.is_object() ? j : json::object();
-}
-
-std::map<std::string, std::string> labels_of(const json& rec) {
-  std::map<std::string, std::string> out;
-  if (rec.contains("labels") && rec["labels"].is_object())
-    for (const auto& [k, v] : rec["labels"].items())
-      if (v.is_string()) out[k] = v.get<std::string>();
-  return out;
-}
-
-std::string text_of(const json& rec, const char* field) {
-  return rec.contains(field) && rec[field].is_string() ? rec[field].get<std::string>() : "";
+int64_t ms_of(const std::string& rfc3339) {
+  auto t = parse_rfc3339(rfc3339);
+  return t ? std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count()
+           : 0;
 }
 
 int64_t now_ms() {
@@ -35,16 +24,11 @@ int64_t now_ms() {
       .count();
 }
 
-// The seen/ record's last_seen: RFC 3339 text or milliseconds.
-int64_t last_seen_of(const json& rec) {
-  if (rec.contains("last_seen_ms") && rec["last_seen_ms"].is_number_integer())
-    return rec["last_seen_ms"].get<int64_t>();
-  if (rec.contains("last_seen") && rec["last_seen"].is_string()) {
-    auto t = parse_rfc3339(rec["last_seen"].get<std::string>());
-    if (t)
-      return std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
-  }
-  return 0;
+json opt(const std::optional<int>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+json opt(const std::optional<std::string>& v) {
+  return v ? json(*v) : json(nullptr);
 }
 
 asio::awaitable<etcd::Result<etcd::RangeResult>> range_prefix(etcd::Client& c, std::string prefix,
@@ -60,36 +44,41 @@ asio::awaitable<etcd::Result<etcd::RangeResult>> range_prefix(etcd::Client& c, s
 }  // namespace
 
 asio::awaitable<etcd::Result<std::vector<MachineView>>> read_machines(etcd::Client& c,
-                                                                      const Keys& k) {
-  auto online = co_await range_prefix(c, k.machines(), 0, false);
+                                                                      const fleet::Keys& k) {
+  auto online = co_await range_prefix(c, k.machines_prefix(), 0, false);
   if (!online) co_return online.error();
   const int64_t rev = online->header.revision;
-  auto seen = co_await range_prefix(c, k.seen(), rev, false);
+  auto seen = co_await range_prefix(c, k.seen_prefix(), rev, false);
   if (!seen) co_return seen.error();
-  auto assigned = co_await range_prefix(c, k.assigns(), rev, true);
+  auto assigned = co_await range_prefix(c, k.assignments_prefix(), rev, true);
   if (!assigned) co_return assigned.error();
 
+  // A record that does not decode is skipped: one bad value must not hide the fleet.
   std::map<std::string, MachineView> by_name;
   for (const auto& kv : seen->kvs) {
-    json rec = parse_value(kv.value);
-    MachineView& m = by_name[kv.key.substr(k.seen().size())];
-    m.labels = labels_of(rec);
-    m.address = text_of(rec, "address");
-    m.version = text_of(rec, "version");
-    m.last_seen_ms = last_seen_of(rec);
+    auto name = fleet::Keys::last_segment(k.seen_prefix(), kv.key);
+    auto rec = fleet::seen_from_json(kv.value);
+    if (!name || !rec) continue;
+    MachineView& m = by_name[*name];
+    m.labels = rec->labels;
+    m.address = rec->address;
+    m.version = rec->version;
+    m.last_seen_ms = ms_of(rec->last_seen);
   }
   const int64_t now = now_ms();
   for (const auto& kv : online->kvs) {
-    json rec = parse_value(kv.value);
-    MachineView& m = by_name[kv.key.substr(k.machines().size())];
+    auto name = fleet::Keys::last_segment(k.machines_prefix(), kv.key);
+    auto rec = fleet::machine_from_json(kv.value);
+    if (!name || !rec) continue;
+    MachineView& m = by_name[*name];
     m.online = true;
-    m.labels = labels_of(rec);
-    m.address = text_of(rec, "address");
-    m.version = text_of(rec, "version");
+    m.labels = rec->labels;
+    m.address = rec->address;
+    m.version = rec->version;
     m.last_seen_ms = now;
   }
   for (const auto& kv : assigned->kvs) {
-    std::string rest = kv.key.substr(k.assigns().size());
+    std::string rest = kv.key.substr(k.assignments_prefix().size());
     auto slash = rest.find('/');
     if (slash == std::string::npos) continue;
     if (auto it = by_name.find(rest.substr(0, slash)); it != by_name.end()) ++it->second.running;
@@ -112,24 +101,19 @@ json machine_json(const MachineView& m) {
   return {{"name", m.name},
           {"labels", m.labels},
           {"state", m.online ? "online" : "unreachable"},
-          {"last_seen", m.last_seen_ms ? json(format_rfc3339(std::chrono::milliseconds(
-                                             m.last_seen_ms)))
-                                       : json(nullptr)},
+          {"last_seen", m.last_seen_ms
+                            ? json(format_rfc3339(std::chrono::milliseconds(m.last_seen_ms)))
+                            : json(nullptr)},
           {"address", m.address},
           {"running", m.running},
           {"version", m.version}};
 }
 
-bool is_final(const std::string& s) {
-  return s == "succeeded" || s == "failed" || s == "timed_out" || s == "cancelled" ||
-         s == "lost";
-}
-
 std::string overall_state(const std::vector<RunView>& runs) {
   bool all_final = true, started = false, all_ok = true, cancelled = false;
   for (const auto& r : runs) {
-    all_final = all_final && is_final(r.state);
-    started = started || (r.state != "assigned" && r.state != "queued");
+    all_final = all_final && fleet::is_final_run_state(r.state);
+    started = started || (r.state != "assigned" && r.state != fleet::run_state::queued);
     all_ok = all_ok && r.state == "succeeded";
     cancelled = cancelled || r.state == "cancelled";
   }
@@ -138,58 +122,62 @@ std::string overall_state(const std::vector<RunView>& runs) {
   return cancelled ? "cancelled" : "failed";
 }
 
-std::vector<std::string> job_machines(const json& spec) {
-  std::vector<std::string> out;
-  if (spec.contains("machines") && spec["machines"].is_array())
-    for (const auto& n : spec["machines"])
-      if (n.is_string()) out.push_back(n.get<std::string>());
-  return out;
-}
-
-asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c, const Keys& k,
+asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c,
+                                                               const fleet::Keys& k,
                                                                std::string id, int64_t revision) {
   etcd::RangeRequest r;
-  r.key = k.job(id);
+  r.key = k.job_key(id);
   r.revision = revision;
   auto job = co_await c.range(r);
   if (!job) co_return job.error();
   if (job->kvs.empty()) co_return std::optional<JobView>{};
+  auto spec = fleet::job_from_json(job->kvs.front().value);
+  if (!spec)
+    co_return etcd::Error{etcd::ErrorKind::bad_response,
+                          "jobs/" + id + " holds no job: " + spec.error().message()};
   const int64_t rev = revision ? revision : job->header.revision;
-  auto claims = co_await range_prefix(c, k.claims_of(id), rev, true);
-  if (!claims) co_return claims.error();
-  auto runs = co_await range_prefix(c, k.runs_of(id), rev, false);
+  auto runs = co_await range_prefix(c, k.runs_prefix(id), rev, false);
   if (!runs) co_return runs.error();
 
   JobView v;
   v.id = id;
-  v.spec = parse_value(job->kvs.front().value);
+  v.spec = std::move(*spec);
   v.create_revision = job->kvs.front().create_revision;
-  for (const std::string& name : job_machines(v.spec)) {
-    RunView run{name, "assigned", json::object()};
-    for (const auto& kv : claims->kvs)
-      if (kv.key == k.claims_of(id) + name) run.state = "queued";
-    for (const auto& kv : runs->kvs)
-      if (kv.key == k.runs_of(id) + name) {
-        run.record = parse_value(kv.value);
-        if (auto s = text_of(run.record, "state"); !s.empty()) run.state = s;
+  for (const std::string& name : v.spec.machines) {
+    RunView run;
+    run.machine = name;
+    for (const auto& kv : runs->kvs) {
+      if (kv.key != k.run_key(id, name)) continue;
+      if (auto rec = fleet::run_from_json(kv.value)) {
+        run.record = std::move(*rec);
+        run.state = run.record.state;
       }
+    }
     v.runs.push_back(std::move(run));
   }
   co_return std::optional<JobView>(std::move(v));
 }
 
 json job_json(const JobView& j) {
-  json out = j.spec;
+  json out = j.spec.request.is_object() ? j.spec.request : json::object();
   out["id"] = j.id;
+  out["target"] = j.spec.target;
+  out["machines"] = j.spec.machines;
+  out["created_at"] = j.spec.created_at;
   out["state"] = overall_state(j.runs);
   json runs = json::array();
   for (const auto& r : j.runs) {
-    json one = {{"machine", r.machine}, {"state", r.state}};
-    for (const char* f : {"exit_code", "signal", "error", "started_at", "finished_at"})
-      one[f] = r.record.contains(f) ? r.record[f] : json(nullptr);
-    for (const char* f : {"output_bytes", "output_dropped_bytes", "leftovers_killed"})
-      one[f] = r.record.contains(f) ? r.record[f] : json(0);
-    runs.push_back(std::move(one));
+    const fleet::RunRecord& rec = r.record;
+    runs.push_back({{"machine", r.machine},
+                    {"state", r.state},
+                    {"exit_code", opt(rec.exit_code)},
+                    {"signal", opt(rec.signal)},
+                    {"error", opt(rec.error)},
+                    {"started_at", opt(rec.started_at)},
+                    {"finished_at", opt(rec.finished_at)},
+                    {"output_bytes", rec.output_bytes},
+                    {"output_dropped_bytes", rec.output_dropped_bytes},
+                    {"leftovers_killed", rec.leftovers_killed}});
   }
   out["runs"] = std::move(runs);
   return out;

@@ -13,7 +13,7 @@
 
 #include "etcd/client.hpp"
 #include "fleet/target.hpp"
-#include "server/keys.hpp"
+#include "fleet/protocol.hpp"
 
 namespace tend::server {
 
@@ -29,35 +29,33 @@ struct MachineView {
 
 // Every machine that ever joined (seen/) or is online (machines/), sorted by name.
 boost::asio::awaitable<etcd::Result<std::vector<MachineView>>> read_machines(etcd::Client& c,
-                                                                             const Keys& k);
+                                                                             const fleet::Keys& k);
 std::vector<fleet::Machine> as_targets(const std::vector<MachineView>& ms);
 nlohmann::json machine_json(const MachineView& m);
 
 struct RunView {
   std::string machine;
-  std::string state;  // assigned (not claimed), queued (claimed, not started), or the agent's
-  nlohmann::json record = nlohmann::json::object();  // runs/ID/NAME's value, if written
+  // assigned (no run record: not claimed yet), else the run record's: queued (claimed, not
+  // started), running, or a final state.
+  std::string state = "assigned";
+  fleet::RunRecord record;
 };
 
 struct JobView {
   std::string id;
-  nlohmann::json spec;  // jobs/ID's value
+  fleet::JobSpec spec;  // jobs/ID's value
   int64_t create_revision = 0;
   std::vector<RunView> runs;
 };
 
-// True for a run state after which nothing changes.
-bool is_final(const std::string& run_state);
 // running until every run has ended; then succeeded if every run did, cancelled if one was,
 // else failed. queued while no run has started.
 std::string overall_state(const std::vector<RunView>& runs);
-std::vector<std::string> job_machines(const nlohmann::json& spec);
 
 // The job and its runs at one revision (`revision` 0: the newest); nullopt if there is no such
 // job.
 boost::asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c,
-                                                                      const Keys& k,
-                                                                      std::string id,
+                                                                      const fleet::Keys& k, std::string id,
                                                                       int64_t revision = 0);
 nlohmann::json job_json(const JobView& j);
 

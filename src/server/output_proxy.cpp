@@ -4,6 +4,9 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "http/client.hpp"
 #include "http/text.hpp"
 #include "server/fleet_read.hpp"
@@ -31,14 +34,13 @@ std::string upstream_query(const http::Request& req) {
 asio::awaitable<etcd::Result<std::optional<std::string>>> address_of(ServerContext& ctx,
                                                                      std::string name) {
   etcd::RangeRequest r;
-  r.key = ctx.keys.machine(name);
+  r.key = ctx.keys.machine_key(name);
   auto got = co_await ctx.etcd.range(r);
   if (!got) co_return got.error();
   if (got->kvs.empty()) co_return std::optional<std::string>{};
-  json rec = json::parse(got->kvs.front().value, nullptr, false);
-  if (!rec.is_object() || !rec.contains("address") || !rec["address"].is_string())
-    co_return std::optional<std::string>{};
-  co_return std::optional<std::string>(rec["address"].get<std::string>());
+  auto rec = fleet::machine_from_json(got->kvs.front().value);
+  if (!rec || rec->address.empty()) co_return std::optional<std::string>{};
+  co_return std::optional<std::string>(rec->address);
 }
 
 // Relays the upstream answer to the client: its status, its type and its body as it comes.
@@ -74,6 +76,24 @@ asio::awaitable<void> relay(http::Client& up, http::Exchange& ex, std::string ta
   }
 }
 
+std::string run_of(const JobView& job, const std::string& machine) {
+  for (const auto& r : job.runs)
+    if (r.machine == machine) return r.state;
+  return "";
+}
+
+// Polls (every 250 ms) until the run on `machine` is claimed; false if etcd stops answering.
+asio::awaitable<bool> until_claimed(ServerContext& ctx, std::string id, std::string machine) {
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    pause.expires_after(250ms);
+    co_await pause.async_wait(asio::use_awaitable);
+    auto job = co_await read_job(ctx.etcd, ctx.keys, id);
+    if (!job || !*job) co_return false;
+    if (run_of(**job, machine) != "assigned") co_return true;
+  }
+}
+
 }  // namespace
 
 asio::awaitable<void> proxy_output(ServerContext& ctx, http::Exchange& ex) {
@@ -89,11 +109,26 @@ asio::awaitable<void> proxy_output(ServerContext& ctx, http::Exchange& ex) {
     co_await ex.reply(error_response(Status::not_found, "id", "no job " + id));
     co_return;
   }
-  auto names = job_machines((*job)->spec);
+  const auto& names = (*job)->spec.machines;
   if (std::find(names.begin(), names.end(), machine) == names.end()) {
     co_await ex.reply(
         error_response(Status::not_found, "machine", "job " + id + " does not run on " + machine));
     co_return;
+  }
+  // Not claimed yet: the agent has no such job. Nothing to show yet; a follower waits for it.
+  if (run_of(**job, machine) == "assigned") {
+    bool follow = ex.request().query("follow") == "1" || ex.request().query("sse") == "1";
+    if (!follow) {
+      co_await ex.reply(http::text_response(Status::ok, "", "application/octet-stream"));
+      co_return;
+    }
+    auto started = co_await (until_claimed(ctx, id, machine) || ex.closed());
+    if (started.index() == 1) co_return;  // the client left
+    if (!std::get<0>(started)) {
+      co_await ex.reply(error_response(Status::service_unavailable, "",
+                                       "lost etcd while waiting for the run to start"));
+      co_return;
+    }
   }
   auto addr = co_await address_of(ctx, machine);
   if (!addr) {

@@ -124,15 +124,15 @@ std::optional<Response> read_list_query(const Request& req, ListQuery& q) {
   return std::nullopt;
 }
 
-bool spec_matches(const json& spec, const ListQuery& q) {
-  if (q.machine) {
-    auto names = job_machines(spec);
-    if (std::find(names.begin(), names.end(), *q.machine) == names.end()) return false;
-  }
+bool spec_matches(const fleet::JobSpec& spec, const ListQuery& q) {
+  if (q.machine &&
+      std::find(spec.machines.begin(), spec.machines.end(), *q.machine) == spec.machines.end())
+    return false;
   if (q.label) {
-    if (!spec.contains("labels") || !spec["labels"].is_object()) return false;
-    auto it = spec["labels"].find(q.label->first);
-    if (it == spec["labels"].end() || *it != q.label->second) return false;
+    const json& labels = spec.request.is_object() ? spec.request.value("labels", json::object())
+                                                   : json::object();
+    auto it = labels.find(q.label->first);
+    if (it == labels.end() || *it != q.label->second) return false;
   }
   return true;
 }
@@ -143,7 +143,7 @@ asio::awaitable<Response> list_jobs(ServerContext& ctx, const Request& req) {
   ListQuery q;
   if (auto bad = read_list_query(req, q)) co_return std::move(*bad);
   etcd::RangeRequest r;
-  r.key = ctx.keys.jobs();
+  r.key = ctx.keys.jobs_prefix();
   r.range_end = etcd::prefix_end(r.key);
   auto all = co_await ctx.etcd.range(r);
   if (!all) co_return etcd_unavailable(all.error());
@@ -156,10 +156,9 @@ asio::awaitable<Response> list_jobs(ServerContext& ctx, const Request& req) {
   int64_t last = 0;
   for (const etcd::KeyValue* kv : order) {
     if (static_cast<int>(jobs.size()) == q.limit) break;
-    json spec = json::parse(kv->value, nullptr, false);
-    if (!spec.is_object() || !spec_matches(spec, q)) continue;
-    auto job = co_await read_job(ctx.etcd, ctx.keys, kv->key.substr(ctx.keys.jobs().size()),
-                                 all->header.revision);
+    auto spec = fleet::job_from_json(kv->value);
+    if (!spec || !spec_matches(*spec, q)) continue;
+    auto job = co_await read_job(ctx.etcd, ctx.keys, spec->id, all->header.revision);
     if (!job) co_return etcd_unavailable(job.error());
     if (!*job) continue;
     json j = job_json(**job);
@@ -178,15 +177,15 @@ asio::awaitable<Response> cancel_job(ServerContext& ctx, std::string id) {
   auto job = co_await read_job(ctx.etcd, ctx.keys, id);
   if (!job) co_return etcd_unavailable(job.error());
   if (!*job) co_return error_response(Status::not_found, "id", "no job " + id);
-  if (is_final(overall_state((*job)->runs)))
+  if (fleet::is_final_run_state(overall_state((*job)->runs)))
     co_return error_response(Status::conflict, "id", "job " + id + " has already finished");
   for (const auto& run : (*job)->runs) {
-    if (is_final(run.state)) continue;
-    const std::string key = ctx.keys.assign(run.machine, id);
+    if (fleet::is_final_run_state(run.state)) continue;
+    const std::string key = ctx.keys.assign_key(run.machine, id);
     etcd::TxnRequest t;
     t.compare.push_back(etcd::Compare::number_of(key, etcd::Compare::Target::create_revision,
                                                  etcd::Compare::Op::greater, 0));
-    t.success.push_back(etcd::PutRequest{key, R"({"cancel":true})", 0, false});
+    t.success.push_back(etcd::PutRequest{key, fleet::to_json(fleet::Assignment{true}).dump(), 0, false});
     auto r = co_await ctx.etcd.txn(t);
     if (!r) co_return etcd_unavailable(r.error());
   }
@@ -212,7 +211,8 @@ http::Router make_routes(ServerContext& ctx) {
   http::Router r;
   r.set_guard([&ctx](const Request& req) { return http::require_bearer(req, ctx.token); });
   r.add_open_stream(Verb::get, "/healthz", [&ctx](http::Exchange& ex) -> asio::awaitable<void> {
-    co_await ex.reply(co_await healthz(ctx));
+    Response res = co_await healthz(ctx);
+    co_await ex.reply(std::move(res));
   });
   r.add(Verb::get, "/metrics", [&ctx](const Request&) { return metrics(ctx); });
   add_async(r, Verb::get, "/v1/machines", [&ctx](const Request&) { return list_machines(ctx); });

@@ -98,11 +98,14 @@ int server_main(int argc, char** argv) {
       asio::detached);
   ioc.run();
   ioc.restart();
-  if (unreachable)
-    return fail("etcd at " + o.etcd_text + " did not answer within " +
-                std::to_string(o.start_wait.count() / 1000.0).substr(0, 4) + " s: " + *unreachable);
+  if (unreachable) {
+    char within[32];
+    std::snprintf(within, sizeof within, "%g s", o.start_wait.count() / 1000.0);
+    return fail("etcd at " + o.etcd_text + " did not answer within " + within + ": " +
+                *unreachable);
+  }
 
-  ServerContext ctx{etcd, Keys{o.prefix}, *token};
+  ServerContext ctx{etcd, fleet::Keys{o.prefix}, *token};
   http::Server server(ioc, make_routes(ctx), o.http);
   ctx.server = &server;
   auto bound = server.listen(eps->front());

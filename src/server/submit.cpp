@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "fleet/protocol.hpp"
 #include "fleet/target.hpp"
 #include "http/auth.hpp"
 #include "jobspec/job_request.hpp"
@@ -37,7 +38,7 @@ Expected<json> job_spec(const json& body) {
   rest.erase("target");
   auto parsed = parse_job_request(rest.dump());
   if (!parsed) return parsed.error();
-  return to_json(*parsed);
+  return tend::to_json(*parsed);
 }
 
 std::chrono::milliseconds left(Clock::time_point deadline) {
@@ -75,20 +76,22 @@ asio::awaitable<http::Response> submit_job(ServerContext& ctx, const http::Reque
   auto selected = fleet::select_machines(body["target"], as_targets(*machines));
   if (!selected) co_return refused(ctx, "target", selected.error().detail);
 
-  json& job = *spec;
-  job["target"] = body["target"];
-  job["machines"] = *selected;
-  job["created_at"] = format_rfc3339(std::chrono::system_clock::now());
+  fleet::JobSpec job;
+  job.request = std::move(*spec);
+  job.target = body["target"];
+  job.machines = *selected;
+  job.created_at = format_rfc3339(std::chrono::system_clock::now());
+  const std::string assigned = fleet::to_json(fleet::Assignment{}).dump();
   for (int attempt = 0; attempt < 3; ++attempt) {
     const std::string id = new_job_id();
-    job["id"] = id;
-    const std::string value = job.dump();
+    job.id = id;
+    const std::string value = fleet::to_json(job).dump();
     etcd::TxnRequest t;
-    t.compare.push_back(etcd::Compare::absent(ctx.keys.job(id)));
-    t.success.push_back(etcd::PutRequest{ctx.keys.job(id), value, 0, false});
+    t.compare.push_back(etcd::Compare::absent(ctx.keys.job_key(id)));
+    t.success.push_back(etcd::PutRequest{ctx.keys.job_key(id), value, 0, false});
     for (const std::string& name : *selected)
-      t.success.push_back(etcd::PutRequest{ctx.keys.assign(name, id), "{}", 0, false});
-    t.failure.push_back(etcd::RangeRequest{ctx.keys.job(id)});
+      t.success.push_back(etcd::PutRequest{ctx.keys.assign_key(name, id), assigned, 0, false});
+    t.failure.push_back(etcd::RangeRequest{ctx.keys.job_key(id)});
     auto r = co_await ctx.etcd.txn(t, left(deadline));
     if (!r) {
       // The proposal may still be applied once etcd has a quorum again: say which id to look for.

@@ -93,6 +93,11 @@ TEST(FleetProtocol, RecordsRoundTrip) {
   EXPECT_EQ(r2->leftovers_killed, 2);
 }
 
+TEST(FleetProtocol, InstanceNamesItsDataDirectory) {
+  EXPECT_EQ(instance_data_id("d1a2:p9"), "d1a2");
+  EXPECT_EQ(instance_data_id("nodata"), "");
+}
+
 TEST(FleetProtocol, FinalStates) {
   EXPECT_FALSE(is_final_run_state("queued"));
   EXPECT_FALSE(is_final_run_state("running"));

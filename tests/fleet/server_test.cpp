@@ -2,6 +2,7 @@
 // etcd). Machines are registered here the way an agent registers (machines/NAME on a lease,
 // seen/NAME without), so the server's side is tested on its own; the runs themselves, with
 // real agents, are in fleet_run_test.cpp.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -54,6 +55,59 @@ class ServerTest : public FleetTest {
   std::optional<EtcdView> view;
   std::optional<FleetServer> server;
 };
+
+// `tend server ARGS...`: exit status and what it printed (stdout and stderr).
+std::pair<int, std::string> run_tend(std::vector<std::string> args, const std::string& dir) {
+  Command cmd({TEND_BINARY});
+  for (auto& a : args) cmd.arg(a);
+  std::string out = dir + "/out.txt";
+  cmd.stdin_(Stdio::null()).stdout_(Stdio::file(out)).stderr_(Stdio::file(out));
+  auto child = spawn(cmd);
+  if (!child) return {-1, child.error().message()};
+  auto st = child->wait();
+  return {st ? st->shell_code() : -1, slurp(out)};
+}
+
+TEST_F(ServerTest, BadFlagsExit125WithOneLine) {
+  const std::string e = "--etcd=" + cluster->endpoints();
+  const std::string t = "--token-file=" + token_file;
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"server"},
+           {"server", t},
+           {"server", e},
+           {"server", e, t, "--listen", "nowhere"},
+           {"server", e, t, "--listen", "127.0.0.1:99999"},
+           {"server", "--etcd", "ftp://x", t},
+           {"server", e, t, "--etcd-prefix", "tend"},
+           {"server", e, t, "--etcd-wait", "soon"},
+           {"server", e, "--token-file", dir + "/missing"},
+           {"server", e, t, "--bogus"}}) {
+    auto [rc, out] = run_tend(args, dir);
+    std::string all;
+    for (auto& a : args) all += a + " ";
+    EXPECT_EQ(rc, 125) << all << "\n" << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << all << "\n" << out;
+    EXPECT_EQ(out.rfind("tend server: ", 0), 0u) << all << "\n" << out;
+  }
+}
+
+TEST_F(ServerTest, UnreachableEtcdAtStartIsAClearErrorAfterABoundedWait) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto [rc, out] = run_tend({"server", "--etcd", "http://127.0.0.1:1", "--token-file", token_file,
+                             "--listen", "127.0.0.1:0", "--etcd-wait", "2s"},
+                            dir);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_NE(out.find("did not answer within"), std::string::npos) << out;
+  EXPECT_LT(took, 10s);
+  EXPECT_GE(took, 2s);
+}
+
+TEST_F(ServerTest, PrintsWhereItListensAndWhichEtcd) {
+  std::string log = server->log();
+  EXPECT_NE(log.find("listening on http://" + server->addr() + "/"), std::string::npos) << log;
+  EXPECT_NE(log.find(cluster->endpoints()), std::string::npos) << log;
+}
 
 TEST_F(ServerTest, HealthzIsOpenTheApiIsNot) {
   auto open = server->client(false).Get("/healthz");

@@ -1,4 +1,4 @@
-// parse_job_request: the pure validation of POST /v1/jobs bodies.
+// parse_job_request: the pure validation of POST /v1/jobs bodies (an agent's and a server's).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
