@@ -1,55 +1,69 @@
-// The page's files reach the binary byte for byte, under the paths the agent serves.
+// Each web page's files reach the binary byte for byte, under the paths its face serves: the
+// agent's (src/agent/server/web) and the fleet's (src/server/web, served by `tend server`).
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <iterator>
 #include <string>
 
+#include "server/web_routes.hpp"
 #include "web_assets.hpp"
 
 namespace {
 
-const tend::http::PageAsset* find_web_asset(std::string_view path) {
-  return tend::http::find_page_asset(tend::agent::web_assets(), path);
-}
+using tend::http::PageAsset;
 
-std::string read_source(const std::string& name) {
-  std::ifstream in(std::string(TEND_WEB_SOURCE_DIR) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot open " << name;
+struct Page {
+  const char* name;
+  std::span<const PageAsset> assets;
+  std::string source_dir;
+};
+
+class WebAssets : public ::testing::TestWithParam<Page> {};
+
+std::string read_source(const Page& page, const std::string& name) {
+  std::ifstream in(page.source_dir + "/" + name, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot open " << page.source_dir << "/" << name;
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-void expect_asset(const char* path, const std::string& file, std::string_view type) {
-  auto asset = find_web_asset(path);
+void expect_asset(const Page& page, const char* path, const std::string& file,
+                  std::string_view type) {
+  auto asset = tend::http::find_page_asset(page.assets, path);
   ASSERT_NE(asset, nullptr) << path;
-  const std::string expected = read_source(file);
+  const std::string expected = read_source(page, file);
   ASSERT_FALSE(expected.empty()) << file;
   EXPECT_EQ(asset->body->size(), expected.size()) << path;
   EXPECT_TRUE(*asset->body == expected) << path << " differs from " << file;
   EXPECT_EQ(asset->content_type, type) << path;
 }
 
-TEST(WebAssets, EmbedsEachFileByteForByte) {
-  expect_asset("/index.html", "index.html", "text/html; charset=utf-8");
-  expect_asset("/assets/app.js", "app.js", "text/javascript; charset=utf-8");
-  expect_asset("/assets/style.css", "style.css", "text/css; charset=utf-8");
+TEST_P(WebAssets, EmbedsEachFileByteForByte) {
+  expect_asset(GetParam(), "/index.html", "index.html", "text/html; charset=utf-8");
+  expect_asset(GetParam(), "/assets/app.js", "app.js", "text/javascript; charset=utf-8");
+  expect_asset(GetParam(), "/assets/style.css", "style.css", "text/css; charset=utf-8");
 }
 
-TEST(WebAssets, UnknownPathsAreNotFound) {
+TEST_P(WebAssets, UnknownPathsAreNotFound) {
   for (const char* path : {"/", "", "/assets/", "/assets/../index.html", "/assets/app.js/",
                            "/APP.JS", "/index.html?x=1", "/assets/app.jsx"}) {
-    EXPECT_EQ(find_web_asset(path), nullptr) << path;
+    EXPECT_EQ(tend::http::find_page_asset(GetParam().assets, path), nullptr) << path;
   }
 }
 
-TEST(WebAssets, PageLoadsOnlyItsOwnFiles) {
-  // No CDN, no external URL: the page must work with nothing but the agent reachable.
-  for (const char* path : {"/index.html", "/assets/app.js", "/assets/style.css"}) {
-    const std::string_view body = *find_web_asset(path)->body;
-    EXPECT_EQ(body.find("http://"), std::string_view::npos) << path;
-    EXPECT_EQ(body.find("https://"), std::string_view::npos) << path;
-    EXPECT_EQ(body.find("//cdn"), std::string_view::npos) << path;
+TEST_P(WebAssets, PageLoadsOnlyItsOwnFiles) {
+  // No CDN, no external URL: the page must work with nothing but its server reachable.
+  for (const PageAsset& a : GetParam().assets) {
+    EXPECT_EQ(a.body->find("http://"), std::string_view::npos) << a.path;
+    EXPECT_EQ(a.body->find("https://"), std::string_view::npos) << a.path;
+    EXPECT_EQ(a.body->find("//cdn"), std::string_view::npos) << a.path;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Pages, WebAssets,
+    ::testing::Values(Page{"agent", tend::agent::web_assets(), TEND_AGENT_WEB_SOURCE_DIR},
+                      Page{"fleet", tend::server::web_assets(), TEND_FLEET_WEB_SOURCE_DIR}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
