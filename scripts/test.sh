@@ -43,7 +43,7 @@ if [[ "${TEND_NO_ASAN:-0}" != 1 ]]; then
   cmake --build build-asan -j"$jobs"
   step "tests under ASan+UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure --timeout 900 -LE "ui|vm|compat"
+    ctest --test-dir build-asan --output-on-failure --timeout 900 -j"$jobs" -LE "ui|vm|compat"
 fi
 
 step "fuzz the parsers: the agent's job requests and HTTP request heads (libFuzzer, 20 s each)"

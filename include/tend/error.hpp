@@ -66,43 +66,46 @@ struct Error {
   }
 };
 
-// A value or an Error. A tiny stand-in for C++23 std::expected (g++ 12 in C++20 mode lacks it).
-template <class T>
-class [[nodiscard]] Expected {
+// A value or an error of type E. A tiny stand-in for C++23 std::expected (g++ 12 in C++20 mode
+// lacks it). Layers with errors of their own (etcd's kinds) use it with their E.
+template <class T, class E>
+class [[nodiscard]] BasicExpected {
  public:
-  Expected(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  Expected(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-
+  BasicExpected(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  BasicExpected(E error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
-
   T& value() & { return std::get<0>(v_); }
   const T& value() const& { return std::get<0>(v_); }
   T&& value() && { return std::get<0>(std::move(v_)); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
-
-  const Error& error() const { return std::get<1>(v_); }
+  const E& error() const { return std::get<1>(v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
-template <>
-class [[nodiscard]] Expected<void> {
+template <class E>
+class [[nodiscard]] BasicExpected<void, E> {
  public:
-  Expected() = default;
-  Expected(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
+  BasicExpected() = default;
+  BasicExpected(E error) : error_(std::move(error)), ok_(false) {}  // NOLINT
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const Error& error() const { return error_; }
+  const E& error() const { return error_; }
 
  private:
-  Error error_;
+  E error_;
   bool ok_ = true;
 };
+
+// A value (or nothing, for void) or a tend::Error.
+template <class T>
+using Expected = BasicExpected<T, Error>;
 
 }  // namespace tend

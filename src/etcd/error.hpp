@@ -6,6 +6,8 @@
 #include <utility>
 #include <variant>
 
+#include "tend/error.hpp"
+
 namespace tend::etcd {
 
 enum class ErrorKind {
@@ -27,26 +29,9 @@ struct Error {
   int64_t compact_revision = 0;  // compacted: the oldest revision still readable (when known)
 };
 
-// A value or an etcd::Error (the shape of tend::Expected, with a kind to decide on).
+// A value or an etcd::Error (tend::Expected's shape, with etcd's kinds to decide on).
 template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const Error& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, Error> v_;
-};
+using Result = BasicExpected<T, Error>;
 
 // Classifies an error answer of the gateway: its HTTP status and the gRPC code in its body.
 ErrorKind kind_of_answer(unsigned http_status, int grpc_code);
