@@ -40,8 +40,7 @@ constexpr const char* kUsage =
 int exec_sibling(const char* program, int argc, char** argv) {
   auto sibling = tend::sibling_executable(program);
   if (!sibling) {
-    std::fprintf(stderr, "tend: cannot find %s: %s\n", program,
-                 sibling.error().message().c_str());
+    std::fprintf(stderr, "tend: cannot find %s: %s\n", program, sibling.error().message().c_str());
     return 125;
   }
   const std::string& path = *sibling;

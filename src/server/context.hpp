@@ -7,8 +7,8 @@
 #include <string>
 
 #include "etcd/client.hpp"
-#include "http/server.hpp"
 #include "fleet/protocol.hpp"
+#include "http/server.hpp"
 
 namespace tend::server {
 
@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 struct ServerCounters {
   uint64_t jobs_submitted = 0;
-  uint64_t submissions_refused = 0;     // 4xx: nothing written
+  uint64_t submissions_refused = 0;      // 4xx: nothing written
   uint64_t submissions_unavailable = 0;  // 503: etcd could not be reached or had no quorum
   uint64_t submit_seconds_sum_us = 0;    // accepted submissions, request to answer
   uint64_t cancels = 0;

@@ -98,22 +98,26 @@ std::vector<fleet::Machine> as_targets(const std::vector<MachineView>& ms) {
 }
 
 json machine_json(const MachineView& m) {
-  return {{"name", m.name},
-          {"labels", m.labels},
-          {"state", m.online ? "online" : "unreachable"},
-          {"last_seen", m.last_seen_ms
-                            ? json(format_rfc3339(std::chrono::milliseconds(m.last_seen_ms)))
-                            : json(nullptr)},
-          {"address", m.address},
-          {"running", m.running},
-          {"version", m.version}};
+  return {
+      {"name", m.name},
+      {"labels", m.labels},
+      {"state", m.online ? "online" : "unreachable"},
+      {"last_seen", m.last_seen_ms ? json(format_rfc3339(std::chrono::milliseconds(m.last_seen_ms)))
+                                   : json(nullptr)},
+      {"address", m.address},
+      {"running", m.running},
+      {"version", m.version}};
+}
+
+bool run_ended(const std::string& state) {
+  return state != kAssigned && fleet::is_final_run_state(state);
 }
 
 std::string overall_state(const std::vector<RunView>& runs) {
   bool all_final = true, started = false, all_ok = true, cancelled = false;
   for (const auto& r : runs) {
-    all_final = all_final && fleet::is_final_run_state(r.state);
-    started = started || (r.state != "assigned" && r.state != fleet::run_state::queued);
+    all_final = all_final && run_ended(r.state);
+    started = started || (r.state != kAssigned && r.state != fleet::run_state::queued);
     all_ok = all_ok && r.state == "succeeded";
     cancelled = cancelled || r.state == "cancelled";
   }
@@ -123,8 +127,8 @@ std::string overall_state(const std::vector<RunView>& runs) {
 }
 
 asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c,
-                                                               const fleet::Keys& k,
-                                                               std::string id, int64_t revision) {
+                                                               const fleet::Keys& k, std::string id,
+                                                               int64_t revision) {
   etcd::RangeRequest r;
   r.key = k.job_key(id);
   r.revision = revision;

@@ -47,13 +47,13 @@ asio::awaitable<etcd::Result<std::optional<std::string>>> address_of(ServerConte
 asio::awaitable<void> relay(http::Client& up, http::Exchange& ex, std::string target) {
   bool follow = ex.request().query("follow") == "1" || ex.request().query("sse") == "1";
   bool started = false;
-  http::Client::AsyncHead head = [&ex, &started](
-                                     const http::ClientResponse& r) -> asio::awaitable<bool> {
+  http::Client::AsyncHead head =
+      [&ex, &started](const http::ClientResponse& r) -> asio::awaitable<bool> {
     started = true;
     http::Response h{static_cast<http::Status>(r.status), 11};
-    for (const char* f : {"Content-Type", "X-Tend-Output-Size", "Cache-Control", "X-Accel-Buffering"})
-      if (auto it = r.headers.find(f); it != r.headers.end())
-        h.set(f, std::string(it->value()));
+    for (const char* f :
+         {"Content-Type", "X-Tend-Output-Size", "Cache-Control", "X-Accel-Buffering"})
+      if (auto it = r.headers.find(f); it != r.headers.end()) h.set(f, std::string(it->value()));
     co_return co_await ex.start_stream(std::move(h));
   };
   http::Client::AsyncData data = [&ex](std::string_view piece) -> asio::awaitable<bool> {
@@ -90,7 +90,7 @@ asio::awaitable<bool> until_claimed(ServerContext& ctx, std::string id, std::str
     co_await pause.async_wait(asio::use_awaitable);
     auto job = co_await read_job(ctx.etcd, ctx.keys, id);
     if (!job || !*job) co_return false;
-    if (run_of(**job, machine) != "assigned") co_return true;
+    if (run_of(**job, machine) != kAssigned) co_return true;
   }
 }
 
@@ -116,7 +116,7 @@ asio::awaitable<void> proxy_output(ServerContext& ctx, http::Exchange& ex) {
     co_return;
   }
   // Not claimed yet: the agent has no such job. Nothing to show yet; a follower waits for it.
-  if (run_of(**job, machine) == "assigned") {
+  if (run_of(**job, machine) == kAssigned) {
     bool follow = ex.request().query("follow") == "1" || ex.request().query("sse") == "1";
     if (!follow) {
       co_await ex.reply(http::text_response(Status::ok, "", "application/octet-stream"));
@@ -153,7 +153,8 @@ asio::awaitable<void> proxy_output(ServerContext& ctx, http::Exchange& ex) {
   opts.connect_timeout = 3s;
   opts.request_timeout = 10s;
   http::Client up(co_await asio::this_coro::executor, *url, opts);
-  std::string target = "/v1/jobs/" + http::percent_encode(id) + "/output" + upstream_query(ex.request());
+  std::string target =
+      "/v1/jobs/" + http::percent_encode(id) + "/output" + upstream_query(ex.request());
   // Whichever ends first ends the other: the client hanging up closes the upstream connection.
   auto hang_up = [&]() -> asio::awaitable<void> {
     co_await ex.closed();

@@ -27,9 +27,9 @@ constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 500;
 
 Response etcd_unavailable(const etcd::Error& e) {
-  return error_response(Status::service_unavailable, "",
-                        "etcd did not answer: " + std::string(etcd::to_string(e.kind)) + ": " +
-                            e.message);
+  return error_response(
+      Status::service_unavailable, "",
+      "etcd did not answer: " + std::string(etcd::to_string(e.kind)) + ": " + e.message);
 }
 
 asio::awaitable<Response> healthz(ServerContext& ctx) {
@@ -103,9 +103,9 @@ std::optional<Response> read_list_query(const Request& req, ListQuery& q) {
     q.limit = static_cast<int>(*n);
   }
   if (auto s = req.query("state")) {
-    static const char* kStates[] = {"queued",    "running",   "succeeded", "failed",
-                                    "cancelled"};
-    if (std::none_of(std::begin(kStates), std::end(kStates), [&](const char* k) { return *s == k; }))
+    static const char* kStates[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+    if (std::none_of(std::begin(kStates), std::end(kStates),
+                     [&](const char* k) { return *s == k; }))
       return error_response(Status::bad_request, "state", "unknown state \"" + *s + "\"");
     q.state = *s;
   }
@@ -129,8 +129,8 @@ bool spec_matches(const fleet::JobSpec& spec, const ListQuery& q) {
       std::find(spec.machines.begin(), spec.machines.end(), *q.machine) == spec.machines.end())
     return false;
   if (q.label) {
-    const json& labels = spec.request.is_object() ? spec.request.value("labels", json::object())
-                                                   : json::object();
+    const json& labels =
+        spec.request.is_object() ? spec.request.value("labels", json::object()) : json::object();
     auto it = labels.find(q.label->first);
     if (it == labels.end() || *it != q.label->second) return false;
   }
@@ -177,15 +177,16 @@ asio::awaitable<Response> cancel_job(ServerContext& ctx, std::string id) {
   auto job = co_await read_job(ctx.etcd, ctx.keys, id);
   if (!job) co_return etcd_unavailable(job.error());
   if (!*job) co_return error_response(Status::not_found, "id", "no job " + id);
-  if (fleet::is_final_run_state(overall_state((*job)->runs)))
+  if (run_ended(overall_state((*job)->runs)))
     co_return error_response(Status::conflict, "id", "job " + id + " has already finished");
   for (const auto& run : (*job)->runs) {
-    if (fleet::is_final_run_state(run.state)) continue;
+    if (run_ended(run.state)) continue;
     const std::string key = ctx.keys.assign_key(run.machine, id);
     etcd::TxnRequest t;
     t.compare.push_back(etcd::Compare::number_of(key, etcd::Compare::Target::create_revision,
                                                  etcd::Compare::Op::greater, 0));
-    t.success.push_back(etcd::PutRequest{key, fleet::to_json(fleet::Assignment{true}).dump(), 0, false});
+    t.success.push_back(
+        etcd::PutRequest{key, fleet::to_json(fleet::Assignment{true}).dump(), 0, false});
     auto r = co_await ctx.etcd.txn(t);
     if (!r) co_return etcd_unavailable(r.error());
   }

@@ -94,7 +94,8 @@ int server_main(int argc, char** argv) {
   etcd::Client etcd(ioc.get_executor(), o.etcd);
   std::optional<std::string> unreachable;
   asio::co_spawn(
-      ioc, [&]() -> asio::awaitable<void> { unreachable = co_await wait_for_etcd(etcd, o.start_wait); },
+      ioc,
+      [&]() -> asio::awaitable<void> { unreachable = co_await wait_for_etcd(etcd, o.start_wait); },
       asio::detached);
   ioc.run();
   ioc.restart();

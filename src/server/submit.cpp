@@ -53,7 +53,8 @@ std::string new_job_id() {
                 std::chrono::system_clock::now().time_since_epoch())
                 .count();
   char head[16];
-  std::snprintf(head, sizeof head, "%011llx", static_cast<unsigned long long>(ms) & 0xfffffffffffULL);
+  std::snprintf(head, sizeof head, "%011llx",
+                static_cast<unsigned long long>(ms) & 0xfffffffffffULL);
   return std::string(head) + http::random_hex(3).substr(0, 5);
 }
 

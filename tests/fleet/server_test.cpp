@@ -35,8 +35,11 @@ class ServerTest : public FleetTest {
                int64_t lease = 0) {
     if (!lease) lease = view->grant(30);
     EXPECT_NE(lease, 0);
-    json rec = {{"name", name}, {"labels", labels}, {"address", address},
-                {"version", "test"}, {"instance", "i-" + name}};
+    json rec = {{"name", name},
+                {"labels", labels},
+                {"address", address},
+                {"version", "test"},
+                {"instance", "i-" + name}};
     EXPECT_TRUE(view->put("/tend/machines/" + name, rec.dump(), lease));
     json seen = {{"labels", labels}, {"address", address}, {"last_seen", "2026-01-01T00:00:00Z"}};
     EXPECT_TRUE(view->put("/tend/seen/" + name, seen.dump()));
@@ -47,9 +50,7 @@ class ServerTest : public FleetTest {
     join("b", {{"role", "web"}}, "http://127.0.0.1:9");
     join("c", {{"role", "db"}}, "http://127.0.0.1:9");
   }
-  long long written() const {
-    return view->count("/tend/jobs/") + view->count("/tend/assign/");
-  }
+  long long written() const { return view->count("/tend/jobs/") + view->count("/tend/assign/"); }
 
   std::string dir, token_file;
   std::optional<EtcdView> view;
@@ -71,17 +72,17 @@ std::pair<int, std::string> run_tend(std::vector<std::string> args, const std::s
 TEST_F(ServerTest, BadFlagsExit125WithOneLine) {
   const std::string e = "--etcd=" + cluster->endpoints();
   const std::string t = "--token-file=" + token_file;
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"server"},
-           {"server", t},
-           {"server", e},
-           {"server", e, t, "--listen", "nowhere"},
-           {"server", e, t, "--listen", "127.0.0.1:99999"},
-           {"server", "--etcd", "ftp://x", t},
-           {"server", e, t, "--etcd-prefix", "tend"},
-           {"server", e, t, "--etcd-wait", "soon"},
-           {"server", e, "--token-file", dir + "/missing"},
-           {"server", e, t, "--bogus"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"server"},
+                                             {"server", t},
+                                             {"server", e},
+                                             {"server", e, t, "--listen", "nowhere"},
+                                             {"server", e, t, "--listen", "127.0.0.1:99999"},
+                                             {"server", "--etcd", "ftp://x", t},
+                                             {"server", e, t, "--etcd-prefix", "tend"},
+                                             {"server", e, t, "--etcd-wait", "soon"},
+                                             {"server", e, "--token-file", dir + "/missing"},
+                                             {"server", e, t, "--bogus"}}) {
     auto [rc, out] = run_tend(args, dir);
     std::string all;
     for (auto& a : args) all += a + " ";
@@ -120,8 +121,8 @@ TEST_F(ServerTest, HealthzIsOpenTheApiIsNot) {
   }
   auto wrong = httplib::Client("http://" + server->addr());
   wrong.set_bearer_token_auth("not-the-token");
-  auto r = wrong.Post("/v1/jobs", R"({"command":["true"],"target":{"all":true}})",
-                      "application/json");
+  auto r =
+      wrong.Post("/v1/jobs", R"({"command":["true"],"target":{"all":true}})", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
   EXPECT_EQ(written(), 0);
@@ -322,7 +323,7 @@ class FakeAgent {
  public:
   explicit FakeAgent(std::string token) {
     srv_.Get(R"(/v1/jobs/([0-9a-f]+)/output)", [this, token](const httplib::Request& q,
-                                                           httplib::Response& res) {
+                                                             httplib::Response& res) {
       if (q.get_header_value("Authorization") != "Bearer " + token) {
         res.status = 401;
         return;
@@ -333,21 +334,22 @@ class FakeAgent {
         res.set_content(text_.substr(std::min(offset, text_.size())), "application/octet-stream");
         return;
       }
-      res.set_chunked_content_provider("application/octet-stream",
-                                       [this](size_t, httplib::DataSink& sink) {
-                                         if (ended_) {
-                                           sink.done();
-                                           return true;
-                                         }
-                                         std::string piece = "tick\n";
-                                         if (!sink.write(piece.data(), piece.size())) {
-                                           client_left_ = true;
-                                           return false;
-                                         }
-                                         std::this_thread::sleep_for(50ms);
-                                         return true;
-                                       },
-                                       [this](bool) { stream_over_ = true; });
+      res.set_chunked_content_provider(
+          "application/octet-stream",
+          [this](size_t, httplib::DataSink& sink) {
+            if (ended_) {
+              sink.done();
+              return true;
+            }
+            std::string piece = "tick\n";
+            if (!sink.write(piece.data(), piece.size())) {
+              client_left_ = true;
+              return false;
+            }
+            std::this_thread::sleep_for(50ms);
+            return true;
+          },
+          [this](bool) { stream_over_ = true; });
     });
     port_ = srv_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { srv_.listen_after_bind(); });

@@ -42,7 +42,9 @@ TEST(JobId, SixteenHexDigitsSortedByCreation) {
     EXPECT_TRUE(seen.insert(id).second) << "duplicate " << id;
     if (i % 50 == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      if (!last.empty()) EXPECT_LT(last.substr(0, 11), id.substr(0, 11));
+      if (!last.empty()) {
+        EXPECT_LT(last.substr(0, 11), id.substr(0, 11));
+      }
       last = id;
     }
   }

@@ -14,7 +14,8 @@ int logs_main(int argc, char** argv) {
   bool follow = false;
   uint64_t offset = 0;
   std::string id, machine;
-  app.add_option("--machine", machine, "fleet: the output of the run on this machine (to a server)");
+  app.add_option("--machine", machine,
+                 "fleet: the output of the run on this machine (to a server)");
   app.add_flag("-f,--follow", follow, "keep printing until the job ends");
   app.add_option("--offset", offset, "start at this byte");
   app.add_option("id", id, "job id")->required();

@@ -51,7 +51,8 @@ asio::awaitable<Expected<json>> wait_for(http::Client& cli, const std::string& i
 
 // The "target" of a fleet submission (to `tend server`) from --on / --match / --all; null when
 // none was given (a submission to an agent). The error: one line for the user.
-Expected<json> fleet_target(const std::string& on, const std::vector<std::string>& match, bool all) {
+Expected<json> fleet_target(const std::string& on, const std::vector<std::string>& match,
+                            bool all) {
   int given = !on.empty() + !match.empty() + all;
   if (given == 0) return json(nullptr);
   if (given > 1) return Error::with_detail("target", "give one of --on, --match and --all");
@@ -148,7 +149,8 @@ int submit_main(int argc, char** argv) {
   std::vector<std::string> match;
   bool all = false;
   app.add_option("--on", on, "fleet: run on these machines (NAME,NAME...; to a tend server)");
-  app.add_option("--match", match, "fleet: run on every online machine with label K=V (repeatable)");
+  app.add_option("--match", match,
+                 "fleet: run on every online machine with label K=V (repeatable)");
   app.add_flag("--all", all, "fleet: run on every online machine");
   app.add_option("command", command, "the command and its arguments (after --)");
   if (auto rc = parse_client(app, argc, argv)) return *rc;

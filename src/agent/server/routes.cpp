@@ -8,6 +8,7 @@
 #include "http/auth.hpp"
 #include "http/guard.hpp"
 #include "http/text.hpp"
+#include "jobspec/job_request.hpp"
 #include "server/clock.hpp"
 #include "server/job_admission.hpp"
 #include "server/job_json.hpp"
@@ -15,7 +16,6 @@
 #include "server/store_errors.hpp"
 #include "server/web_routes.hpp"
 #include "shim/files.hpp"
-#include "jobspec/job_request.hpp"
 
 namespace tend::agent {
 
@@ -31,36 +31,6 @@ namespace {
 
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 500;
-
-<<<<<<< HEAD
-// Makes the job's directory and the files the job reads (its stdin, its script), before the job
-// is recorded; on failure removes what it made. All private to the agent (0700/0600): the shim
-// opens them as root and hands them to the job as fds. The spec itself reaches the shim on its
-// stdin when the job starts.
-Expected<void> prepare_job_dir(const std::string& dir, const JobRequest& req) {
-  if (::mkdir(dir.c_str(), 0700) != 0) return Error::from_errno("mkdir", dir);
-  Expected<void> r;
-  if (req.stdin_text) r = write_file(dir + "/stdin", *req.stdin_text, 0600);
-  if (r && req.script) r = write_file(dir + "/script", *req.script, 0600);
-  if (!r) (void)remove_job_dir(dir);
-  return r;
-=======
-std::optional<Response> authenticate(const AgentContext& ctx, const Request& req) {
-  auto creds = http::bearer_credentials(req.header("Authorization"));
-  if (!creds) {
-    auto res = error_response(Status::unauthorized, "",
-                              "missing token: send the header \"Authorization: Bearer TOKEN\"");
-    res.set("WWW-Authenticate", "Bearer");
-    return res;
-  }
-  if (!http::constant_time_equal(*creds, ctx.token)) {
-    auto res = error_response(Status::unauthorized, "", "wrong token");
-    res.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-    return res;
-  }
-  return std::nullopt;
->>>>>>> fleet-agent
-}
 
 // 507 for a full disk (the usual cause of a failed write), 500 for anything else.
 Response refuse_write(const Error& e, const std::string& what) {
@@ -84,12 +54,8 @@ Response metrics(AgentContext& ctx) {
   auto counts = ctx.store.count_by_state();
   if (!counts) return store_error_response(counts.error());
   std::string text = ctx.metrics.render(*counts);
-<<<<<<< HEAD
   if (ctx.server) text += http::render_http_metrics(ctx.server->stats());
-=======
-  if (ctx.server) text += render_http_metrics(ctx.server->stats());
   if (ctx.extra_metrics) text += ctx.extra_metrics();
->>>>>>> fleet-agent
   return http::text_response(Status::ok, std::move(text), "text/plain; version=0.0.4");
 }
 
