@@ -19,6 +19,9 @@ struct Page {
   std::string source_dir;
 };
 
+// ctest shows the page's name, not its bytes.
+void PrintTo(const Page& page, std::ostream* os) { *os << page.name; }
+
 class WebAssets : public ::testing::TestWithParam<Page> {};
 
 std::string read_source(const Page& page, const std::string& name) {
