@@ -123,6 +123,41 @@ TEST_F(AgentApi, ExecFailureIsAFailedJobWithTheError) {
   EXPECT_EQ(j["exit_status"], 127);
 }
 
+// The page opens a running job at the tail of its output: output_bytes must grow while it runs
+// (the record's figure is written only at the end).
+TEST_F(AgentApi, RunningJobsReportTheOutputWrittenSoFar) {
+  std::string id =
+      agent.submit_ok({{"command", {"sh", "-c", "head -c 100000 /dev/zero; exec sleep 30"}}});
+  auto deadline = Clock::now() + 20s;
+  json j;
+  while (Clock::now() < deadline) {
+    j = agent.job(id).value_or(json{});
+    if (j.value("output_bytes", 0) == 100000) break;
+    std::this_thread::sleep_for(30ms);
+  }
+  EXPECT_EQ(j["state"], "running") << j;
+  EXPECT_EQ(j["output_bytes"], 100000) << j;
+  auto list = agent.client().Get("/v1/jobs?state=running");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(json::parse(list->body)["jobs"][0]["output_bytes"], 100000) << list->body;
+  auto cancel = agent.client().Post("/v1/jobs/" + id + "/cancel");
+  ASSERT_TRUE(cancel);
+  EXPECT_EQ(cancel->status, 202);
+  EXPECT_EQ(agent.wait_final(id)["output_bytes"], 100000);
+}
+
+TEST_F(AgentApi, NamesItsMachine) {
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  auto r = agent.client().Get("/v1/agent");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body), json({{"hostname", host}}));
+  auto none = agent.client(false).Get("/v1/agent");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+}
+
 TEST_F(AgentApi, BadRequestsAreRefusedAndStartNothing) {
   struct Case {
     std::string body;

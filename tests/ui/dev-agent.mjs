@@ -9,11 +9,12 @@ import {spawn} from 'node:child_process';
 import {randomBytes, timingSafeEqual} from 'node:crypto';
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const webDir = path.join(here, '..', '..', 'src', 'agent', 'web');
+const webDir = path.join(here, '..', '..', 'src', 'agent', 'server', 'web');
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const [host, port] = option('--listen', '127.0.0.1:8600').split(':');
@@ -27,6 +28,7 @@ const token = readFileSync(tokenFile, 'utf8').trim();
 const assets = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/assets/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  '/assets/output.js': ['output.js', 'text/javascript; charset=utf-8'],
   '/assets/style.css': ['style.css', 'text/css; charset=utf-8'],
 };
 const FINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
@@ -93,11 +95,13 @@ http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://x');
   if (req.method === 'GET' && assets[url.pathname]) {
     const [file, type] = assets[url.pathname];
-    res.writeHead(200, {'Content-Type': type});
+    res.writeHead(200, {'Content-Type': type, 'X-Frame-Options': 'DENY',
+                        'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'"});
     return res.end(readFileSync(path.join(webDir, file)));
   }
   if (url.pathname === '/healthz') return sendJson(res, 200, {ok: true});
   if (!authorized(req)) return fail(res, 401, null, 'missing or wrong token');
+  if (url.pathname === '/v1/agent') return sendJson(res, 200, {hostname: os.hostname()});
   if (url.pathname === '/v1/jobs' && req.method === 'POST') {
     let spec;
     try {
@@ -116,11 +120,15 @@ http.createServer(async (req, res) => {
   if (url.pathname === '/v1/jobs' && req.method === 'GET') {
     const state = url.searchParams.get('state');
     const labels = url.searchParams.getAll('label').map((l) => l.split(':'));
+    const cursor = Number(url.searchParams.get('cursor') || Infinity);
+    const limit = Number(url.searchParams.get('limit') || 50);
     const list = [...jobs.values()].reverse()
+      .filter((j) => Number(j.id) < cursor)
       .filter((j) => !state || j.state === state)
       .filter((j) => labels.every(([k, v]) => j.labels[k] === v))
-      .slice(0, Number(url.searchParams.get('limit') || 50));
-    return sendJson(res, 200, {jobs: list.map(publicJob), next_cursor: null});
+      .slice(0, limit);
+    const next = list.length === limit ? String(Number(list.at(-1).id)) : null;
+    return sendJson(res, 200, {jobs: list.map(publicJob), next_cursor: next});
   }
   const match = url.pathname.match(/^\/v1\/jobs\/([^/]+)(\/output|\/cancel)?$/);
   const job = match && jobs.get(match[1]);

@@ -20,7 +20,9 @@ struct Page {
 };
 
 // ctest shows the page's name, not its bytes.
-void PrintTo(const Page& page, std::ostream* os) { *os << page.name; }
+void PrintTo(const Page& page, std::ostream* os) {
+  *os << page.name;
+}
 
 class WebAssets : public ::testing::TestWithParam<Page> {};
 
@@ -45,6 +47,14 @@ TEST_P(WebAssets, EmbedsEachFileByteForByte) {
   expect_asset(GetParam(), "/index.html", "index.html", "text/html; charset=utf-8");
   expect_asset(GetParam(), "/assets/app.js", "app.js", "text/javascript; charset=utf-8");
   expect_asset(GetParam(), "/assets/style.css", "style.css", "text/css; charset=utf-8");
+  // Any other file (the agent's output.js) too, under /assets/ with its own name.
+  for (const PageAsset& a : GetParam().assets) {
+    std::string path(a.path);
+    std::string file = path.substr(path.rfind('/') + 1);
+    bool js = file.ends_with(".js");
+    if (path.starts_with("/assets/") && js)
+      expect_asset(GetParam(), path.c_str(), file, "text/javascript; charset=utf-8");
+  }
 }
 
 TEST_P(WebAssets, UnknownPathsAreNotFound) {

@@ -1,5 +1,7 @@
 #include "server/job_json.hpp"
 
+#include <sys/stat.h>
+
 #include "tend/time.hpp"
 
 namespace tend::agent {
@@ -39,6 +41,16 @@ json job_json(const JobRecord& rec) {
   j["cancel_requested"] = rec.cancel_requested;
   if (rec.request.is_object())
     for (const auto& [k, v] : rec.request.items()) j[k] = v;
+  return j;
+}
+
+json job_json(const JobRecord& rec, const std::string& jobs_dir) {
+  json j = job_json(rec);
+  if (rec.state != JobState::running) return j;
+  // A file not there yet (the shim has not opened it) is 0 bytes written, as the record says.
+  struct stat st {};
+  std::string path = jobs_dir + "/" + rec.id + "/output";
+  if (::stat(path.c_str(), &st) == 0) j["output_bytes"] = static_cast<int64_t>(st.st_size);
   return j;
 }
 

@@ -116,7 +116,8 @@ boost::asio::awaitable<void> serve_output(http::Exchange& ex, OutputContext& ctx
     rec = std::move(*again);
     if (sse && rec->state != last_state) {
       last_state = rec->state;
-      if (!co_await ex.send("event: state\ndata: " + job_json(*rec).dump() + "\n\n")) co_return;
+      if (!co_await ex.send("event: state\ndata: " + job_json(*rec, ctx.jobs_dir).dump() + "\n\n"))
+        co_return;
     }
     if (!out) out.reset(::open((dir + "/output").c_str(), O_RDONLY | O_CLOEXEC));
     std::string data = out ? read_at(out.get(), offset, kChunk) : std::string();

@@ -129,10 +129,17 @@ Response list_jobs(AgentContext& ctx, const Request& req) {
   if (!found) return store_error_response(found.error());
   const auto& rows = *found;
   json jobs = json::array();
-  for (const auto& r : rows) jobs.push_back(job_json(r));
+  for (const auto& r : rows) jobs.push_back(job_json(r, ctx.jobs_dir));
   json next = rows.size() == static_cast<size_t>(q.limit) ? json(std::to_string(rows.back().seq))
                                                           : json(nullptr);
   return json_response(Status::ok, {{"jobs", jobs}, {"next_cursor", next}});
+}
+
+// What the page shows in its header: which machine this agent runs on.
+Response agent_info() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return json_response(Status::ok, {{"hostname", std::string(host)}});
 }
 
 Response get_job(AgentContext& ctx, const Request& req) {
@@ -140,7 +147,7 @@ Response get_job(AgentContext& ctx, const Request& req) {
   auto rec = ctx.store.get(id);
   if (!rec) return store_error_response(rec.error());
   if (!*rec) return error_response(Status::not_found, "id", "no job " + id);
-  return json_response(Status::ok, job_json(**rec));
+  return json_response(Status::ok, job_json(**rec, ctx.jobs_dir));
 }
 
 Response delete_job(AgentContext& ctx, const Request& req) {
@@ -180,7 +187,8 @@ Response cancel_job(AgentContext& ctx, const Request& req) {
       break;
   }
   auto rec = ctx.store.get(id);
-  return json_response(Status::accepted, rec && *rec ? job_json(**rec) : json{{"id", id}});
+  return json_response(Status::accepted,
+                       rec && *rec ? job_json(**rec, ctx.jobs_dir) : json{{"id", id}});
 }
 
 }  // namespace
@@ -190,6 +198,7 @@ http::Router make_routes(AgentContext& ctx) {
   r.set_guard([&ctx](const Request& req) { return http::require_bearer(req, ctx.token); });
   r.add_open(Verb::get, "/healthz", [&ctx](const Request&) { return healthz(ctx); });
   r.add(Verb::get, "/metrics", [&ctx](const Request&) { return metrics(ctx); });
+  r.add(Verb::get, "/v1/agent", [](const Request&) { return agent_info(); });
   r.add(Verb::post, "/v1/jobs", [&ctx](const Request& q) { return submit_job(ctx, q); });
   r.add(Verb::get, "/v1/jobs", [&ctx](const Request& q) { return list_jobs(ctx, q); });
   r.add(Verb::get, "/v1/jobs/{}", [&ctx](const Request& q) { return get_job(ctx, q); });

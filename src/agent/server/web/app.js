@@ -1,4 +1,5 @@
 // The tend agent's web page: a jobs table, a job's page with its live output, and a submit form.
+// output.js (loaded first) renders the output; this file is the rest.
 // Plain DOM, no framework and no build step: the agent embeds this file as it is.
 // User data only ever reaches the page through textContent, never as HTML.
 'use strict';
@@ -10,7 +11,8 @@
   const RETRY_MS = 1000;
   const OUTPUT_TAIL_BYTES = 256 * 1024;  // what a job's page loads of a long output
   const OUTPUT_MAX_CHARS = 512 * 1024;   // what it keeps on screen while following
-  const LIST_PAGE = 100;
+  const LIST_PAGE = 100;        // rows per "Show more"; #/?per_page=N changes it (1–500)
+  const SPARK_RUNS = 24;        // runs per label in a sparkline
   const FINAL_STATES = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
   const SIGNAL_NAMES = {
     1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE',
@@ -58,6 +60,7 @@
     $('token-cancel').hidden = reason !== 'change';
     $('token-panel').hidden = false;
     $('change-token').hidden = true;
+    $('new-job').hidden = true;
     if (authBlocked) $('main').hidden = true;
     // A second 401 from a request already in flight must not wipe what the user is typing.
     if (!wasShown) {
@@ -69,7 +72,29 @@
   function hideTokenPanel() {
     $('token-panel').hidden = true;
     $('change-token').hidden = false;
+    $('new-job').hidden = false;
     $('main').hidden = false;
+    loadHostname();
+  }
+
+  // The machine's name in the header and the tab's title: which agent is this?
+  let hostname = '';
+  async function loadHostname() {
+    if (hostname) return;
+    try {
+      const info = await request('/v1/agent');
+      hostname = info?.hostname || '';
+      setText($('hostname'), hostname);
+      setTitle(titleBase);
+    } catch {
+      // An older agent without /v1/agent: the header just has no name.
+    }
+  }
+
+  let titleBase = 'Jobs';
+  function setTitle(what) {
+    titleBase = what;
+    document.title = `${what}${hostname ? ` — ${hostname}` : ''} — tend agent`;
   }
 
   function unblock() {
@@ -175,8 +200,14 @@
     return `'${arg.replace(/'/g, `'\\''`)}'`;
   }
 
+  // Control characters made visible for display (\e for ESC, \n, \r, \t, \xNN): an argument
+  // holding escape sequences reads as what it is, not as boxes.
+  const CONTROL_NAMES = {'\x1b': '\\e', '\n': '\\n', '\r': '\\r', '\t': '\\t'};
+  const showControls = (text) => text.replace(/[\x00-\x1f\x7f]/g,
+    (c) => CONTROL_NAMES[c] || `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
   function describeCommand(job) {
-    if (Array.isArray(job.command)) return job.command.map(quoteArg).join(' ');
+    if (Array.isArray(job.command)) return showControls(job.command.map(quoteArg).join(' '));
     if (typeof job.script === 'string') {
       const firstLine = job.script.split('\n').find((line) => line.trim() !== '') || '';
       return `${job.interpreter || 'sh'}: ${firstLine.trim()}`;
@@ -219,14 +250,38 @@
     return SIGNAL_NAMES[signal] || (typeof signal === 'string' ? signal : `signal ${signal}`);
   }
 
+  // Seconds as the API gives them (timeout, kill_after) with a unit: 2 → "2s", 0.5 → "500ms".
+  function formatSeconds(seconds) {
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return '';
+    if (seconds < 1) return `${Math.round(seconds * 1000)}ms`;
+    if (seconds < 60 || seconds % 60) return `${+seconds.toFixed(3)}s`;
+    if (seconds < 3600 || seconds % 3600) return `${seconds / 60}m`;
+    return `${seconds / 3600}h`;
+  }
+
+  const isSet = (v) => v !== null && v !== undefined && v !== '';
+
+  // The job's end in a few words, as `tend run` would report it: the exit status (N, 128+N for a
+  // signal, 124/137 for a timeout, 126/127 when the command could not start) and why.
   function formatExit(job) {
     const signal = formatSignal(job.signal);
-    // A job ended by a signal has no exit code; its status is then 128+N, as `tend run` reports it.
-    let status = job.exit_code;
-    if ((status === null || status === undefined) && signal) status = job.exit_status;
-    const code = status === null || status === undefined ? '' : String(status);
+    const status = isSet(job.exit_status) ? job.exit_status : job.exit_code;
+    const code = isSet(status) ? String(status) : '';
+    if (job.state === 'timed_out') {
+      const after = formatSeconds(job.timeout);
+      return [`timed out${after ? ` after ${after}` : ''}`, signal && `(${signal})`, code && `· ${code}`]
+        .filter(Boolean).join(' ');
+    }
+    if (job.error && code && !isSet(job.exit_code) && !signal) return `${code} (could not start)`;
     if (code && signal) return `${code} (${signal})`;
     return code || signal || '—';
+  }
+
+  // The same with the agent's own words when it has them (e.g. execve's error for /bin/nope).
+  function formatExitLong(job) {
+    const short = formatExit(job);
+    if (job.error && short.endsWith('(could not start)')) return `${short.replace(' (could not start)', '')}: ${job.error}`;
+    return short === '—' ? '' : short;
   }
 
   function formatBytes(n) {
@@ -394,7 +449,48 @@
     if (cwd) body.cwd = cwd;
     const env = parseEnv($('env-input').value);
     if (Object.keys(env).length) body.env = env;
-    return body;
+    return {...formCarry, ...body};
+  }
+
+  // What "Run again" keeps from a job that the form has no field for (user, kill_after, stdin).
+  const CARRIED_FIELDS = ['user', 'kill_after', 'stdin'];
+  let formCarry = {};
+
+  // A new job starts from an empty form, never from the previous job's values.
+  function openSubmitForm(job = null) {
+    const form = $('submit-form');
+    form.reset();
+    markInvalid(null);
+    formCarry = {};
+    setText($('submit-status'), '');
+    $('submit-status').classList.remove('error');
+    if (job) fillSubmitForm(job);
+    updateModeFields();
+    updateArgvPreview();
+    setText($('submit-title'), job ? `Run job ${job.id} again` : 'New job');
+    const dialog = $('submit-dialog');
+    if (!dialog.open) dialog.showModal();
+    (job?.script !== undefined ? $('script-input') : $('command-input')).focus();
+  }
+
+  function fillSubmitForm(job) {
+    const script = typeof job.script === 'string';
+    document.querySelector(`input[name="mode"][value="${script ? 'script' : 'command'}"]`).checked = true;
+    if (script) {
+      $('script-input').value = job.script;
+      const known = [...$('interpreter-select').options].some((o) => o.value === job.interpreter && o.value !== 'path');
+      $('interpreter-select').value = known ? job.interpreter : 'path';
+      if (!known) $('interpreter-path').value = job.interpreter || '';
+    } else if (Array.isArray(job.command)) {
+      $('command-input').value = job.command.map(quoteArg).join(' ');
+    }
+    if (typeof job.timeout === 'number') $('timeout-input').value = String(job.timeout);
+    $('labels-input').value = formatLabels(job.labels).join(' ');
+    $('cwd-input').value = job.cwd || '';
+    $('env-input').value = Object.entries(job.env || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+    for (const field of CARRIED_FIELDS) if (isSet(job[field])) formCarry[field] = job[field];
+    const kept = Object.keys(formCarry);
+    if (kept.length) setText($('submit-status'), `Also kept from job ${job.id}: ${kept.join(', ')}.`);
   }
 
   function markInvalid(field) {
@@ -425,6 +521,7 @@
     try {
       const job = await request('/v1/jobs', {method: 'POST', body});
       status.textContent = `Submitted job ${job.id}.`;
+      $('submit-dialog').close();
       location.hash = `#/jobs/${encodeURIComponent(job.id)}`;
     } catch (err) {
       status.textContent = err.message;
@@ -441,6 +538,8 @@
   }
   $('interpreter-select').addEventListener('change', updateModeFields);
   $('command-input').addEventListener('input', updateArgvPreview);
+  $('new-job').addEventListener('click', () => openSubmitForm());
+  $('close-submit').addEventListener('click', () => $('submit-dialog').close());
 
   // ---------------------------------------------------------------- views and routing
 
@@ -451,7 +550,9 @@
     const job = hash.match(/^\/jobs\/([^/?]+)$/);
     if (job) return {name: 'job', id: decodeURIComponent(job[1])};
     const query = new URLSearchParams(hash.includes('?') ? hash.slice(hash.indexOf('?') + 1) : '');
-    return {name: 'jobs', state: query.get('state') || '', label: query.get('label') || ''};
+    const perPage = Number(query.get('per_page'));
+    return {name: 'jobs', state: query.get('state') || '', label: query.get('label') || '',
+            perPage: Number.isInteger(perPage) && perPage >= 1 && perPage <= 500 ? perPage : LIST_PAGE};
   }
 
   function route() {
@@ -485,18 +586,32 @@
 
   // ---------------------------------------------------------------- jobs list
 
-  const listState = {limit: LIST_PAGE, refresh: null};
+  // The list is the newest jobs (the head, refreshed on every poll) followed by older pages
+  // loaded with "Show more" through the API's cursor. `boundary` is the cursor where the older
+  // pages start: the head is re-read down to it, so new jobs pushing rows down never open a gap
+  // between the two. Nothing caps the number of pages: "Show more" stays until the API says
+  // there is no next page, and then the page says so.
+  const listState = {
+    perPage: LIST_PAGE, head: [], headNext: null, boundary: null, older: [], olderNext: null,
+    generation: 0, refresh: null,
+  };
+
+  function resetList() {
+    Object.assign(listState, {head: [], headNext: null, boundary: null, older: [], olderNext: null});
+    listState.generation++;
+  }
 
   function filterHash() {
     const query = new URLSearchParams();
     if ($('state-filter').value) query.set('state', $('state-filter').value);
     if ($('label-filter').value.trim()) query.set('label', $('label-filter').value.trim());
+    if (listState.perPage !== LIST_PAGE) query.set('per_page', String(listState.perPage));
     const text = query.toString();
     return text ? `#/?${text}` : '#/';
   }
 
   function applyFilters() {
-    listState.limit = LIST_PAGE;
+    resetList();
     const hash = filterHash();
     // replaceState keeps typing in the filter from flooding the history; the poller reads the form.
     if (location.hash !== hash) history.replaceState(null, '', hash);
@@ -518,13 +633,10 @@
     $('label-filter').value = '';
     applyFilters();
   });
-  $('show-more').addEventListener('click', () => {
-    listState.limit = Math.min(500, listState.limit + LIST_PAGE);
-    listState.refresh?.();
-  });
 
-  function listQuery() {
-    const query = new URLSearchParams({limit: String(listState.limit)});
+  function listQuery(cursor) {
+    const query = new URLSearchParams({limit: String(listState.perPage)});
+    if (cursor !== null && cursor !== undefined) query.set('cursor', cursor);
     if ($('state-filter').value) query.set('state', $('state-filter').value);
     for (const item of $('label-filter').value.split(/[\s,]+/).filter(Boolean)) {
       // The API's form is key:value; the page also accepts key=value, the form labels are typed in.
@@ -535,10 +647,67 @@
     return query.toString();
   }
 
+  async function fetchPage(cursor, signal) {
+    const data = await request(`/v1/jobs?${listQuery(cursor)}`, {signal});
+    return {jobs: Array.isArray(data?.jobs) ? data.jobs : [], next: data?.next_cursor ?? null};
+  }
+
+  // Reads the head: the first page, and more pages down to the boundary once older ones are shown.
+  async function loadHead(signal) {
+    const generation = listState.generation;
+    const jobs = [];
+    let page = await fetchPage(null, signal);
+    jobs.push(...page.jobs);
+    while (listState.boundary !== null && page.next !== null && Number(page.next) > listState.boundary) {
+      page = await fetchPage(page.next, signal);
+      jobs.push(...page.jobs);
+    }
+    if (generation !== listState.generation) return;
+    const ids = new Set(jobs.map((job) => job.id));
+    listState.head = jobs;
+    listState.headNext = page.next;
+    listState.older = listState.older.filter((job) => !ids.has(job.id));
+    // Older jobs still running are few: each is re-read so its row does not freeze.
+    const live = listState.older.filter((job) => !FINAL_STATES.has(job.state)).slice(0, 20);
+    for (const job of live) {
+      const fresh = await request(jobPath(job.id), {signal}).catch(() => null);
+      if (fresh && generation === listState.generation) {
+        listState.older[listState.older.indexOf(job)] = fresh;
+      }
+    }
+  }
+
+  const moreCursor = () => (listState.boundary === null ? listState.headNext : listState.olderNext);
+
+  async function showMore() {
+    const cursor = moreCursor();
+    if (cursor === null) return;
+    const button = $('show-more');
+    const generation = listState.generation;
+    button.disabled = true;
+    setText($('list-end'), 'Loading…');
+    try {
+      const page = await fetchPage(cursor, undefined);
+      if (generation !== listState.generation) return;
+      if (listState.boundary === null) listState.boundary = Number(cursor);
+      const shown = new Set([...listState.head, ...listState.older].map((job) => job.id));
+      listState.older.push(...page.jobs.filter((job) => !shown.has(job.id)));
+      listState.olderNext = page.next;
+      renderList();
+    } catch (err) {
+      // The button stays: the reader can try again.
+      $('list-end').classList.add('error');
+      setText($('list-end'), `Could not load more jobs: ${err.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+  $('show-more').addEventListener('click', showMore);
+
   function createJobRow(id) {
     const row = document.createElement('tr');
     row.dataset.id = id;
-    const cells = ['id', 'state', 'command', 'labels', 'started', 'duration', 'exit'].map((name) => {
+    const cells = ['id', 'state', 'command', 'labels', 'started', 'duration', 'output', 'exit'].map((name) => {
       const cell = document.createElement('td');
       cell.className = `col-${name}`;
       row.append(cell);
@@ -554,7 +723,7 @@
   }
 
   function updateJobRow(row, job) {
-    const [, stateCell, commandCell, labelsCell, startedCell, durationCell, exitCell] = row.cells;
+    const [, stateCell, commandCell, labelsCell, startedCell, durationCell, outputCell, exitCell] = row.cells;
     setBadge(stateCell.firstChild, job.state);
     const command = describeCommand(job);
     setText(commandCell, command);
@@ -573,11 +742,13 @@
     setText(startedCell, formatTime(job.started_at));
     startedCell.title = job.started_at || `created ${job.created_at || ''}`;
     setText(durationCell, formatDuration(jobDuration(job)));
+    setText(outputCell, job.started_at ? formatBytes(job.output_bytes) : '—');
     setText(exitCell, formatExit(job));
+    exitCell.title = job.error || '';
   }
 
   // Updates rows in place, so a live refresh neither flickers nor steals keyboard focus.
-  function renderJobs(jobs, nextCursor) {
+  function renderJobs(jobs) {
     const body = $('jobs-body');
     const existing = new Map([...body.rows].map((row) => [row.dataset.id, row]));
     jobs.forEach((job, index) => {
@@ -587,28 +758,101 @@
       if (body.children[index] !== row) body.insertBefore(row, body.children[index] || null);
     });
     for (const row of existing.values()) row.remove();
+  }
 
+  function renderList() {
+    const jobs = [...listState.head, ...listState.older];
+    renderJobs(jobs);
+    renderTrends(jobs);
     const filtered = Boolean($('state-filter').value || $('label-filter').value.trim());
     const empty = $('jobs-empty');
     empty.hidden = jobs.length > 0;
-    setText(empty, filtered ? 'No jobs match these filters.' : 'No jobs yet. Submit one above.');
-    $('show-more').hidden = !nextCursor || listState.limit >= 500;
+    setText(empty, filtered ? 'No jobs match these filters.' : 'No jobs yet. Start one with "New job".');
+    const more = moreCursor() !== null;
+    $('show-more').hidden = !more;
+    $('list-end').classList.remove('error');
+    const count = `${jobs.length} job${jobs.length === 1 ? '' : 's'}`;
+    setText($('list-end'), jobs.length === 0 ? '' : more ? `${count} shown; older ones are a click away.` : `All ${count} shown.`);
+  }
+
+  // ---------------------------------------------------------------- sparklines per label
+
+  // The SVG namespace, from the HTML parser itself (index.html has an <svg> template).
+  const SVG_NS = $('spark-template').content.firstElementChild.namespaceURI;
+
+  // For each label among the jobs shown, the last runs as bars: height the duration (relative to
+  // the longest of them), colour the outcome. Rebuilt only when a figure changed.
+  function renderTrends(jobs) {
+    const byLabel = new Map();
+    for (const job of jobs) {
+      if (!FINAL_STATES.has(job.state)) continue;
+      for (const label of formatLabels(job.labels)) {
+        if (!byLabel.has(label)) byLabel.set(label, []);
+        byLabel.get(label).push(job);
+      }
+    }
+    const labels = [...byLabel.keys()].sort().slice(0, 16);
+    const key = labels.map((l) => `${l}:${byLabel.get(l).slice(0, SPARK_RUNS).map((j) => `${j.id}/${j.state}/${j.duration_ms}`)}`).join('|');
+    const box = $('label-trends');
+    if (box.dataset.key === key) return;
+    box.dataset.key = key;
+    box.hidden = labels.length === 0;
+    box.replaceChildren(...labels.map((label) => sparkline(label, byLabel.get(label).slice(0, SPARK_RUNS).reverse())));
+  }
+
+  function sparkline(label, runs) {
+    const width = 4;
+    const gap = 2;
+    const height = 24;
+    const longest = Math.max(1, ...runs.map((job) => job.duration_ms || 0));
+    const svg = document.createElementNS(SVG_NS, 'svg');
+    svg.setAttribute('class', 'spark');
+    svg.setAttribute('width', String(SPARK_RUNS * (width + gap)));
+    svg.setAttribute('height', String(height));
+    svg.setAttribute('viewBox', `0 0 ${SPARK_RUNS * (width + gap)} ${height}`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('role', 'img');
+    const failures = runs.filter((job) => job.state !== 'succeeded').length;
+    svg.setAttribute('aria-label', `${label}: ${runs.length} runs, ${failures} not succeeded`);
+    runs.forEach((job, i) => {
+      const h = Math.max(2, Math.round(((job.duration_ms || 0) / longest) * height));
+      const bar = document.createElementNS(SVG_NS, 'rect');
+      bar.setAttribute('x', String(i * (width + gap)));
+      bar.setAttribute('y', String(height - h));
+      bar.setAttribute('width', String(width));
+      bar.setAttribute('height', String(h));
+      bar.setAttribute('class', `bar bar-${job.state}`);
+      bar.dataset.id = job.id;
+      const title = document.createElementNS(SVG_NS, 'title');
+      title.textContent = `${job.id}: ${stateText(job.state)}, ${formatDuration(job.duration_ms)}, exit ${formatExit(job)}`;
+      bar.append(title);
+      svg.append(bar);
+    });
+    const link = document.createElement('a');
+    link.className = 'trend';
+    link.href = `#/?label=${encodeURIComponent(label)}`;
+    link.title = `Show only ${label}`;
+    const name = document.createElement('span');
+    name.className = 'label';
+    name.textContent = label;
+    link.append(name, svg);
+    return link;
   }
 
   async function showJobs(target, signal) {
     $('state-filter').value = target.state;
     $('label-filter').value = target.label;
-    updateModeFields();
-    updateArgvPreview();
-    document.title = 'Jobs — tend agent';
+    listState.perPage = target.perPage;
+    resetList();
+    setTitle('Jobs');
     let wake = null;
     listState.refresh = () => wake?.();
     const status = $('jobs-status');
     while (!signal.aborted) {
       try {
-        const data = await request(`/v1/jobs?${listQuery()}`, {signal});
+        await loadHead(signal);
         if (signal.aborted) break;
-        renderJobs(Array.isArray(data?.jobs) ? data.jobs : [], data?.next_cursor);
+        renderList();
         status.classList.remove('error');
         setText(status, '');
       } catch (err) {
@@ -636,89 +880,133 @@
 
   // ---------------------------------------------------------------- one job
 
-  function addDetail(list, term, value, options = {}) {
-    if (value === undefined || value === null || value === '') return;
-    const dt = document.createElement('dt');
-    dt.textContent = term;
-    const dd = document.createElement('dd');
-    if (options.code) {
-      const code = document.createElement(options.block ? 'pre' : 'code');
-      code.textContent = value;
-      dd.append(code);
-    } else {
-      dd.textContent = value;
-    }
-    if (options.title) dd.title = options.title;
-    list.append(dt, dd);
-  }
+  // The details of a job, one entry per field: a term, how to show the value (empty: hidden),
+  // and whether it is code. To show a new figure, add an entry here.
+  const DETAIL_FIELDS = [
+    {key: 'command', term: 'Command', code: true,
+     value: (j) => (Array.isArray(j.command) ? showControls(j.command.map(quoteArg).join(' ')) : '')},
+    {key: 'interpreter', term: 'Interpreter', code: true, value: (j) => (typeof j.script === 'string' ? j.interpreter : '')},
+    {key: 'script', term: 'Script', code: true, block: true, value: (j) => j.script},
+    {key: 'exit', term: 'Exit', value: formatExitLong},
+    {key: 'error', term: 'Error', value: (j) => (formatExitLong(j).endsWith(j.error) ? '' : j.error)},
+    {key: 'created', term: 'Created', value: (j) => formatTime(j.created_at), title: (j) => j.created_at},
+    {key: 'started', term: 'Started', value: (j) => j.started_at && formatTime(j.started_at), title: (j) => j.started_at},
+    {key: 'finished', term: 'Finished', value: (j) => j.finished_at && formatTime(j.finished_at), title: (j) => j.finished_at},
+    {key: 'duration', term: 'Duration', value: (j) => (j.started_at ? formatDuration(jobDuration(j)) : '')},
+    {key: 'cpu', term: 'CPU',
+     value: (j) => (typeof j.cpu_user_ms === 'number' || typeof j.cpu_system_ms === 'number'
+       ? `${formatDuration(j.cpu_user_ms ?? 0)} user, ${formatDuration(j.cpu_system_ms ?? 0)} system` : '')},
+    {key: 'peak_memory', term: 'Peak memory',
+     value: (j) => (typeof j.peak_memory_bytes === 'number' && j.peak_memory_bytes > 0 ? formatBytes(j.peak_memory_bytes) : '')},
+    // From the limits work (branch agent-limits): shown when the agent reports them.
+    {key: 'oom', term: 'Out of memory',
+     value: (j) => (j.oom_killed ? `${j.reason || ''} (${j.oom_kills} killed by the OOM killer)`.trim() : '')},
+    {key: 'peak_processes', term: 'Peak processes', value: (j) => (typeof j.peak_processes === 'number' ? String(j.peak_processes) : '')},
+    {key: 'now', term: 'Now',
+     value: (j) => (j.state === 'running' && j.now && typeof j.now === 'object' ? [
+       typeof j.now.memory_bytes === 'number' && `${formatBytes(j.now.memory_bytes)} memory`,
+       typeof j.now.processes === 'number' && `${j.now.processes} process${j.now.processes === 1 ? '' : 'es'}`,
+       typeof j.now.cpu_user_ms === 'number' && `${formatDuration(j.now.cpu_user_ms + (j.now.cpu_system_ms || 0))} CPU`,
+     ].filter(Boolean).join(', ') : '')},
+    {key: 'output', term: 'Output',
+     value: (j) => (typeof j.output_bytes === 'number'
+       ? `${formatBytes(j.output_bytes)}${j.output_dropped_bytes ? `, ${formatBytes(j.output_dropped_bytes)} dropped` : ''}${j.state === 'running' ? ' so far' : ''}` : ''),
+     title: (j) => (typeof j.output_bytes === 'number' ? `${j.output_bytes} bytes` : '')},
+    {key: 'leftovers', term: 'Leftover processes killed', value: (j) => (j.leftovers_killed ? String(j.leftovers_killed) : '')},
+    {key: 'timeout', term: 'Timeout', value: (j) => formatSeconds(j.timeout)},
+    {key: 'kill_after', term: 'Kill after', value: (j) => formatSeconds(j.kill_after)},
+    {key: 'cwd', term: 'Working directory', code: true, value: (j) => j.cwd},
+    {key: 'user', term: 'User', value: (j) => j.user},
+    {key: 'labels', term: 'Labels', value: (j) => formatLabels(j.labels).join(', ')},
+    {key: 'env', term: 'Environment', code: true, block: true,
+     value: (j) => Object.entries(j.env && typeof j.env === 'object' ? j.env : {}).map(([k, v]) => `${k}=${v}`).join('\n')},
+  ];
 
+  // Updates the details in place: only a changed value's text node is touched, so text the reader
+  // selected stays selected while the job runs.
   function renderJobDetails(job) {
     setBadge($('job-state'), job.state);
     $('cancel-button').hidden = FINAL_STATES.has(job.state);
+    $('rerun-button').hidden = false;
     if (FINAL_STATES.has(job.state) && $('job-status').textContent.startsWith('Cancel requested')) {
       setText($('job-status'), '');
     }
-    const list = document.createElement('dl');
-    list.id = 'job-details';
-    list.className = 'details';
-    if (Array.isArray(job.command)) {
-      addDetail(list, 'Command', job.command.map(quoteArg).join(' '), {code: true});
-    } else {
-      addDetail(list, 'Interpreter', job.interpreter, {code: true});
-      addDetail(list, 'Script', job.script, {code: true, block: true});
+    const list = $('job-details');
+    for (const field of DETAIL_FIELDS) {
+      let dd = list.querySelector(`dd[data-field="${field.key}"]`);
+      const value = field.value(job);
+      if (!dd) {
+        if (!isSet(value)) continue;
+        const dt = document.createElement('dt');
+        dt.textContent = field.term;
+        dd = document.createElement('dd');
+        dd.dataset.field = field.key;
+        if (field.code) dd.append(document.createElement(field.block ? 'pre' : 'code'));
+        // Keep the order of DETAIL_FIELDS whatever order the fields appear in.
+        const later = DETAIL_FIELDS.slice(DETAIL_FIELDS.indexOf(field) + 1)
+          .map((f) => list.querySelector(`dd[data-field="${f.key}"]`)).find(Boolean);
+        list.insertBefore(dt, later?.previousElementSibling || null);
+        list.insertBefore(dd, later?.previousElementSibling || null);
+      }
+      const shown = isSet(value);
+      dd.hidden = !shown;
+      dd.previousElementSibling.hidden = !shown;
+      setText(field.code ? dd.firstChild : dd, shown ? String(value) : '');
+      const title = field.title?.(job) || '';
+      if (dd.title !== title) dd.title = title;
     }
-    addDetail(list, 'Exit code', formatExit(job));
-    addDetail(list, 'Error', job.error);
-    addDetail(list, 'Created', formatTime(job.created_at), {title: job.created_at});
-    addDetail(list, 'Started', job.started_at && formatTime(job.started_at), {title: job.started_at});
-    addDetail(list, 'Finished', job.finished_at && formatTime(job.finished_at), {title: job.finished_at});
-    addDetail(list, 'Duration', job.started_at ? formatDuration(jobDuration(job)) : '');
-    if (typeof job.cpu_user_ms === 'number' || typeof job.cpu_system_ms === 'number') {
-      addDetail(list, 'CPU', `${formatDuration(job.cpu_user_ms ?? 0)} user, ${formatDuration(job.cpu_system_ms ?? 0)} system`);
-    }
-    if (typeof job.peak_memory_bytes === 'number' && job.peak_memory_bytes > 0) {
-      addDetail(list, 'Peak memory', formatBytes(job.peak_memory_bytes));
-    }
-    if (typeof job.output_bytes === 'number') {
-      const dropped = job.output_dropped_bytes ? `, ${formatBytes(job.output_dropped_bytes)} dropped` : '';
-      addDetail(list, 'Output', `${formatBytes(job.output_bytes)}${dropped}`);
-    }
-    if (job.leftovers_killed) addDetail(list, 'Leftover processes killed', String(job.leftovers_killed));
-    addDetail(list, 'Timeout', job.timeout === undefined || job.timeout === null ? '' : String(job.timeout));
-    addDetail(list, 'Kill after', job.kill_after === undefined || job.kill_after === null ? '' : String(job.kill_after));
-    addDetail(list, 'Working directory', job.cwd, {code: true});
-    addDetail(list, 'User', job.user);
-    addDetail(list, 'Labels', formatLabels(job.labels).join(', '));
-    const env = job.env && typeof job.env === 'object' ? Object.entries(job.env) : [];
-    if (env.length) addDetail(list, 'Environment', env.map(([k, v]) => `${k}=${v}`).join('\n'), {code: true, block: true});
-    $('job-details').replaceWith(list);
   }
 
-  // The output pane keeps a bounded tail and follows the end unless the reader scrolled up.
+  // Whole output as a file: a fetch that carries the token (the output URL needs the bearer
+  // header, which a plain link cannot send), turned into a blob the browser saves. The output is
+  // bounded by the agent's output limit (64 MiB by default), so the blob is too.
+  async function downloadOutput(id, signal) {
+    const button = $('download-output');
+    button.disabled = true;
+    const status = $('output-status');
+    const before = status.textContent;
+    setText(status, 'Downloading…');
+    try {
+      const response = await request(`${jobPath(id)}/output`, {signal, raw: true});
+      const blob = await response.blob();
+      const url = URL.createObjectURL(blob);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = `tend-job-${id}.log`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      setText(status, `Downloaded ${formatBytes(blob.size)}.`);
+      setTimeout(() => {
+        if (status.textContent.startsWith('Downloaded')) setText(status, before);
+      }, 4000);
+    } catch (err) {
+      if (!signal.aborted) setText(status, `Could not download: ${err.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  let currentPane = null;
+
   function makeOutputPane() {
-    const pre = $('output');
-    pre.textContent = '';
     $('output-note').hidden = true;
-    let shown = '';
-    return {
-      append(text) {
-        if (!text) return;
-        const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 24;
-        shown += text;
-        if (shown.length > OUTPUT_MAX_CHARS * 1.25) {
-          shown = shown.slice(-OUTPUT_MAX_CHARS);
-          pre.textContent = shown;
-          this.note('Earlier output is not shown.');
-        } else {
-          pre.append(text);
-        }
-        if (atBottom) pre.scrollTop = pre.scrollHeight;
+    $('output-search').value = '';
+    setText($('search-count'), '');
+    const pane = window.TendOutput.createPane($('output'), {
+      maxChars: OUTPUT_MAX_CHARS,
+      onTrim: () => pane.note('Earlier output is not shown here: "Download" has all of it.'),
+      onMatches: (count, current) => {
+        setText($('search-count'), count === null ? '' : count === 0 ? 'no match'
+          : `${current >= 0 ? `${current + 1} of ` : ''}${count} line${count === 1 ? '' : 's'}`);
       },
-      note(text) {
-        setText($('output-note'), text);
-        $('output-note').hidden = false;
-      },
+    });
+    pane.note = (text) => {
+      setText($('output-note'), text);
+      $('output-note').hidden = false;
     };
+    return pane;
   }
 
   // Parses a text/event-stream incrementally; calls onEvent({type, data, id}) per complete event.
@@ -785,14 +1073,21 @@
           }
         });
         const reader = response.body.getReader();
+        let sliceStart = performance.now();
         while (!ended) {
           const {done, value} = await reader.read();
           if (done) break;
           parse(decoder.decode(value, {stream: true}));
+          // Reads of buffered data resolve without leaving the task: give the page its turn.
+          if (performance.now() - sliceStart > 25) {
+            await sleep(0);
+            sliceStart = performance.now();
+          }
         }
         if (ended) {
           reader.cancel().catch(() => {});
-          if (!sawOutput && offset === 0) setText($('output'), '(no output)');
+          pane.flush();
+          if (!sawOutput && offset === 0) pane.setText('(no output)');
           setText(status, 'Complete');
           return;
         }
@@ -810,7 +1105,7 @@
   }
 
   async function showJob(id, signal) {
-    document.title = `Job ${id} — tend agent`;
+    setTitle(`Job ${id}`);
     setText($('job-title'), `Job ${id}`);
     $('job-title').focus();
     $('job-state').textContent = '';
@@ -818,12 +1113,14 @@
     $('cancel-button').hidden = true;
     $('cancel-button').disabled = false;
     $('cancel-button').textContent = 'Cancel job';
+    $('rerun-button').hidden = true;
     $('job-details').replaceChildren();
     const status = $('job-status');
     status.classList.remove('error');
     setText(status, 'Loading…');
     setText($('output-status'), '');
     const pane = makeOutputPane();
+    currentPane = pane;
 
     let latest = null;
     const loadJob = async () => {
@@ -835,7 +1132,11 @@
       return job;
     };
 
+    $('rerun-button').onclick = () => latest && openSubmitForm(latest);
+    $('download-output').onclick = () => downloadOutput(id, signal);
     $('cancel-button').onclick = async () => {
+      // Stopping a job and everything it started cannot be undone: ask first.
+      if (!window.confirm(`Cancel job ${id}? It and every process it started will be stopped.`)) return;
       const button = $('cancel-button');
       button.disabled = true;
       button.textContent = 'Cancelling…';
@@ -873,7 +1174,8 @@
     let startOffset = 0;
     if (typeof latest.output_bytes === 'number' && latest.output_bytes > OUTPUT_TAIL_BYTES) {
       startOffset = latest.output_bytes - OUTPUT_TAIL_BYTES;
-      pane.note(`Showing the last ${formatBytes(OUTPUT_TAIL_BYTES)} of ${formatBytes(latest.output_bytes)}.`);
+      pane.startMidway();
+      pane.note(`Showing the last ${formatBytes(OUTPUT_TAIL_BYTES)} of ${formatBytes(latest.output_bytes)}: "Download" has all of it.`);
     }
     followOutput(id, startOffset, pane, (job) => {
       if (signal.aborted || !job || job.id !== id) return;
@@ -903,6 +1205,14 @@
       }
     }
   }
+
+  // Search: typing marks the matching lines; Enter goes to the next (Shift+Enter: previous).
+  $('output-search').addEventListener('input', () => currentPane?.search($('output-search').value));
+  $('output-search').addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    event.preventDefault();
+    currentPane?.next(event.shiftKey ? -1 : 1);
+  });
 
   route();
 })();

@@ -8,6 +8,7 @@ namespace tend::agent::web_data {
 
 extern const std::string_view index_html;
 extern const std::string_view app_js;
+extern const std::string_view output_js;
 extern const std::string_view style_css;
 
 }  // namespace tend::agent::web_data

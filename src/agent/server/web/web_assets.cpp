@@ -8,9 +8,10 @@ namespace tend::agent {
 
 namespace {
 
-const std::array<http::PageAsset, 3> kAssets{{
+const std::array<http::PageAsset, 4> kAssets{{
     {"/index.html", &web_data::index_html, "text/html; charset=utf-8"},
     {"/assets/app.js", &web_data::app_js, "text/javascript; charset=utf-8"},
+    {"/assets/output.js", &web_data::output_js, "text/javascript; charset=utf-8"},
     {"/assets/style.css", &web_data::style_css, "text/css; charset=utf-8"},
 }};
 
