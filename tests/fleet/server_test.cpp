@@ -353,7 +353,7 @@ class FakeAgent {
     });
     port_ = srv_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { srv_.listen_after_bind(); });
-    srv_.wait_until_ready();
+    // Bound and listening already: connections wait in the backlog until the loop runs.
   }
   ~FakeAgent() {
     ended_ = true;
