@@ -52,8 +52,8 @@ class Keys {
 struct MachineRecord {
   std::string name;
   std::map<std::string, std::string> labels;
-  std::string address;   // the agent's API, "http://HOST:PORT" (--advertise, else --listen)
-  std::string version;   // tend's version
+  std::string address;  // the agent's API, "http://HOST:PORT" (--advertise, else --listen)
+  std::string version;  // tend's version
   // "DATA_ID:PROCESS_ID": unique per agent process (tells this process's writes from others'),
   // its DATA_ID stable per data directory (a restarted agent knows its own earlier registration
   // and claims).

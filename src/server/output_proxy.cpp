@@ -115,6 +115,17 @@ asio::awaitable<void> proxy_output(ServerContext& ctx, http::Exchange& ex) {
         error_response(Status::not_found, "machine", "job " + id + " does not run on " + machine));
     co_return;
   }
+  auto addr = co_await address_of(ctx, machine);
+  if (!addr) {
+    co_await ex.reply(error_response(Status::service_unavailable, "",
+                                     "cannot read the machine from etcd: " + addr.error().message));
+    co_return;
+  }
+  if (!*addr) {
+    co_await ex.reply(error_response(Status::service_unavailable, "machine",
+                                     machine + " is unreachable: its output is on it"));
+    co_return;
+  }
   // Not claimed yet: the agent has no such job. Nothing to show yet; a follower waits for it.
   if (run_of(**job, machine) == kAssigned) {
     bool follow = ex.request().query("follow") == "1" || ex.request().query("sse") == "1";
@@ -129,17 +140,6 @@ asio::awaitable<void> proxy_output(ServerContext& ctx, http::Exchange& ex) {
                                        "lost etcd while waiting for the run to start"));
       co_return;
     }
-  }
-  auto addr = co_await address_of(ctx, machine);
-  if (!addr) {
-    co_await ex.reply(error_response(Status::service_unavailable, "",
-                                     "cannot read the machine from etcd: " + addr.error().message));
-    co_return;
-  }
-  if (!*addr) {
-    co_await ex.reply(error_response(Status::service_unavailable, "machine",
-                                     machine + " is unreachable: its output is on it"));
-    co_return;
   }
   auto url = http::parse_url(**addr);
   if (!url) {

@@ -74,8 +74,11 @@ class FleetAgentTest : public FleetTest {
 
   // Polls runs/ID/NAME until `pred` holds (≤ limit): the last record seen.
   template <class Pred>
-  asio::awaitable<std::optional<fleet::RunRecord>> wait_run(std::string id, std::string name,
-                                                           Pred pred, Millis limit = 30s) {
+  // Coroutines taking references (GCC 12 destroys a temporary passed by value to a coroutine
+  // twice): await them at once.
+  asio::awaitable<std::optional<fleet::RunRecord>> wait_run(const std::string& id,
+                                                            const std::string& name, Pred pred,
+                                                            Millis limit = 30s) {
     auto deadline = Clock::now() + limit;
     std::optional<fleet::RunRecord> last;
     while (Clock::now() < deadline) {
@@ -85,18 +88,19 @@ class FleetAgentTest : public FleetTest {
     }
     co_return last;
   }
-  asio::awaitable<std::optional<fleet::RunRecord>> wait_final(std::string id, std::string name,
-                                                             Millis limit = 30s) {
+  asio::awaitable<std::optional<fleet::RunRecord>> wait_final(const std::string& id,
+                                                              const std::string& name,
+                                                              Millis limit = 30s) {
     co_return co_await wait_run(
         id, name, [](const fleet::RunRecord& r) { return fleet::is_final_run_state(r.state); },
         limit);
   }
-  asio::awaitable<bool> key_exists(std::string key) {
+  asio::awaitable<bool> key_exists(const std::string& key) {
     etcd::RangeRequest r{key};
     auto got = co_await c->range(r);
     co_return got && !got->kvs.empty();
   }
-  asio::awaitable<bool> wait_key(std::string key, bool present, Millis limit) {
+  asio::awaitable<bool> wait_key(const std::string& key, bool present, Millis limit) {
     auto deadline = Clock::now() + limit;
     while (Clock::now() < deadline) {
       if (co_await key_exists(key) == present) co_return true;
@@ -119,8 +123,10 @@ class FleetAgentTest : public FleetTest {
 TEST_F(FleetAgentTest, AJobAssignedToThreeMachinesRunsOnceOnEach) {
   const std::vector<std::string> names = {"web-1", "web-2", "db-1"};
   for (int i = 0; i < 3; ++i) {
-    int k = agents->add({names[i], "127.0.0." + std::to_string(11 + i),
-                         {{"role", i < 2 ? "web" : "db"}}, {"--ttl", "3s"}});
+    int k = agents->add({names[i],
+                         "127.0.0." + std::to_string(11 + i),
+                         {{"role", i < 2 ? "web" : "db"}},
+                         {"--ttl", "3s"}});
     ASSERT_TRUE(agents->start(k)) << agents->why();
   }
   constexpr int kJobs = 5;
@@ -241,6 +247,24 @@ TEST_F(FleetAgentTest, BadFlagsAndUnreachableEtcdEndClearly) {
       << unreachable.log(u);
 }
 
+// SIGTERM: the agent ends promptly and leaves the fleet at once (its lease revoked), not after
+// its TTL; its name is free for its successor.
+TEST_F(FleetAgentTest, AStoppedAgentLeavesAtOnce) {
+  int a = agents->add({"m1", "127.0.0.11", {}, {"--ttl", "30s"}});
+  ASSERT_TRUE(agents->start(a)) << agents->why();
+  EXPECT_NE(agents->log(a).find("in the fleet as m1 on etcd"), std::string::npos) << agents->log(a);
+  auto t0 = Clock::now();
+  auto rc = agents->terminate(a);
+  EXPECT_EQ(rc, 0) << agents->log(a);
+  EXPECT_LE(Clock::now() - t0, 10s);
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_FALSE(co_await key_exists(keys.machine_key("m1")));  // not 30 s later
+    EXPECT_TRUE(co_await key_exists(keys.seen_key("m1")));      // still listed
+  });
+  int next = agents->add({"m1", "127.0.0.12", {}, {}});
+  EXPECT_TRUE(agents->start(next)) << agents->why();
+}
+
 // An agent frozen beyond its lease, whose name another agent (another data directory) then
 // takes: both see the same assignment, exactly one runs it.
 TEST_F(FleetAgentTest, AStaleInstanceAndItsSuccessorRunAnAssignmentOnce) {
@@ -358,8 +382,8 @@ TEST_F(FleetAgentTest, CancelThroughTheAssignmentStopsTheWholeTree) {
   // Cancelled before the machine claimed it: never started.
   run([&]() -> asio::awaitable<void> {
     fleet::JobSpec spec;
-    etcd::PutRequest j{keys.job_key("J2"), fleet::to_json(fleet::JobSpec{"J2", ledger_job(), {},
-                                                                         {"m1"}, ""}).dump()};
+    etcd::PutRequest j{keys.job_key("J2"),
+                       fleet::to_json(fleet::JobSpec{"J2", ledger_job(), {}, {"m1"}, ""}).dump()};
     auto p = co_await c->put(j);
     CO_ASSERT_OK(p);
     etcd::PutRequest cancelled{keys.assign_key("m1", "J2"),

@@ -140,17 +140,17 @@ void FleetAgents::kill(int i) {
   a.up = false;
 }
 
-void FleetAgents::terminate(int i) {
+std::optional<int> FleetAgents::terminate(int i) {
   auto& a = agents_.at(i);
-  if (!a.up) return;
+  if (!a.up) return std::nullopt;
   (void)a.child.signal(SIGCONT);
   (void)a.child.signal(SIGTERM);
   auto st = a.child.wait_until(Clock::now() + Millis(15000));
-  if (!st || !*st) {
-    (void)a.child.signal(SIGKILL);
-    (void)a.child.wait();
-  }
   a.up = false;
+  if (st && *st) return (*st)->shell_code();
+  (void)a.child.signal(SIGKILL);
+  (void)a.child.wait();
+  return std::nullopt;
 }
 
 void FleetAgents::freeze(int i) {
@@ -202,11 +202,11 @@ double FleetAgents::metric(int i, const std::string& name) const {
 }
 
 boost::asio::awaitable<etcd::Result<etcd::TxnResult>> fleet_submit(
-    etcd::Client& c, const fleet::Keys& keys, std::string id, json request,
-    std::vector<std::string> machines) {
+    etcd::Client& c, const fleet::Keys& keys, const std::string& id, const json& request,
+    const std::vector<std::string>& machines) {
   fleet::JobSpec spec;
   spec.id = id;
-  spec.request = std::move(request);
+  spec.request = request;
   spec.target = {{"machines", machines}};
   spec.machines = machines;
   spec.created_at = "2026-11-30T00:00:00.000Z";
@@ -221,17 +221,16 @@ boost::asio::awaitable<etcd::Result<etcd::TxnResult>> fleet_submit(
 
 boost::asio::awaitable<etcd::Result<etcd::PutResult>> fleet_cancel(etcd::Client& c,
                                                                    const fleet::Keys& keys,
-                                                                   std::string id,
-                                                                   std::string machine) {
-  etcd::PutRequest p{keys.assign_key(machine, id),
-                     fleet::to_json(fleet::Assignment{true}).dump()};
+                                                                   const std::string& id,
+                                                                   const std::string& machine) {
+  etcd::PutRequest p{keys.assign_key(machine, id), fleet::to_json(fleet::Assignment{true}).dump()};
   co_return co_await c.put(p);
 }
 
 boost::asio::awaitable<std::optional<fleet::RunRecord>> fleet_run(etcd::Client& c,
                                                                   const fleet::Keys& keys,
-                                                                  std::string id,
-                                                                  std::string machine) {
+                                                                  const std::string& id,
+                                                                  const std::string& machine) {
   etcd::RangeRequest r{keys.run_key(id, machine)};
   auto got = co_await c.range(r);
   if (!got || got->kvs.empty()) co_return std::nullopt;

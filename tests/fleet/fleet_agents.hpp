@@ -49,10 +49,11 @@ class FleetAgents {
   // Starts agent i and waits for it to exit (≤ limit): its exit status (nullopt: still running
   // at the limit, then killed). For the refusals.
   std::optional<int> run_to_exit(int i, Millis limit = Millis(20000));
-  void kill(int i);       // SIGKILL, reaped (its job shims keep running: they are durable)
-  void terminate(int i);  // SIGTERM, reaped
-  void freeze(int i);     // SIGSTOP (returns once stopped)
-  void thaw(int i);       // SIGCONT
+  void kill(int i);  // SIGKILL, reaped (its job shims keep running: they are durable)
+  // SIGTERM, reaped: its exit status (nullopt: still running after 15 s, then killed).
+  std::optional<int> terminate(int i);
+  void freeze(int i);  // SIGSTOP (returns once stopped)
+  void thaw(int i);    // SIGCONT
   bool running(int i) const;
 
   const std::string& why() const { return why_; }
@@ -87,20 +88,21 @@ class FleetAgents {
   std::string why_;
 };
 
+// Coroutines: await them at once (their arguments are references).
 // What `tend server` does for POST /v1/jobs: jobs/ID and assign/NAME/ID for every machine in one
 // txn that requires jobs/ID to be absent. `request` is the agent's job body.
 boost::asio::awaitable<etcd::Result<etcd::TxnResult>> fleet_submit(
-    etcd::Client& c, const fleet::Keys& keys, std::string id, nlohmann::json request,
-    std::vector<std::string> machines);
+    etcd::Client& c, const fleet::Keys& keys, const std::string& id, const nlohmann::json& request,
+    const std::vector<std::string>& machines);
 // Puts `{"cancel": true}` on the job's assignment to `machine`.
 boost::asio::awaitable<etcd::Result<etcd::PutResult>> fleet_cancel(etcd::Client& c,
                                                                    const fleet::Keys& keys,
-                                                                   std::string id,
-                                                                   std::string machine);
+                                                                   const std::string& id,
+                                                                   const std::string& machine);
 // runs/ID/NAME decoded, nullopt when absent (or unreadable).
 boost::asio::awaitable<std::optional<fleet::RunRecord>> fleet_run(etcd::Client& c,
                                                                   const fleet::Keys& keys,
-                                                                  std::string id,
-                                                                  std::string machine);
+                                                                  const std::string& id,
+                                                                  const std::string& machine);
 
 }  // namespace tend::test

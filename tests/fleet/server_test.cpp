@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "fleet/protocol.hpp"
 #include "fleet_fixture.hpp"
 #include "server_harness.hpp"
 
@@ -31,19 +32,20 @@ class ServerTest : public FleetTest {
   }
 
   // Registers NAME as an agent does: online while `lease` lives (0: a lease of 30 s).
-  int64_t join(const std::string& name, const json& labels, const std::string& address,
-               int64_t lease = 0) {
+  int64_t join(const std::string& name, const std::map<std::string, std::string>& labels,
+               const std::string& address, int64_t lease = 0) {
     if (!lease) lease = view->grant(30);
     EXPECT_NE(lease, 0);
-    json rec = {{"name", name},
-                {"labels", labels},
-                {"address", address},
-                {"version", "test"},
-                {"instance", "i-" + name}};
-    EXPECT_TRUE(view->put("/tend/machines/" + name, rec.dump(), lease));
-    json seen = {{"labels", labels}, {"address", address}, {"last_seen", "2026-01-01T00:00:00Z"}};
-    EXPECT_TRUE(view->put("/tend/seen/" + name, seen.dump()));
+    fleet::MachineRecord rec{name, labels, address, "test", "i-" + name};
+    EXPECT_TRUE(view->put("/tend/machines/" + name, fleet::to_json(rec).dump(), lease));
+    fleet::SeenRecord seen{name, labels, address, "test", "2026-01-01T00:00:00Z"};
+    EXPECT_TRUE(view->put("/tend/seen/" + name, fleet::to_json(seen).dump()));
     return lease;
+  }
+  // What the agent of `machine` writes when it claims the run (with the claim, one txn).
+  void claimed(const std::string& id, const std::string& machine) {
+    EXPECT_TRUE(view->put("/tend/claims/" + id + "/" + machine, R"({"instance":"i"})"));
+    EXPECT_TRUE(view->put("/tend/runs/" + id + "/" + machine, R"({"state":"running"})"));
   }
   void join_three() {
     join("a", {{"role", "web"}}, "http://127.0.0.1:9");
@@ -205,7 +207,7 @@ TEST_F(ServerTest, SubmitWritesTheJobAndOneAssignmentPerMachineInOneTxn) {
   EXPECT_EQ(view->value("/tend/assign/a/" + id), "{}");
   EXPECT_EQ(view->value("/tend/assign/b/" + id), "{}");
   json spec = json::parse(view->value("/tend/jobs/" + id));
-  EXPECT_EQ(spec["command"], json({"echo", "hi"}));
+  EXPECT_EQ(spec["request"]["command"], json({"echo", "hi"}));
   EXPECT_EQ(spec["machines"], json({"a", "b"}));
   EXPECT_EQ(spec["target"]["match"]["role"], "web");
 
@@ -214,7 +216,7 @@ TEST_F(ServerTest, SubmitWritesTheJobAndOneAssignmentPerMachineInOneTxn) {
   EXPECT_EQ(job["state"], "queued");
   ASSERT_EQ(job["runs"].size(), 2u);
   EXPECT_EQ(job["runs"][0]["state"], "assigned");
-  ASSERT_TRUE(view->put("/tend/claims/" + id + "/a", R"({"instance":"i-a"})"));
+  ASSERT_TRUE(view->put("/tend/runs/" + id + "/a", R"({"state":"queued"})"));
   ASSERT_TRUE(view->put("/tend/runs/" + id + "/b", R"({"state":"running"})"));
   job = server->get("/v1/jobs/" + id);
   EXPECT_EQ(job["runs"][0]["state"], "queued");
@@ -377,6 +379,12 @@ TEST_F(ServerTest, OutputIsRelayedFromTheMachineByOffsetAndFollowed) {
   auto r = server->submit({{"command", {"true"}}, {"target", {{"machines", {"a"}}}}});
   ASSERT_TRUE(r && r->status == 201);
   std::string id = json::parse(r->body)["id"];
+  // Not claimed yet: nothing to show (the agent has no such job yet).
+  auto early = server->client().Get("/v1/jobs/" + id + "/runs/a/output");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 200);
+  EXPECT_EQ(early->body, "");
+  claimed(id, "a");
   auto whole = server->client().Get("/v1/jobs/" + id + "/runs/a/output?offset=4");
   ASSERT_TRUE(whole);
   EXPECT_EQ(whole->status, 200);
@@ -407,6 +415,7 @@ TEST_F(ServerTest, AClientThatHangsUpReleasesTheUpstreamAtOnce) {
   auto r = server->submit({{"command", {"true"}}, {"target", {{"machines", {"a"}}}}});
   ASSERT_TRUE(r && r->status == 201);
   std::string id = json::parse(r->body)["id"];
+  claimed(id, "a");
   size_t pieces = 0;
   auto f = server->client().Get("/v1/jobs/" + id + "/runs/a/output?follow=1",
                                 [&](const char*, size_t) { return ++pieces < 3; });

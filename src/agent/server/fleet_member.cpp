@@ -33,7 +33,9 @@ void log(const std::string& line) {
   std::fprintf(stderr, "tend agent: fleet: %s\n", line.c_str());
 }
 
-std::string now_text() { return format_rfc3339(std::chrono::system_clock::now()); }
+std::string now_text() {
+  return format_rfc3339(std::chrono::system_clock::now());
+}
 
 std::optional<std::string> ms_text(const std::optional<int64_t>& ms) {
   if (!ms) return std::nullopt;
@@ -77,8 +79,8 @@ FleetMember::FleetMember(asio::io_context& ioc, FleetMemberConfig cfg, Store& st
       report_timer_(ioc),
       dirty_(cfg_.dirty) {
   auto urls = etcd::parse_endpoints(cfg_.fleet.etcd);  // checked with the options
-  client_ = std::make_unique<etcd::Client>(ioc.get_executor(),
-                                           urls ? *urls : std::vector<http::Url>{});
+  client_ =
+      std::make_unique<etcd::Client>(ioc.get_executor(), urls ? *urls : std::vector<http::Url>{});
 }
 
 FleetMember::~FleetMember() = default;
@@ -108,22 +110,23 @@ asio::awaitable<FleetMember::Registered> FleetMember::register_once(std::string&
   const std::string mkey = keys_.machine_key(cfg_.fleet.name);
   const std::string machine = fleet::to_json(machine_record()).dump();
   const std::string seen = fleet::to_json(seen_record()).dump();
-  TxnRequest create{{Compare::absent(mkey)},
-                    {PutRequest{mkey, machine, lease}, PutRequest{keys_.seen_key(cfg_.fleet.name), seen}},
-                    {RangeRequest{mkey}}};
+  TxnRequest create{
+      {Compare::absent(mkey)},
+      {PutRequest{mkey, machine, lease}, PutRequest{keys_.seen_key(cfg_.fleet.name), seen}},
+      {RangeRequest{mkey}}};
   auto r = co_await client_->txn(create, 3s);
   if (r && !r->succeeded) {
     // Alive under this name: our own previous process (same data directory: a restart within
     // the TTL, or a retried txn) takes its place; anyone else keeps it.
     const etcd::KeyValue* kv = first_kv(range_at(*r, 0));
-    auto held = kv ? fleet::machine_from_json(kv->value) : Expected<fleet::MachineRecord>(
-                                                                Error::usage("gone"));
+    auto held = kv ? fleet::machine_from_json(kv->value)
+                   : Expected<fleet::MachineRecord>(Error::usage("gone"));
     if (held && fleet::instance_data_id(held->instance) == cfg_.data_id) {
-      TxnRequest take{{Compare::number_of(mkey, Compare::Target::mod_revision, Compare::Op::equal,
-                                          kv->mod_revision)},
-                      {PutRequest{mkey, machine, lease},
-                       PutRequest{keys_.seen_key(cfg_.fleet.name), seen}},
-                      {}};
+      TxnRequest take{
+          {Compare::number_of(mkey, Compare::Target::mod_revision, Compare::Op::equal,
+                              kv->mod_revision)},
+          {PutRequest{mkey, machine, lease}, PutRequest{keys_.seen_key(cfg_.fleet.name), seen}},
+          {}};
       r = co_await client_->txn(take, 3s);
     } else if (kv) {
       why = "another agent named \"" + cfg_.fleet.name + "\" is alive" +
@@ -155,8 +158,8 @@ asio::awaitable<Expected<void>> FleetMember::join() {
     if (Clock::now() >= deadline) break;
     co_await pause(500ms);
   }
-  co_return Error::with_detail("etcd", "cannot register in the fleet: etcd at " +
-                                           cfg_.fleet.etcd + " did not answer in time: " + why);
+  co_return Error::with_detail("etcd", "cannot register in the fleet: etcd at " + cfg_.fleet.etcd +
+                                           " did not answer in time: " + why);
 }
 
 asio::awaitable<void> FleetMember::membership() {
@@ -211,6 +214,7 @@ asio::awaitable<void> FleetMember::assignments() {
     w.key = prefix;
     w.range_end = etcd::prefix_end(prefix);
     w.start_revision = r->header.revision + 1;
+    w.keep_going = [this] { return !stopping_; };  // ends at SIGTERM even without progress
     auto watched = co_await etcd::watch(*client_, w, [this](const etcd::WatchUpdate& u) {
       for (const auto& ev : u.events)
         if (ev.type == etcd::Event::Type::put) enqueue(ev.kv);
@@ -289,7 +293,8 @@ asio::awaitable<void> FleetMember::claim(std::string id, int64_t assign_mod, boo
     // The assignment stays; it is tried again (a watch that broke re-reads them anyway).
     log("job " + id + ": claim failed (" + r.error().message + "): retrying");
     co_await pause(1s);
-    if (!stopping_) enqueue(etcd::KeyValue{akey, cancel ? "{\"cancel\":true}" : "{}", 0, assign_mod});
+    if (!stopping_)
+      enqueue(etcd::KeyValue{akey, cancel ? "{\"cancel\":true}" : "{}", 0, assign_mod});
     co_return;
   }
   if (!r->succeeded) {
@@ -302,14 +307,15 @@ asio::awaitable<void> FleetMember::claim(std::string id, int64_t assign_mod, boo
     co_return;
   }
   const int64_t token = r->header.revision;
-  auto spec = spec_r->kvs.empty()
-                  ? Expected<fleet::JobSpec>(Error::with_detail(
-                        "spec", "the job's spec jobs/" + id + " does not exist", ErrorKind::bad_data))
-                  : fleet::job_from_json(spec_r->kvs.front().value);
+  auto spec =
+      spec_r->kvs.empty()
+          ? Expected<fleet::JobSpec>(Error::with_detail(
+                "spec", "the job's spec jobs/" + id + " does not exist", ErrorKind::bad_data))
+          : fleet::job_from_json(spec_r->kvs.front().value);
   Expected<void> started = spec ? start_local(id, *spec) : Expected<void>(spec.error());
   if (!started) {
-    std::string why = started.error().detail.empty() ? started.error().message()
-                                                     : started.error().detail;
+    std::string why =
+        started.error().detail.empty() ? started.error().message() : started.error().detail;
     co_await report_not_started(id, token, token, why);
     co_return;
   }
@@ -339,9 +345,10 @@ asio::awaitable<void> FleetMember::claim_failed(std::string id, const etcd::TxnR
     // Our own claim, applied by an attempt that timed out: the run is ours to start.
     RangeRequest spec_req{keys_.job_key(id)};
     auto spec_r = co_await client_->range(spec_req);
-    auto spec = spec_r && !spec_r->kvs.empty()
-                    ? fleet::job_from_json(spec_r->kvs.front().value)
-                    : Expected<fleet::JobSpec>(Error::with_detail("spec", "cannot read jobs/" + id));
+    auto spec =
+        spec_r && !spec_r->kvs.empty()
+            ? fleet::job_from_json(spec_r->kvs.front().value)
+            : Expected<fleet::JobSpec>(Error::with_detail("spec", "cannot read jobs/" + id));
     Expected<void> started = spec ? start_local(id, *spec) : Expected<void>(spec.error());
     if (!started) {
       std::string why = started.error().message();
@@ -454,10 +461,9 @@ asio::awaitable<void> FleetMember::report(std::string id) {
   const std::string ckey = keys_.claim_key(id, name), rkey = keys_.run_key(id, name);
   const std::string value = fleet::to_json(want).dump();
   TxnRequest t;
-  t.compare = {Compare::number_of(ckey, Compare::Target::create_revision, Compare::Op::equal,
-                                  run.token),
-               Compare::number_of(rkey, Compare::Target::mod_revision, Compare::Op::equal,
-                                  run.run_mod)};
+  t.compare = {
+      Compare::number_of(ckey, Compare::Target::create_revision, Compare::Op::equal, run.token),
+      Compare::number_of(rkey, Compare::Target::mod_revision, Compare::Op::equal, run.run_mod)};
   t.success = {PutRequest{rkey, value}};
   if (final) t.success.emplace_back(DeleteRequest{keys_.assign_key(name, id)});
   t.failure = {RangeRequest{ckey}, RangeRequest{rkey}};
@@ -514,10 +520,9 @@ asio::awaitable<void> FleetMember::report_not_started(std::string id, int64_t to
   const std::string ckey = keys_.claim_key(id, name), rkey = keys_.run_key(id, name);
   for (int attempt = 0; attempt < 30 && !stopping_; ++attempt) {
     TxnRequest t;
-    t.compare = {Compare::number_of(ckey, Compare::Target::create_revision, Compare::Op::equal,
-                                    token),
-                 Compare::number_of(rkey, Compare::Target::mod_revision, Compare::Op::equal,
-                                    run_mod)};
+    t.compare = {
+        Compare::number_of(ckey, Compare::Target::create_revision, Compare::Op::equal, token),
+        Compare::number_of(rkey, Compare::Target::mod_revision, Compare::Op::equal, run_mod)};
     t.success = {PutRequest{rkey, fleet::to_json(run).dump()},
                  DeleteRequest{keys_.assign_key(name, id)}};
     ++figures_.run_writes;
@@ -533,7 +538,9 @@ asio::awaitable<void> FleetMember::report_not_started(std::string id, int64_t to
 // ---- life ----
 
 void FleetMember::start() {
-  auto spawn = [this](asio::awaitable<void> a) { asio::co_spawn(ioc_, std::move(a), asio::detached); };
+  auto spawn = [this](asio::awaitable<void> a) {
+    asio::co_spawn(ioc_, std::move(a), asio::detached);
+  };
   spawn(membership());
   spawn(assignments());
   spawn(claims_worker());

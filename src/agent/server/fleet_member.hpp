@@ -69,8 +69,8 @@ class FleetMember {
 
  private:
   struct Run {
-    int64_t token = 0;    // the claim's create_revision
-    int64_t run_mod = 0;  // runs/ID/NAME's mod_revision as last written or seen
+    int64_t token = 0;     // the claim's create_revision
+    int64_t run_mod = 0;   // runs/ID/NAME's mod_revision as last written or seen
     std::string reported;  // the state last written to etcd
     bool lost = false;     // marked lost: reported as `lost` with its true figures
   };
