@@ -245,6 +245,12 @@
   function updateTargetMatch() {
     const out = $('target-match');
     const r = parseTarget($('target-input').value, machines);
+    if (!$('target-input').value.trim()) {  // nothing typed yet: no complaint
+      out.classList.remove('error');
+      out.textContent = '';
+      out.dataset.count = '0';
+      return;
+    }
     out.classList.toggle('error', !!r.error);
     out.textContent = r.error ||
         `matches ${r.names.length} machine${r.names.length === 1 ? '' : 's'}: ${r.names.join(', ')}`;
