@@ -8,6 +8,7 @@
 #include "server/fleet_read.hpp"
 #include "server/output_proxy.hpp"
 #include "server/submit.hpp"
+#include "server/web_routes.hpp"
 
 namespace tend::server {
 
@@ -224,6 +225,7 @@ http::Router make_routes(ServerContext& ctx) {
             [&ctx](const Request& q) { return cancel_job(ctx, q.param(0)); });
   r.add_stream(Verb::get, "/v1/jobs/{}/runs/{}/output",
                [&ctx](http::Exchange& ex) { return proxy_output(ctx, ex); });
+  add_web_routes(r);
   return r;
 }
 
