@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "shim/request_limits.hpp"
+#include "jobspec/request_limits.hpp"
 #include "tend/parse.hpp"
 #include "tend/scope.hpp"
 

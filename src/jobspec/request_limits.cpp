@@ -1,4 +1,4 @@
-#include "shim/request_limits.hpp"
+#include "jobspec/request_limits.hpp"
 
 #include <cmath>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "shim/job_request.hpp"
+#include "jobspec/job_request.hpp"
 
 #include <pwd.h>
 #include <sys/stat.h>
@@ -9,10 +9,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "shim/request_limits.hpp"
+#include "jobspec/request_limits.hpp"
 #include "tend/parse.hpp"
 
-namespace tend::agent {
+namespace tend {
 
 using json = nlohmann::json;
 
@@ -242,4 +242,4 @@ std::vector<std::string> job_argv(const JobRequest& req, const std::string& scri
   return {interp, script_path};
 }
 
-}  // namespace tend::agent
+}  // namespace tend

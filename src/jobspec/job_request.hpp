@@ -15,7 +15,7 @@
 #include "tend/error.hpp"
 #include "tend/limits.hpp"
 
-namespace tend::agent {
+namespace tend {
 
 struct JobRequest {
   std::vector<std::string> command;        // either this ...
@@ -28,7 +28,7 @@ struct JobRequest {
   std::optional<std::string> user;
   std::optional<std::string> stdin_text;
   std::map<std::string, std::string> labels;
-  // The job's resource limits (shim/request_limits.hpp). Once the agent has applied its
+  // The job's resource limits (jobspec/request_limits.hpp). Once the agent has applied its
   // defaults (server/limit_policy.hpp), the limits the job runs with.
   Limits limits;
 };
@@ -49,4 +49,4 @@ Expected<JobRequest> request_from_json(const nlohmann::json& j);
 // The argv the shim executes: the command, or [interpreter, script_path].
 std::vector<std::string> job_argv(const JobRequest& req, const std::string& script_path);
 
-}  // namespace tend::agent
+}  // namespace tend
