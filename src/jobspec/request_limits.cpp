@@ -5,7 +5,7 @@
 
 #include "tend/parse.hpp"
 
-namespace tend::agent {
+namespace tend {
 
 using json = nlohmann::json;
 
@@ -89,4 +89,4 @@ std::optional<double> limit_value(const Limits& l, std::string_view field) {
   return std::nullopt;
 }
 
-}  // namespace tend::agent
+}  // namespace tend

@@ -8,7 +8,7 @@
 #include "tend/error.hpp"
 #include "tend/limits.hpp"
 
-namespace tend::agent {
+namespace tend {
 
 // The request's field names, each with the Limits member it sets and the controller it needs.
 struct LimitField {
@@ -31,4 +31,4 @@ nlohmann::json limits_json(const Limits& l);
 // and comparisons: bytes, processes, CPUs. nullopt when unset.
 std::optional<double> limit_value(const Limits& l, std::string_view field);
 
-}  // namespace tend::agent
+}  // namespace tend

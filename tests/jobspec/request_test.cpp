@@ -98,13 +98,13 @@ TEST(JobRequest, LimitsTakeSizesAsTextOrBytesAndRoundTrip) {
   EXPECT_EQ(r->limits.swap_max, 0u);
   EXPECT_EQ(r->limits.pids_max, 100u);
   EXPECT_EQ(r->limits.cpus, 1.5);
-  nlohmann::json j = tend::agent::to_json(*r);
+  nlohmann::json j = tend::to_json(*r);
   EXPECT_EQ(j["limits"], nlohmann::json({{"memory", 256ull << 20},
                                          {"memory_high", 200ull << 20},
                                          {"swap", 0},
                                          {"pids", 100},
                                          {"cpu", 1.5}}));
-  auto back = tend::agent::request_from_json(j);
+  auto back = tend::request_from_json(j);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->limits.memory_max, r->limits.memory_max);
   EXPECT_EQ(back->limits.cpus, r->limits.cpus);
@@ -112,7 +112,7 @@ TEST(JobRequest, LimitsTakeSizesAsTextOrBytesAndRoundTrip) {
   auto none = parse_job_request(R"({"command":["a"]})");
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->limits.any());
-  EXPECT_EQ(tend::agent::to_json(*none)["limits"], nlohmann::json::object());
+  EXPECT_EQ(tend::to_json(*none)["limits"], nlohmann::json::object());
 }
 
 TEST(JobRequest, BadLimitsNameTheirField) {
