@@ -230,8 +230,7 @@ Expected<std::unique_ptr<FleetMember>> join_fleet(asio::io_context& ioc, const A
   cfg.data_id = p.fleet_id;
   cfg.jobs_dir = o.data + "/jobs";
   cfg.version = TEND_AGENT_VERSION;
-  cfg.users = o.users;
-  cfg.own_user = own_user_name();
+  cfg.admission = AdmissionPolicy{p.limits, o.users, own_user_name()};
   cfg.dirty = p.fleet_dirty;
   auto member = std::make_unique<FleetMember>(ioc, cfg, *p.store, *p.scheduler);
   std::optional<Expected<void>> joined;
@@ -260,8 +259,7 @@ int serve(const AgentOptions& o, Prepared& p) {
   AgentContext ctx{*p.store,        *p.scheduler,
                    p.metrics,       OutputContext{*p.store, watch, o.data + "/jobs"},
                    p.token,         o.data + "/jobs",
-                   o.max_queued,    o.users,
-                   own_user_name(), p.limits};
+                   o.max_queued,    AdmissionPolicy{p.limits, o.users, own_user_name()}};
   http::Server server(ioc, make_routes(ctx), o.http);
   ctx.server = &server;
   auto bound = server.listen(p.endpoints.front());

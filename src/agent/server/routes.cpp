@@ -66,12 +66,12 @@ Response submit_job(AgentContext& ctx, const Request& req) {
   auto parsed = parse_job_request(req.body());
   if (!parsed)
     return error_response(Status::bad_request, parsed.error().stage, parsed.error().detail);
-  if (auto l = ctx.limits.apply(parsed->limits); !l)
-    return error_response(Status::bad_request, l.error().stage, l.error().detail);
-  if (auto host = check_on_host(*parsed); !host)
-    return error_response(Status::bad_request, host.error().stage, host.error().detail);
-  if (auto no = ctx.users.refusal(parsed->user.value_or(ctx.own_user)))
-    return error_response(Status::forbidden, "user", *no);
+  if (auto ok = admit(*parsed, ctx.admission); !ok) {
+    const Error& e = ok.error();
+    return error_response(
+        e.kind == ErrorKind::permission ? Status::forbidden : Status::bad_request, e.stage,
+        e.detail);
+  }
   if (auto degraded = ctx.scheduler.degraded())
     return error_response(Status::insufficient_storage, "",
                           "the agent cannot take jobs now: " + *degraded);

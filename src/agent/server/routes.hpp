@@ -15,7 +15,7 @@
 #include "server/output_stream.hpp"
 #include "server/scheduler.hpp"
 #include "server/store.hpp"
-#include "server/user_policy.hpp"
+#include "server/job_admission.hpp"
 
 namespace tend::agent {
 
@@ -27,9 +27,7 @@ struct AgentContext {
   std::string token;
   std::string jobs_dir;
   int64_t max_queued = 1000;
-  UserPolicy users;
-  std::string own_user;  // who a job that names no user runs as (the agent's user)
-  LimitPolicy limits;
+  AdmissionPolicy admission;  // limits, user policy: the same for the API and the fleet
   const http::Server* server = nullptr;  // for its connection figures in /metrics
   std::function<std::string()> extra_metrics;  // more /metrics lines (the fleet member's)
 };
