@@ -131,6 +131,7 @@ asio::awaitable<Result<int64_t>> watch_loop(Client& client, WatchOptions opts,
       auto e = answer_error(r->status, r->body, "etcd watch");
       if (e.kind != ErrorKind::unavailable) co_return e;
     }
+    if (opts.keep_going && !opts.keep_going()) co_return Result<int64_t>(next - 1);
     // The stream ended or broke: the next member, from `next`, after a pause.
     client.rotate_from(ep);
     if (delivered) backoff = opts.retry_backoff;

@@ -29,6 +29,10 @@ struct WatchOptions {
   Millis progress_interval = 1s;  // the cluster's progress-notify interval
   int silent_intervals = 3;       // silence longer than this many intervals = a dead stream
   Millis retry_backoff = 100ms;   // before reopening (doubles up to 1 s while failing)
+  // Asked before every reopen (a stream that ended, broke or fell silent): false ends the watch
+  // as if on_update had returned false. Lets a watch without progress notifications (where
+  // on_update may never be called) end within silent_intervals × progress_interval.
+  std::function<bool()> keep_going;
 };
 
 struct WatchUpdate {

@@ -18,6 +18,9 @@
 #include <cstring>
 
 #include "http/auth.hpp"
+#include "etcd/client.hpp"
+#include "http/address.hpp"
+#include "server/fleet_member.hpp"
 #include "server/options.hpp"
 #include "server/recovery.hpp"
 #include "server/retention.hpp"
@@ -66,7 +69,24 @@ struct Prepared {
   std::unique_ptr<Store> store;
   Metrics metrics;
   std::unique_ptr<Scheduler> scheduler;
+  std::shared_ptr<std::atomic<bool>> fleet_dirty;  // fleet jobs changed (set by the scheduler)
+  std::string fleet_id;                            // DATA/fleet-id (with --etcd)
 };
+
+// Stable per data directory: a restarted agent recognises its own registration and claims.
+Expected<std::string> fleet_id(const std::string& data) {
+  std::string path = data + "/fleet-id";
+  if (file_exists(path)) {
+    auto t = read_file(path);
+    if (!t) return t.error();
+    std::string id = *t;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    if (!id.empty() && id.find(':') == std::string::npos) return id;
+  }
+  std::string id = http::random_hex(8);
+  if (auto w = write_file_atomic(path, id + "\n"); !w) return w.error();
+  return id;
+}
 
 // The agent's environment, as KEY=VALUE entries (what jobs may inherit from, by name).
 std::vector<std::string> own_environment() {
@@ -150,6 +170,13 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
   sopts.retention = o.retention;
   sopts.job_env = passed_environment(own_environment(), o.pass_env);
   sopts.job_umask = job_umask;
+  if (!o.fleet.etcd.empty()) {
+    auto id = fleet_id(o.data);
+    if (!id) return id.error();
+    p->fleet_id = *id;
+    p->fleet_dirty = std::make_shared<std::atomic<bool>>(true);
+    sopts.on_recorded = [dirty = p->fleet_dirty](const std::string&) { dirty->store(true); };
+  }
   auto scheduler = Scheduler::create(*p->store, p->metrics, std::move(sopts));
   if (!scheduler) return scheduler.error();
   p->scheduler = std::move(*scheduler);
@@ -158,7 +185,7 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
 
 // Reads the stop signals; the first TERM/INT/HUP stops the server.
 asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::Server& server,
-                                    DirWatch& watch) {
+                                    DirWatch& watch, FleetMember* member) {
   for (;;) {
     auto [ec] = co_await sig.async_wait(asio::posix::stream_descriptor::wait_read,
                                         asio::as_tuple(asio::use_awaitable));
@@ -167,6 +194,7 @@ asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::S
     if (::read(sig.native_handle(), &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
     if (si.ssi_signo == SIGPIPE) continue;
     std::fputs("tend agent: stopping (running jobs continue under their shims)\n", stderr);
+    if (member) member->stop();
     server.stop([&] {
       watch.close();
       boost::system::error_code ignored;
@@ -174,6 +202,47 @@ asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::S
     });
     co_return;
   }
+}
+
+// Registers the machine in the fleet (bounded: etcd unreachable is an error after ~12 s, a live
+// agent of the same name one at once) before the API accepts anything.
+Expected<std::unique_ptr<FleetMember>> join_fleet(asio::io_context& ioc, const AgentOptions& o,
+                                                  Prepared& p, const std::string& addr,
+                                                  AgentContext& ctx) {
+  FleetMemberConfig cfg;
+  cfg.fleet = o.fleet;
+  cfg.address = o.fleet.advertise.empty() ? "http://" + addr : o.fleet.advertise;
+  if (o.fleet.advertise.empty()) {
+    auto listen = http::resolve(o.listen);
+    if (listen && !listen->empty() && listen->front().address().is_unspecified())
+      return Error::usage("--advertise URL is needed when listening on every address (" +
+                          o.listen.to_string() + "): servers must know where to reach this agent");
+  }
+  cfg.data_id = p.fleet_id;
+  cfg.jobs_dir = o.data + "/jobs";
+  cfg.version = TEND_AGENT_VERSION;
+  cfg.users = o.users;
+  cfg.own_user = own_user_name();
+  cfg.dirty = p.fleet_dirty;
+  auto member = std::make_unique<FleetMember>(ioc, cfg, *p.store, *p.scheduler);
+  std::optional<Expected<void>> joined;
+  asio::co_spawn(ioc, member->join(), [&](std::exception_ptr e, Expected<void> r) {
+    joined = e ? Expected<void>(Error::with_detail("etcd", "registration failed")) : std::move(r);
+  });
+  while (!joined && ioc.run_one() > 0) {
+  }
+  ioc.restart();
+  if (!joined) return Error::with_detail("etcd", "registration did not finish");
+  if (!*joined) return joined->error();
+  std::string labels;
+  for (const auto& [k, v] : o.fleet.labels) labels += " " + k + "=" + v;
+  std::printf("tend agent: in the fleet as %s%s%s on etcd %s (lease %llds, API at %s)\n",
+              o.fleet.name.c_str(), labels.empty() ? "" : ", labels", labels.c_str(),
+              o.fleet.etcd.c_str(), static_cast<long long>(o.fleet.ttl.count()),
+              cfg.address.c_str());
+  FleetMember* m = member.get();
+  ctx.extra_metrics = [m] { return m->render_metrics(); };
+  return member;
 }
 
 int serve(const AgentOptions& o, Prepared& p) {
@@ -200,9 +269,17 @@ int serve(const AgentOptions& o, Prepared& p) {
     fresh = true;
   }
   if (auto r = p.scheduler->start(); !r) return fail(r.error().message());
+  std::string addr = http::HostPort{bound->address().to_string(), bound->port()}.to_string();
+  std::unique_ptr<FleetMember> member;
+  if (!o.fleet.etcd.empty()) {
+    auto joined = join_fleet(ioc, o, p, addr, ctx);
+    if (!joined)
+      return fail(joined.error().kind == ErrorKind::usage ? joined.error().detail
+                                                          : joined.error().message());
+    member = std::move(*joined);
+  }
   server.start();
 
-  std::string addr = http::HostPort{bound->address().to_string(), bound->port()}.to_string();
   (void)write_file_atomic(o.data + "/address", addr + "\n");
   std::printf("tend agent: listening on http://%s/ (data in %s, up to %d jobs at once%s)\n",
               addr.c_str(), o.data.c_str(), o.max_running,
@@ -215,7 +292,8 @@ int serve(const AgentOptions& o, Prepared& p) {
   std::fflush(stdout);
 
   asio::posix::stream_descriptor sig(ioc, p.stop_fd.release());
-  asio::co_spawn(ioc, watch_signals(sig, server, watch), asio::detached);
+  asio::co_spawn(ioc, watch_signals(sig, server, watch, member.get()), asio::detached);
+  if (member) member->start();
   ioc.run();
   return 0;
 }

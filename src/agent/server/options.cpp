@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "etcd/client.hpp"
+#include "fleet/protocol.hpp"
 #include "tend/parse.hpp"
 
 namespace tend::agent {
@@ -59,6 +61,21 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   app.add_flag("--recover", o.recover,
                "rebuild the job records from the job directories (after a damaged database "
                "was moved aside), then serve");
+  std::vector<std::string> labels;
+  std::string ttl = "10s", lost_after;
+  app.add_option("--etcd", o.fleet.etcd,
+                 "join the fleet on this etcd: comma-separated endpoints http://HOST:PORT");
+  app.add_option("--name", o.fleet.name, "this machine's name in the fleet (with --etcd)");
+  app.add_option("--label", labels, "KEY=VALUE label of this machine (repeatable; with --etcd)");
+  app.add_option("--ttl", ttl, "the machine's lease in etcd: unreachable this long after it stops")
+      ->capture_default_str();
+  app.add_option("--advertise", o.fleet.advertise,
+                 "the URL servers reach this agent's API at (default: http://LISTEN)");
+  app.add_option("--lost-after", lost_after,
+                 "back after this long away from etcd: kill and report unfinished fleet runs as "
+                 "lost (default: only when a server marked them lost)");
+  app.add_option("--etcd-prefix", o.fleet.prefix, "the fleet's keys in etcd start with this")
+      ->capture_default_str();
   // KEY = VALUE lines whose keys are the long options (packaging/agent.conf); flags given on
   // the command line win. An unknown key or a missing file is an error, not ignored.
   app.set_config("--config", "", "read options from this file (KEY = VALUE, keys as the long options)");
@@ -112,6 +129,51 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   o.users.deny = parse_user_list(deny_users);
   if (app.count("--deny-users") && o.users.deny.empty())
     return usage_error("--deny-users: expected user names");
+  if (auto bad = check_fleet_options(app.count("--etcd") > 0, labels, ttl, lost_after, o.fleet))
+    return usage_error(*bad);
+  return std::nullopt;
+}
+
+std::optional<std::string> check_fleet_options(bool etcd_given,
+                                               const std::vector<std::string>& labels,
+                                               const std::string& ttl,
+                                               const std::string& lost_after, FleetOptions& f) {
+  if (!etcd_given) {
+    if (!f.name.empty() || !labels.empty() || !f.advertise.empty() || !lost_after.empty())
+      return "--name, --label, --advertise and --lost-after need --etcd (the fleet)";
+    return std::nullopt;
+  }
+  auto urls = etcd::parse_endpoints(f.etcd);
+  if (!urls) return "--etcd: " + urls.error().message;
+  if (f.name.empty()) return "--etcd needs --name NAME (this machine's name in the fleet)";
+  if (auto bad = fleet::check_segment("--name", f.name)) return bad->detail;
+  for (const std::string& l : labels) {
+    auto eq = l.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return "--label: expected KEY=VALUE, got \"" + l + "\"";
+    std::string key = l.substr(0, eq);
+    if (!f.labels.emplace(key, l.substr(eq + 1)).second)
+      return "--label: \"" + key + "\" given twice";
+  }
+  auto t = parse_duration(ttl);
+  if (!t || t->count() % 1000 != 0 || *t < std::chrono::seconds(2) ||
+      *t > std::chrono::hours(1))
+    return "--ttl: expected whole seconds from 2s to 1h, got \"" + ttl + "\"";
+  f.ttl = std::chrono::duration_cast<std::chrono::seconds>(*t);
+  if (!lost_after.empty()) {
+    auto la = parse_duration(lost_after);
+    if (!la || *la <= f.ttl)
+      return "--lost-after: expected a duration longer than --ttl, got \"" + lost_after + "\"";
+    f.lost_after = *la;
+  }
+  if (!f.advertise.empty()) {
+    auto u = http::parse_url(f.advertise);
+    if (!u || u->tls || f.advertise.rfind("http://", 0) != 0)
+      return "--advertise: expected http://HOST:PORT, got \"" + f.advertise + "\"";
+  }
+  if (f.prefix.empty() || f.prefix.front() != '/')
+    return "--etcd-prefix: expected a key prefix starting with '/'";
+  if (f.prefix.back() != '/') f.prefix += '/';
   return std::nullopt;
 }
 

@@ -2,7 +2,9 @@
 // line that names it, before anything is created.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +15,19 @@
 #include "server/user_policy.hpp"
 
 namespace tend::agent {
+
+// `tend agent --etcd …`: the machine joins a fleet (docs/fleet.md). `etcd` empty: not in one.
+struct FleetOptions {
+  std::string etcd;  // the endpoints as given, "http://h:p,http://h:p"
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::chrono::seconds ttl{10};
+  std::string advertise;  // the API's URL for servers; "": http://LISTEN
+  // 0: runs are only declared lost by a server; else also by the agent itself when it was
+  // away from etcd this long (its unfinished fleet runs are killed and reported `lost`).
+  std::chrono::milliseconds lost_after{0};
+  std::string prefix = "/tend/";
+};
 
 struct AgentOptions {
   http::HostPort listen{"127.0.0.1", 8600};
@@ -26,10 +41,17 @@ struct AgentOptions {
   std::vector<std::string> pass_env;  // more variables jobs inherit from the agent
   UserPolicy users;
   bool recover = false;  // rebuild the records from the job directories, then serve
+  FleetOptions fleet;
 };
 
 // Parses argv into `o`. Returns the exit status when the program must end now (0 after --help,
 // 125 after a bad option, with the message printed), nullopt to go on.
 std::optional<int> parse_options(int argc, char** argv, AgentOptions& o);
+
+// Checks the fleet flags and fills `f` (labels, ttl, lost_after): the message for a bad one.
+std::optional<std::string> check_fleet_options(bool etcd_given,
+                                               const std::vector<std::string>& labels,
+                                               const std::string& ttl,
+                                               const std::string& lost_after, FleetOptions& f);
 
 }  // namespace tend::agent

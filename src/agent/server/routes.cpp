@@ -8,6 +8,7 @@
 #include "http/auth.hpp"
 #include "http/text.hpp"
 #include "server/clock.hpp"
+#include "server/job_admission.hpp"
 #include "server/job_json.hpp"
 #include "server/output_times.hpp"
 #include "server/retention.hpp"
@@ -47,19 +48,6 @@ std::optional<Response> authenticate(const AgentContext& ctx, const Request& req
   return std::nullopt;
 }
 
-// Makes the job's directory and the files the job reads (its stdin, its script), before the job
-// is recorded; on failure removes what it made. All private to the agent (0700/0600): the shim
-// opens them as root and hands them to the job as fds. The spec itself reaches the shim on its
-// stdin when the job starts.
-Expected<void> prepare_job_dir(const std::string& dir, const JobRequest& req) {
-  if (::mkdir(dir.c_str(), 0700) != 0) return Error::from_errno("mkdir", dir);
-  Expected<void> r;
-  if (req.stdin_text) r = write_file(dir + "/stdin", *req.stdin_text, 0600);
-  if (r && req.script) r = write_file(dir + "/script", *req.script, 0600);
-  if (!r) (void)remove_job_dir(dir);
-  return r;
-}
-
 // 507 for a full disk (the usual cause of a failed write), 500 for anything else.
 Response refuse_write(const Error& e, const std::string& what) {
   if (e.code == ENOSPC || e.code == EDQUOT)
@@ -83,6 +71,7 @@ Response metrics(AgentContext& ctx) {
   if (!counts) return store_error_response(counts.error());
   std::string text = ctx.metrics.render(*counts);
   if (ctx.server) text += render_http_metrics(ctx.server->stats());
+  if (ctx.extra_metrics) text += ctx.extra_metrics();
   return http::text_response(Status::ok, std::move(text), "text/plain; version=0.0.4");
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "http/router.hpp"
@@ -28,6 +29,7 @@ struct AgentContext {
   UserPolicy users;
   std::string own_user;                  // who a job that names no user runs as (the agent's user)
   const http::Server* server = nullptr;  // for its connection figures in /metrics
+  std::function<std::string()> extra_metrics;  // more /metrics lines (the fleet member's)
 };
 
 http::Router make_routes(AgentContext& ctx);

@@ -182,6 +182,7 @@ bool Scheduler::record(const JobRecord& rec) {
   auto r = store_.update(rec);
   if (r) {
     unwritten_.erase(rec.id);
+    if (opts_.on_recorded) opts_.on_recorded(rec.id);
     return true;
   }
   unwritten_[rec.id] = rec;
@@ -317,6 +318,7 @@ void Scheduler::start_job(JobRecord rec) {
   rec.started_ms = now_ms();
   // Not started unless recorded: it stays queued, and starts when records can be written.
   if (auto r = store_.update(rec); !r) return write_failed(r.error());
+  if (opts_.on_recorded) opts_.on_recorded(rec.id);
   json spec = {{"id", rec.id},
                {"request", rec.request},
                {"output_limit", opts_.output_limit},

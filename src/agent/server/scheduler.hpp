@@ -44,6 +44,9 @@ struct SchedulerOptions {
   // Orphans re-parented to this process (PID 1 in a container) are reaped from this signalfd
   // (SIGCHLD, blocked in every thread). Invalid: none are expected.
   UniqueFd sigchld_fd;
+  // Called on the scheduler's thread after each job record it wrote (a transition): the fleet
+  // member reports runs from it. Must be quick and thread-safe.
+  std::function<void(const std::string& id)> on_recorded;
 };
 
 class Scheduler {

@@ -1,0 +1,590 @@
+#include "server/fleet_member.hpp"
+
+#include <cstdio>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "etcd/watch.hpp"
+#include "http/auth.hpp"
+#include "server/clock.hpp"
+#include "server/job_admission.hpp"
+#include "server/retention.hpp"
+#include "shim/files.hpp"
+#include "shim/job_request.hpp"
+#include "tend/time.hpp"
+
+namespace tend::agent {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using etcd::Compare;
+using etcd::DeleteRequest;
+using etcd::PutRequest;
+using etcd::RangeRequest;
+using etcd::TxnRequest;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void log(const std::string& line) {
+  std::fprintf(stderr, "tend agent: fleet: %s\n", line.c_str());
+}
+
+std::string now_text() {
+  return format_rfc3339(std::chrono::system_clock::now());
+}
+
+std::optional<std::string> ms_text(const std::optional<int64_t>& ms) {
+  if (!ms) return std::nullopt;
+  return format_rfc3339(std::chrono::milliseconds(*ms));
+}
+
+// What etcd should say of a local job.
+fleet::RunRecord run_of(const JobRecord& rec) {
+  fleet::RunRecord r;
+  r.state = to_string(rec.state);
+  r.exit_code = rec.exit_code;
+  r.signal = rec.signal;
+  r.error = rec.error;
+  r.started_at = ms_text(rec.started_ms);
+  r.finished_at = ms_text(rec.finished_ms);
+  r.output_bytes = rec.output_bytes;
+  r.output_dropped_bytes = rec.output_dropped_bytes;
+  r.leftovers_killed = rec.leftovers_killed;
+  return r;
+}
+
+const etcd::RangeResult* range_at(const etcd::TxnResult& r, size_t i) {
+  if (i >= r.responses.size()) return nullptr;
+  return std::get_if<etcd::RangeResult>(&r.responses[i]);
+}
+const etcd::KeyValue* first_kv(const etcd::RangeResult* r) {
+  return r && !r->kvs.empty() ? &r->kvs.front() : nullptr;
+}
+
+}  // namespace
+
+FleetMember::FleetMember(asio::io_context& ioc, FleetMemberConfig cfg, Store& store,
+                         Scheduler& scheduler)
+    : ioc_(ioc),
+      cfg_(std::move(cfg)),
+      keys_(cfg_.fleet.prefix),
+      store_(store),
+      scheduler_(scheduler),
+      instance_(cfg_.data_id + ":" + http::random_hex(6)),
+      queue_timer_(ioc),
+      report_timer_(ioc),
+      dirty_(cfg_.dirty) {
+  auto urls = etcd::parse_endpoints(cfg_.fleet.etcd);  // checked with the options
+  client_ =
+      std::make_unique<etcd::Client>(ioc.get_executor(), urls ? *urls : std::vector<http::Url>{});
+}
+
+FleetMember::~FleetMember() = default;
+
+fleet::MachineRecord FleetMember::machine_record() const {
+  return {cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, instance_};
+}
+fleet::SeenRecord FleetMember::seen_record() const {
+  return {cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, now_text()};
+}
+
+asio::awaitable<void> FleetMember::pause(std::chrono::milliseconds d) {
+  asio::steady_timer t(ioc_);
+  t.expires_after(d);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// ---- membership ----
+
+asio::awaitable<FleetMember::Registered> FleetMember::register_once(std::string& why) {
+  auto grant = co_await client_->lease_grant(cfg_.fleet.ttl.count(), 3s);
+  if (!grant) {
+    why = grant.error().message;
+    co_return Registered::unreachable;
+  }
+  const int64_t lease = grant->id;
+  const std::string mkey = keys_.machine_key(cfg_.fleet.name);
+  const std::string machine = fleet::to_json(machine_record()).dump();
+  const std::string seen = fleet::to_json(seen_record()).dump();
+  TxnRequest create{
+      {Compare::absent(mkey)},
+      {PutRequest{mkey, machine, lease}, PutRequest{keys_.seen_key(cfg_.fleet.name), seen}},
+      {RangeRequest{mkey}}};
+  auto r = co_await client_->txn(create, 3s);
+  if (r && !r->succeeded) {
+    // Alive under this name: our own previous process (same data directory: a restart within
+    // the TTL, or a retried txn) takes its place; anyone else keeps it.
+    const etcd::KeyValue* kv = first_kv(range_at(*r, 0));
+    auto held = kv ? fleet::machine_from_json(kv->value)
+                   : Expected<fleet::MachineRecord>(Error::usage("gone"));
+    if (held && fleet::instance_data_id(held->instance) == cfg_.data_id) {
+      TxnRequest take{
+          {Compare::number_of(mkey, Compare::Target::mod_revision, Compare::Op::equal,
+                              kv->mod_revision)},
+          {PutRequest{mkey, machine, lease}, PutRequest{keys_.seen_key(cfg_.fleet.name), seen}},
+          {}};
+      r = co_await client_->txn(take, 3s);
+    } else if (kv) {
+      why = "another agent named \"" + cfg_.fleet.name + "\" is alive" +
+            (held ? " (at " + held->address + ", instance " + held->instance + ")" : "") +
+            ": stop it, or give this one another --name";
+      etcd::Millis t = 2s;
+      (void)co_await client_->lease_revoke(lease, t);
+      co_return Registered::name_taken;
+    }
+  }
+  if (!r || !r->succeeded) {
+    why = r ? "the machine key changed meanwhile" : r.error().message;
+    etcd::Millis t = 2s;
+    (void)co_await client_->lease_revoke(lease, t);
+    co_return Registered::unreachable;
+  }
+  lease_ = lease;
+  ++figures_.registrations;
+  co_return Registered::yes;
+}
+
+asio::awaitable<Expected<void>> FleetMember::join() {
+  auto deadline = Clock::now() + 12s;
+  std::string why;
+  for (;;) {
+    auto r = co_await register_once(why);
+    if (r == Registered::yes) co_return Expected<void>{};
+    if (r == Registered::name_taken) co_return Error::usage(why);
+    if (Clock::now() >= deadline) break;
+    co_await pause(500ms);
+  }
+  co_return Error::with_detail("etcd", "cannot register in the fleet: etcd at " + cfg_.fleet.etcd +
+                                           " did not answer in time: " + why);
+}
+
+asio::awaitable<void> FleetMember::membership() {
+  while (!stopping_) {
+    etcd::LeaseKeeper keeper(*client_, lease_, cfg_.fleet.ttl);
+    keeper_ = &keeper;
+    auto kept = co_await keeper.run();
+    keeper_ = nullptr;
+    if (stopping_) break;
+    ++figures_.leases_lost;
+    away_since_ = keeper.expires_at() - cfg_.fleet.ttl;
+    log("lease lost (" + (kept ? std::string("?") : kept.error().message) +
+        "): this machine is unreachable for the fleet; its jobs keep running; re-registering");
+    std::string why, last;
+    for (;;) {
+      if (stopping_) co_return;
+      auto r = co_await register_once(why);
+      if (r == Registered::yes) break;
+      if (why != last) log("cannot register yet: " + why);
+      last = why;
+      co_await pause(1s);
+    }
+    auto away = Clock::now() - away_since_;
+    log("registered again after " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(away).count()) + " s");
+    if (cfg_.fleet.lost_after.count() > 0 && away >= cfg_.fleet.lost_after) {
+      for (auto& [id, run] : runs_)
+        mark_lost(id, "the machine was away from etcd longer than --lost-after");
+    }
+    dirty_->store(true);
+  }
+}
+
+// ---- assignments ----
+
+void FleetMember::enqueue(etcd::KeyValue kv) {
+  queue_.push_back(std::move(kv));
+  queue_timer_.cancel();
+}
+
+asio::awaitable<void> FleetMember::assignments() {
+  const std::string prefix = keys_.assign_prefix(cfg_.fleet.name);
+  while (!stopping_) {
+    RangeRequest all{.key = prefix, .range_end = etcd::prefix_end(prefix)};
+    auto r = co_await client_->range(all);
+    if (!r) {
+      co_await pause(1s);
+      continue;
+    }
+    for (const auto& kv : r->kvs) enqueue(kv);
+    etcd::WatchOptions w;
+    w.key = prefix;
+    w.range_end = etcd::prefix_end(prefix);
+    w.start_revision = r->header.revision + 1;
+    w.keep_going = [this] { return !stopping_; };  // ends at SIGTERM even without progress
+    auto watched = co_await etcd::watch(*client_, w, [this](const etcd::WatchUpdate& u) {
+      for (const auto& ev : u.events)
+        if (ev.type == etcd::Event::Type::put) enqueue(ev.kv);
+      return !stopping_;
+    });
+    if (!watched && !stopping_)
+      log("the assignment watch ended (" + watched.error().message + "): reading them again");
+  }
+}
+
+asio::awaitable<void> FleetMember::claims_worker() {
+  while (!stopping_) {
+    if (queue_.empty()) {
+      queue_timer_.expires_after(1h);
+      co_await queue_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    etcd::KeyValue kv = std::move(queue_.front());
+    queue_.pop_front();
+    co_await handle_assignment(std::move(kv));
+  }
+}
+
+asio::awaitable<void> FleetMember::handle_assignment(etcd::KeyValue kv) {
+  auto id = fleet::Keys::last_segment(keys_.assign_prefix(cfg_.fleet.name), kv.key);
+  if (!id) co_return;
+  auto a = fleet::assignment_from_json(kv.value);
+  if (!a) {
+    log("assignment " + *id + " ignored: " + a.error().message());
+    co_return;
+  }
+  if (auto it = runs_.find(*id); it != runs_.end()) {
+    if (a->cancel && !it->second.lost) (void)scheduler_.cancel(*id);
+    co_return;
+  }
+  if (auto bad = fleet::check_segment("job id", *id)) {
+    log("assignment ignored: " + bad->detail);
+    co_return;
+  }
+  co_await claim(*id, kv.mod_revision, a->cancel);
+}
+
+asio::awaitable<void> FleetMember::claim(std::string id, int64_t assign_mod, bool cancel) {
+  const std::string name = cfg_.fleet.name;
+  // The spec first (a read): the claim is then followed at once by the local record, so a crash
+  // between the two is as unlikely as it can be.
+  RangeRequest spec_req{keys_.job_key(id)};
+  auto spec_r = co_await client_->range(spec_req);
+  if (!spec_r) {
+    log("job " + id + ": cannot read its spec (" + spec_r.error().message + "): retrying");
+    co_await pause(1s);
+    // Tried again; if the assignment changed meanwhile, the claim's compare sends the new one.
+    if (!stopping_)
+      enqueue(etcd::KeyValue{keys_.assign_key(name, id), cancel ? "{\"cancel\":true}" : "{}", 0,
+                             assign_mod});
+    co_return;
+  }
+  fleet::RunRecord run;
+  if (cancel) {
+    run.state = "cancelled";
+    run.error = "cancelled before it started";
+    run.finished_at = now_text();
+  }
+  const std::string ckey = keys_.claim_key(id, name), rkey = keys_.run_key(id, name),
+                    akey = keys_.assign_key(name, id);
+  TxnRequest t;
+  t.compare = {Compare::absent(ckey), Compare::number_of(akey, Compare::Target::mod_revision,
+                                                         Compare::Op::equal, assign_mod)};
+  t.success = {PutRequest{ckey, fleet::to_json(fleet::Claim{instance_}).dump()},
+               PutRequest{rkey, fleet::to_json(run).dump()}};
+  if (cancel) t.success.emplace_back(DeleteRequest{akey});
+  t.failure = {RangeRequest{ckey}, RangeRequest{rkey}, RangeRequest{akey}};
+  ++figures_.run_writes;
+  auto r = co_await client_->txn(t);
+  if (!r) {
+    // The assignment stays; it is tried again (a watch that broke re-reads them anyway).
+    log("job " + id + ": claim failed (" + r.error().message + "): retrying");
+    co_await pause(1s);
+    if (!stopping_)
+      enqueue(etcd::KeyValue{akey, cancel ? "{\"cancel\":true}" : "{}", 0, assign_mod});
+    co_return;
+  }
+  if (!r->succeeded) {
+    co_await claim_failed(id, *r);
+    co_return;
+  }
+  ++figures_.claims_won;
+  if (cancel) {
+    ++figures_.runs_reported;
+    co_return;
+  }
+  const int64_t token = r->header.revision;
+  auto spec =
+      spec_r->kvs.empty()
+          ? Expected<fleet::JobSpec>(Error::with_detail(
+                "spec", "the job's spec jobs/" + id + " does not exist", ErrorKind::bad_data))
+          : fleet::job_from_json(spec_r->kvs.front().value);
+  Expected<void> started = spec ? start_local(id, *spec) : Expected<void>(spec.error());
+  if (!started) {
+    std::string why =
+        started.error().detail.empty() ? started.error().message() : started.error().detail;
+    co_await report_not_started(id, token, token, why);
+    co_return;
+  }
+  track(id, Run{token, token, fleet::run_state::queued, false});
+}
+
+// The claim txn's compare failed: the claim exists (ours from a retried txn, our previous
+// process's, or another agent's), or the assignment changed since we saw it.
+asio::awaitable<void> FleetMember::claim_failed(std::string id, const etcd::TxnResult& r) {
+  const etcd::KeyValue* claim = first_kv(range_at(r, 0));
+  const etcd::KeyValue* run = first_kv(range_at(r, 1));
+  const etcd::KeyValue* assign = first_kv(range_at(r, 2));
+  if (!claim) {
+    if (assign) enqueue(*assign);  // it changed (e.g. cancel): claim from the new revision
+    co_return;
+  }
+  auto c = fleet::claim_from_json(claim->value);
+  auto local = store_.get(id);
+  bool here = local && *local;
+  Run tracked{claim->create_revision, run ? run->mod_revision : 0, "", false};
+  if (run)
+    if (auto rr = fleet::run_from_json(run->value)) {
+      tracked.reported = rr->state;
+      tracked.lost = rr->state == fleet::run_state::lost;
+    }
+  if (c && c->instance == instance_ && !here) {
+    // Our own claim, applied by an attempt that timed out: the run is ours to start.
+    RangeRequest spec_req{keys_.job_key(id)};
+    auto spec_r = co_await client_->range(spec_req);
+    auto spec =
+        spec_r && !spec_r->kvs.empty()
+            ? fleet::job_from_json(spec_r->kvs.front().value)
+            : Expected<fleet::JobSpec>(Error::with_detail("spec", "cannot read jobs/" + id));
+    Expected<void> started = spec ? start_local(id, *spec) : Expected<void>(spec.error());
+    if (!started) {
+      std::string why = started.error().message();
+      co_await report_not_started(id, tracked.token, tracked.run_mod, why);
+      co_return;
+    }
+    ++figures_.claims_won;
+    track(id, tracked);
+    co_return;
+  }
+  if (here) {
+    // Claimed by this machine (this process or its previous one): report its state.
+    track(id, tracked);
+    if (tracked.lost) mark_lost(id, "a server marked the run lost while this machine was away");
+    co_return;
+  }
+  if (c && fleet::instance_data_id(c->instance) == cfg_.data_id &&
+      !fleet::is_final_run_state(tracked.reported)) {
+    // Our previous process claimed it and stopped before recording it: it never started.
+    co_await report_not_started(id, tracked.token, tracked.run_mod,
+                                "the agent stopped between its claim and the start");
+    co_return;
+  }
+  ++figures_.claims_lost;  // another agent's run
+}
+
+Expected<void> FleetMember::start_local(const std::string& id, const fleet::JobSpec& spec) {
+  auto req = parse_job_request(spec.request.dump());
+  if (!req) return req.error();
+  if (auto host = check_on_host(*req); !host) return host.error();
+  if (auto no = cfg_.users.refusal(req->user.value_or(cfg_.own_user)))
+    return Error::with_detail("user", *no, ErrorKind::permission);
+  req->env["TEND_MACHINE"] = cfg_.fleet.name;
+  JobRecord rec;
+  rec.id = id;
+  rec.request = to_json(*req);
+  rec.created_ms = now_ms();
+  std::string dir = cfg_.jobs_dir + "/" + id;
+  if (auto r = prepare_job_dir(dir, *req); !r) return r.error();
+  if (auto r = store_.insert(rec); !r) {
+    (void)remove_job_dir(dir);
+    return r.error();
+  }
+  scheduler_.kick();
+  return {};
+}
+
+void FleetMember::track(const std::string& id, Run run) {
+  runs_[id] = std::move(run);
+  dirty_->store(true);
+  report_timer_.cancel();
+}
+
+void FleetMember::mark_lost(const std::string& id, const std::string& why) {
+  auto it = runs_.find(id);
+  if (it == runs_.end() || it->second.lost) return;
+  it->second.lost = true;
+  auto rec = store_.get(id);
+  bool running = rec && *rec && !is_final((*rec)->state);
+  log("run " + id + ": " + why + (running ? ": killing what is left of it" : ""));
+  if (running) (void)scheduler_.cancel(id);
+  dirty_->store(true);
+}
+
+// ---- reports ----
+
+asio::awaitable<void> FleetMember::reporter() {
+  auto last_full = Clock::now();
+  while (!stopping_) {
+    report_timer_.expires_after(200ms);
+    co_await report_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    // Every 200 ms after a change, and every 2 s anyway (writes that failed are retried).
+    if (!dirty_->exchange(false) && Clock::now() - last_full < 2s) continue;
+    last_full = Clock::now();
+    std::vector<std::string> ids;
+    for (const auto& [id, run] : runs_) ids.push_back(id);
+    for (const auto& id : ids) {
+      if (stopping_) break;
+      co_await report(id);
+    }
+  }
+}
+
+asio::awaitable<void> FleetMember::report(std::string id) {
+  auto it = runs_.find(id);
+  if (it == runs_.end()) co_return;
+  auto rec = store_.get(id);
+  if (!rec) {
+    dirty_->store(true);  // the database is failing: again later
+    co_return;
+  }
+  if (!*rec) {
+    log("run " + id + ": its local record is gone: no longer reported");
+    runs_.erase(id);
+    co_return;
+  }
+  const JobRecord& job = **rec;
+  fleet::RunRecord want = run_of(job);
+  bool final = is_final(job.state);
+  Run run = it->second;
+  if (run.lost) {
+    if (!final) co_return;  // killed: reported once it has ended
+    want.error = "lost: the machine was away too long; on its return the run was " +
+                 std::string(to_string(job.state)) + (want.error ? " (" + *want.error + ")" : "");
+    want.state = fleet::run_state::lost;
+  }
+  if (want.state == run.reported && !final) co_return;
+  const std::string name = cfg_.fleet.name;
+  const std::string ckey = keys_.claim_key(id, name), rkey = keys_.run_key(id, name);
+  const std::string value = fleet::to_json(want).dump();
+  TxnRequest t;
+  t.compare = {
+      Compare::number_of(ckey, Compare::Target::create_revision, Compare::Op::equal, run.token),
+      Compare::number_of(rkey, Compare::Target::mod_revision, Compare::Op::equal, run.run_mod)};
+  t.success = {PutRequest{rkey, value}};
+  if (final) t.success.emplace_back(DeleteRequest{keys_.assign_key(name, id)});
+  t.failure = {RangeRequest{ckey}, RangeRequest{rkey}};
+  ++figures_.run_writes;
+  auto r = co_await client_->txn(t);
+  it = runs_.find(id);
+  if (it == runs_.end()) co_return;
+  if (!r) co_return;  // etcd away: the next round writes the truth of then
+  if (r->succeeded) {
+    it->second.run_mod = r->header.revision;
+    it->second.reported = want.state;
+    if (final) {
+      ++figures_.runs_reported;
+      runs_.erase(it);
+    }
+    co_return;
+  }
+  const etcd::KeyValue* claim = first_kv(range_at(*r, 0));
+  const etcd::KeyValue* stored = first_kv(range_at(*r, 1));
+  if (!claim || claim->create_revision != run.token) {
+    log("run " + id + ": the claim is no longer this machine's: not reported any more");
+    runs_.erase(it);
+    co_return;
+  }
+  if (!stored) {
+    it->second.run_mod = 0;
+    dirty_->store(true);
+    co_return;
+  }
+  it->second.run_mod = stored->mod_revision;
+  if (stored->value == value) {  // our own write, applied by an attempt that timed out
+    it->second.reported = want.state;
+    if (final) {
+      // The assignment's deletion went with it.
+      ++figures_.runs_reported;
+      runs_.erase(it);
+    }
+    co_return;
+  }
+  auto seen = fleet::run_from_json(stored->value);
+  if (seen && seen->state == fleet::run_state::lost)
+    mark_lost(id, "a server marked the run lost while this machine was away");
+  dirty_->store(true);  // written again with the new revision
+}
+
+asio::awaitable<void> FleetMember::report_not_started(std::string id, int64_t token,
+                                                      int64_t run_mod, std::string why) {
+  log("run " + id + " not started: " + why);
+  fleet::RunRecord run;
+  run.state = to_string(JobState::failed);
+  run.error = "not started on " + cfg_.fleet.name + ": " + why;
+  run.finished_at = now_text();
+  const std::string name = cfg_.fleet.name;
+  const std::string ckey = keys_.claim_key(id, name), rkey = keys_.run_key(id, name);
+  for (int attempt = 0; attempt < 30 && !stopping_; ++attempt) {
+    TxnRequest t;
+    t.compare = {
+        Compare::number_of(ckey, Compare::Target::create_revision, Compare::Op::equal, token),
+        Compare::number_of(rkey, Compare::Target::mod_revision, Compare::Op::equal, run_mod)};
+    t.success = {PutRequest{rkey, fleet::to_json(run).dump()},
+                 DeleteRequest{keys_.assign_key(name, id)}};
+    ++figures_.run_writes;
+    auto r = co_await client_->txn(t);
+    if (r) {
+      if (r->succeeded) ++figures_.runs_reported;
+      co_return;
+    }
+    co_await pause(1s);
+  }
+}
+
+// ---- life ----
+
+void FleetMember::start() {
+  auto spawn = [this](asio::awaitable<void> a) {
+    asio::co_spawn(ioc_, std::move(a), asio::detached);
+  };
+  spawn(membership());
+  spawn(assignments());
+  spawn(claims_worker());
+  spawn(reporter());
+}
+
+void FleetMember::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  if (keeper_) keeper_->stop();
+  queue_timer_.cancel();
+  report_timer_.cancel();
+  // The machine leaves at once rather than after its TTL (its jobs keep running under their
+  // shims; a restarted agent reports them).
+  if (lease_ != 0)
+    asio::co_spawn(
+        ioc_,
+        [this, lease = lease_]() -> asio::awaitable<void> {
+          etcd::Millis t = 2s;
+          (void)co_await client_->lease_revoke(lease, t);
+        },
+        asio::detached);
+}
+
+std::string FleetMember::render_metrics() const {
+  const auto& c = client_->counters();
+  std::string s;
+  auto line = [&](const char* name, const char* help, uint64_t v) {
+    s += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+         " " + std::to_string(v) + "\n";
+  };
+  line("tend_fleet_etcd_writes_total", "etcd writes of this agent (all kinds)", c.writes());
+  line("tend_fleet_etcd_keepalives_total", "lease renewals sent", c.keepalive);
+  line("tend_fleet_etcd_failed_calls_total", "etcd calls that failed", c.failed_calls);
+  line("tend_fleet_run_writes_total", "etcd writes for runs (claims and run records)",
+       figures_.run_writes);
+  line("tend_fleet_claims_won_total", "runs this machine claimed", figures_.claims_won);
+  line("tend_fleet_claims_lost_total", "assignments another agent had claimed",
+       figures_.claims_lost);
+  line("tend_fleet_runs_reported_total", "runs whose final state was written to etcd",
+       figures_.runs_reported);
+  line("tend_fleet_registrations_total", "times the machine registered", figures_.registrations);
+  line("tend_fleet_leases_lost_total", "times the machine's lease was lost", figures_.leases_lost);
+  return s;
+}
+
+}  // namespace tend::agent

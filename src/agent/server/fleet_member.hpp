@@ -1,0 +1,118 @@
+// The agent's side of the fleet (docs/fleet.md): `tend agent --etcd … --name NAME`. Coroutines
+// on the agent's io_context, with the etcd client:
+//  - membership: `machines/NAME` on a lease (created only if absent: a second agent with a live
+//    name is refused), `seen/NAME`, the keepalive, and re-registration after the lease is lost;
+//  - assignments: range + watch of `assign/NAME/`; each new one is claimed by txn, and only a
+//    won claim becomes a local job (id = the fleet job's id, so a restarted agent finds it);
+//  - reports: every change of a fleet job's local state is written to `runs/ID/NAME` by a txn
+//    fenced by the claim's create_revision; writes that fail (etcd away) are retried with the
+//    current truth until they succeed. `{"cancel": true}` cancels the local job.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "etcd/client.hpp"
+#include "etcd/lease_keeper.hpp"
+#include "fleet/protocol.hpp"
+#include "server/options.hpp"
+#include "server/scheduler.hpp"
+#include "server/store.hpp"
+#include "server/user_policy.hpp"
+
+namespace tend::agent {
+
+struct FleetMemberConfig {
+  FleetOptions fleet;
+  std::string address;   // the agent's API URL (advertised)
+  std::string data_id;   // stable per data directory (DATA/fleet-id)
+  std::string jobs_dir;  // DATA/jobs
+  std::string version;
+  UserPolicy users;
+  std::string own_user;
+  // Set by the scheduler's hook after each job record it wrote (SchedulerOptions::on_recorded),
+  // from its thread; shared so that a late call after the member's end is harmless.
+  std::shared_ptr<std::atomic<bool>> dirty = std::make_shared<std::atomic<bool>>(true);
+};
+
+// Figures for /metrics and the tests: etcd writes the member made for runs (claims and run
+// records; registration and keepalives apart), and runs claimed / finally reported.
+struct FleetFigures {
+  uint64_t run_writes = 0, claims_won = 0, claims_lost = 0, runs_reported = 0;
+  uint64_t registrations = 0, leases_lost = 0;
+};
+
+class FleetMember {
+ public:
+  FleetMember(boost::asio::io_context& ioc, FleetMemberConfig cfg, Store& store,
+              Scheduler& scheduler);
+  ~FleetMember();
+
+  // Registers the machine, bounded (≤ ~12 s): an Error of kind usage when another live agent
+  // has the name, another kind when etcd could not be reached in time.
+  boost::asio::awaitable<Expected<void>> join();
+  // Starts the loops (after a successful join); they end after stop().
+  void start();
+  // Ends the loops (each at its next wait, ≤ a few seconds) and revokes the lease.
+  void stop();
+  std::string render_metrics() const;
+  const FleetFigures& figures() const { return figures_; }
+
+ private:
+  struct Run {
+    int64_t token = 0;     // the claim's create_revision
+    int64_t run_mod = 0;   // runs/ID/NAME's mod_revision as last written or seen
+    std::string reported;  // the state last written to etcd
+    bool lost = false;     // marked lost: reported as `lost` with its true figures
+  };
+  enum class Registered { yes, name_taken, unreachable };
+
+  boost::asio::awaitable<Registered> register_once(std::string& why);
+  boost::asio::awaitable<void> membership();
+  boost::asio::awaitable<void> assignments();
+  boost::asio::awaitable<void> claims_worker();
+  boost::asio::awaitable<void> reporter();
+  boost::asio::awaitable<void> handle_assignment(etcd::KeyValue kv);
+  boost::asio::awaitable<void> claim(std::string id, int64_t assign_mod, bool cancel);
+  boost::asio::awaitable<void> claim_failed(std::string id, const etcd::TxnResult& r);
+  boost::asio::awaitable<void> report(std::string id);
+  // A failure to start a claimed run (bad spec, refused user, disk): reported as its end.
+  boost::asio::awaitable<void> report_not_started(std::string id, int64_t token, int64_t run_mod,
+                                                  std::string why);
+  Expected<void> start_local(const std::string& id, const fleet::JobSpec& spec);
+  void track(const std::string& id, Run run);
+  void mark_lost(const std::string& id, const std::string& why);
+  void enqueue(etcd::KeyValue kv);
+  boost::asio::awaitable<void> pause(std::chrono::milliseconds d);
+  fleet::MachineRecord machine_record() const;
+  fleet::SeenRecord seen_record() const;
+
+  boost::asio::io_context& ioc_;
+  FleetMemberConfig cfg_;
+  fleet::Keys keys_;
+  Store& store_;
+  Scheduler& scheduler_;
+  std::unique_ptr<etcd::Client> client_;
+  std::string instance_;
+  int64_t lease_ = 0;
+  etcd::LeaseKeeper* keeper_ = nullptr;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point away_since_{};
+  std::deque<etcd::KeyValue> queue_;
+  boost::asio::steady_timer queue_timer_;
+  boost::asio::steady_timer report_timer_;
+  std::map<std::string, Run> runs_;
+  std::shared_ptr<std::atomic<bool>> dirty_;
+  FleetFigures figures_;
+};
+
+}  // namespace tend::agent
