@@ -1,6 +1,6 @@
 # Man pages: scdoc sources in docs/man, compressed as Debian ships them.
 find_program(SCDOC scdoc)
-set(TEND_MAN_PAGES tend.1 tend-run.1 tend-timeout.1 tend-init.1 tend-agent.8)
+set(TEND_MAN_PAGES tend.1 tend-run.1 tend-timeout.1 tend-init.1 tend-agent.8 tend-server.8)
 if(SCDOC)
   set(man_outputs)
   foreach(page ${TEND_MAN_PAGES})

@@ -7,3 +7,6 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD:-$root/build}"
 TEND_BINARY="$build/src/cli/tend" TEND_UI_ARTIFACTS="${TMPDIR:-/tmp}" \
   TEND_UI_SCREENSHOTS="$root/docs/screenshots" node "$root/tests/ui/run.mjs"
+# The fleet's page (tend server): needs etcd-server too.
+TEND_BINARY="$build/src/cli/tend" TEND_UI_ARTIFACTS="${TMPDIR:-/tmp}" \
+  TEND_UI_SCREENSHOTS="$root/docs/screenshots" node "$root/tests/ui/run.mjs" fleet_page.test.mjs --need-etcd

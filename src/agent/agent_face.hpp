@@ -16,7 +16,7 @@ inline constexpr int kNotMine = -1;
 // Subcommands served by the `tend-agent` program.
 inline bool is_agent_command(std::string_view cmd) {
   return cmd == "agent" || cmd == "submit" || cmd == "jobs" || cmd == "logs" || cmd == "cancel" ||
-         cmd == "rm";
+         cmd == "rm" || cmd == "machines";
 }
 
 // Runs the subcommand `cmd` if it belongs to this face; kNotMine otherwise. argv[0] is `cmd`.

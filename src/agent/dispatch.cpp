@@ -14,6 +14,7 @@ int dispatch(std::string_view cmd, int argc, char** argv) {
   if (cmd == "logs") return logs_main(argc, argv);
   if (cmd == "cancel") return cancel_main(argc, argv);
   if (cmd == "rm") return rm_main(argc, argv);
+  if (cmd == "machines") return machines_main(argc, argv);
   return kNotMine;
 }
 

@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
     if (rc != tend::agent::kNotMine) return rc;
     std::fprintf(stderr, "tend-agent: unknown command '%s'\n", argv[1]);
   } else {
-    std::fputs("usage: tend-agent agent|submit|jobs|logs|cancel [OPTIONS] (or: tend agent ...)\n",
+    std::fputs("usage: tend-agent agent|submit|jobs|logs|cancel|rm|machines [OPTIONS] (or: tend agent ...)\n",
                stderr);
   }
   return 125;

@@ -28,21 +28,24 @@ constexpr const char* kUsage =
     "  init    be PID 1 (or a subreaper): reap, forward signals, stop everything gracefully\n"
     "  doctor  show what this kernel offers and the containment level in force\n"
     "  agent   the job service: HTTP API, durable records, web page\n"
-    "  submit, jobs, logs, cancel   talk to a running agent\n"
+    "  server  the fleet's control plane: one API and page for many agents, on etcd\n"
+    "  submit, jobs, logs, cancel, rm   talk to a running agent or server\n"
+    "  machines   list the machines of a fleet (from a server)\n"
     "  completion  print the bash or zsh completion script\n"
     "\n"
     "`tend COMMAND --help` for a command's options.\n";
 
-// The agent and its clients are the tend-agent program installed beside this one.
-int exec_tend_agent(int argc, char** argv) {
-  auto sibling = tend::sibling_executable("tend-agent");
+// The agent and its clients are the tend-agent program installed beside this one, the fleet's
+// server the tend-server program.
+int exec_sibling(const char* program, int argc, char** argv) {
+  auto sibling = tend::sibling_executable(program);
   if (!sibling) {
-    std::fprintf(stderr, "tend: cannot find tend-agent: %s\n", sibling.error().message().c_str());
+    std::fprintf(stderr, "tend: cannot find %s: %s\n", program, sibling.error().message().c_str());
     return 125;
   }
   const std::string& path = *sibling;
   std::vector<char*> args;
-  args.push_back(const_cast<char*>("tend-agent"));
+  args.push_back(const_cast<char*>(program));
   for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
   args.push_back(nullptr);
   ::execv(path.c_str(), args.data());
@@ -87,7 +90,8 @@ int main(int argc, char** argv) {
   if (cmd == "doctor") return tend::doctor_face::main(argc - 1, argv + 1);
   if (cmd == "completion") return tend::completion_face::main(argc - 1, argv + 1);
   if (cmd == "agent-shim") return tend::agent::shim_main(argc - 1, argv + 1);
-  if (tend::agent::is_agent_command(cmd)) return exec_tend_agent(argc - 1, argv + 1);
+  if (tend::agent::is_agent_command(cmd)) return exec_sibling("tend-agent", argc - 1, argv + 1);
+  if (cmd == "server") return exec_sibling("tend-server", argc - 1, argv + 1);
   std::fprintf(stderr, "tend: unknown command '%s' (try: tend --help)\n", argv[1]);
   return 125;
 }

@@ -19,7 +19,7 @@ _tend() {
     local tend=${COMP_WORDS[0]} i
     COMPREPLY=()
     if ((COMP_CWORD == 1)); then
-        COMPREPLY=($(compgen -W "run timeout init doctor agent submit jobs logs cancel completion
+        COMPREPLY=($(compgen -W "run timeout init doctor agent server submit jobs logs cancel rm machines completion
                                  --help --version" -- "$cur"))
         return
     fi
@@ -75,10 +75,13 @@ _tend() {
     'init:be PID 1 or a subreaper: reap, forward signals, stop gracefully'
     'doctor:show what this kernel offers and the containment level in force'
     'agent:the job service: HTTP API, durable records, web page'
-    'submit:submit a job to a running agent'
-    'jobs:list the jobs of a running agent'
+    'server:the control plane of a fleet: one API and page for many agents, on etcd'
+    'submit:submit a job to a running agent, or to machines of a fleet through a server'
+    'jobs:list the jobs of a running agent or server'
     'logs:print the output of a job'
     'cancel:cancel a job'
+    'rm:remove finished jobs from an agent'
+    'machines:list the machines of a fleet'
     'completion:print a shell completion script'
   )
   if (( CURRENT == 2 )); then

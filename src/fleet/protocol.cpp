@@ -59,6 +59,9 @@ std::string Keys::assign_key(std::string_view name, std::string_view id) const {
 std::string Keys::assign_prefix(std::string_view name) const {
   return cat({prefix_, "assign/", name, "/"});
 }
+std::string Keys::assignments_prefix() const {
+  return cat({prefix_, "assign/"});
+}
 std::string Keys::claim_key(std::string_view id, std::string_view name) const {
   return cat({prefix_, "claims/", id, "/", name});
 }

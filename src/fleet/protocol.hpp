@@ -34,6 +34,7 @@ class Keys {
   std::string jobs_prefix() const;                       // jobs/
   std::string assign_key(std::string_view name, std::string_view id) const;  // assign/NAME/ID
   std::string assign_prefix(std::string_view name) const;                    // assign/NAME/
+  std::string assignments_prefix() const;  // assign/ (every machine's: the server counts them)
   std::string claim_key(std::string_view id, std::string_view name) const;   // claims/ID/NAME
   std::string claims_prefix(std::string_view id) const;                      // claims/ID/
   std::string run_key(std::string_view id, std::string_view name) const;     // runs/ID/NAME

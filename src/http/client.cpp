@@ -11,6 +11,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kChunk = 64 * 1024;
 
 std::string ClientResponse::describe() const {
   auto j = nlohmann::json::parse(body, nullptr, false);
@@ -129,6 +130,34 @@ asio::awaitable<Expected<ClientResponse>> Client::stream(
 asio::awaitable<Expected<ClientResponse>> Client::stream(
     Verb verb, std::string target, std::string body, std::function<bool(std::string_view)> on_data,
     std::chrono::milliseconds idle) {
+  AsyncHead head = [](const ClientResponse&) -> asio::awaitable<bool> { co_return true; };
+  AsyncData data = [&on_data](std::string_view piece) -> asio::awaitable<bool> {
+    co_return on_data(piece);
+  };
+  co_return co_await pump(verb, std::move(target), std::move(body), std::move(head),
+                          std::move(data), idle);
+}
+
+asio::awaitable<Expected<ClientResponse>> Client::relay(std::string target, AsyncHead on_head,
+                                                        AsyncData on_data,
+                                                        std::chrono::milliseconds idle) {
+  std::string no_body;
+  co_return co_await pump(Verb::get, std::move(target), std::move(no_body), std::move(on_head),
+                          std::move(on_data), idle);
+}
+
+void Client::close() {
+  if (conn_) {
+    beast::error_code ignored;
+    conn_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    conn_->socket().close(ignored);
+  }
+}
+
+asio::awaitable<Expected<ClientResponse>> Client::pump(Verb verb, std::string target,
+                                                       std::string body, AsyncHead on_head,
+                                                       AsyncData on_data,
+                                                       std::chrono::milliseconds idle) {
   // A stream gets a connection of its own: it ends with the response.
   if (auto r = co_await connect(opts_.connect_timeout); !r) co_return r.error();
   auto req = make(verb, target, std::move(body), "application/json");
@@ -148,18 +177,22 @@ asio::awaitable<Expected<ClientResponse>> Client::stream(
   }
   ClientResponse out{parser.get().result_int(), parser.get().base(), {}};
   bool ok = out.status / 100 == 2;
-  char chunk[64 * 1024];
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk;
-    parser.get().body().size = sizeof chunk;
+  if (ok && !co_await on_head(out)) {
+    conn_.reset();
+    co_return out;
+  }
+  auto chunk = std::make_unique<char[]>(kChunk);
+  while (conn_ && !parser.is_done()) {
+    parser.get().body().data = chunk.get();
+    parser.get().body().size = kChunk;
     conn_->expires_after(ok ? idle : opts_.request_timeout);
     auto [ec, n] = co_await beast_http::async_read_some(*conn_, buf_, parser, kTuple);
     if (ec == beast_http::error::need_buffer) ec = {};
-    size_t got = sizeof chunk - parser.get().body().size;
+    size_t got = kChunk - parser.get().body().size;
     if (got > 0) {
       if (!ok) {
-        if (out.body.size() < (1u << 20)) out.body.append(chunk, got);
-      } else if (!on_data(std::string_view(chunk, got))) {
+        if (out.body.size() < (1u << 20)) out.body.append(chunk.get(), got);
+      } else if (!co_await on_data(std::string_view(chunk.get(), got))) {
         break;
       }
     }

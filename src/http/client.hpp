@@ -67,11 +67,27 @@ class Client {
       Verb verb, std::string target, std::string body,
       std::function<bool(std::string_view)> on_data, std::chrono::milliseconds idle);
 
+  // The same for a consumer that is itself asynchronous (a proxy writing each piece to a client
+  // of its own): `on_head` sees the status and headers of a 2xx answer before its body, `on_data`
+  // each piece; either returning false ends the stream. Other statuses: collected as by stream().
+  using AsyncHead = std::function<boost::asio::awaitable<bool>(const ClientResponse&)>;
+  using AsyncData = std::function<boost::asio::awaitable<bool>(std::string_view)>;
+  boost::asio::awaitable<Expected<ClientResponse>> relay(std::string target, AsyncHead on_head,
+                                                         AsyncData on_data,
+                                                         std::chrono::milliseconds idle);
+  // Closes the connection: a request or stream in progress ends at once with an error (for a
+  // caller whose own client went away).
+  void close();
+
   const Url& url() const { return url_; }
 
  private:
   boost::asio::awaitable<Expected<void>> connect(std::chrono::milliseconds limit);
   Error failure(const char* stage, const boost::system::error_code& ec) const;
+  boost::asio::awaitable<Expected<ClientResponse>> pump(Verb verb, std::string target,
+                                                        std::string body, AsyncHead on_head,
+                                                        AsyncData on_data,
+                                                        std::chrono::milliseconds idle);
   beast_http::request<beast_http::string_body> make(Verb verb, const std::string& target,
                                                     std::string body,
                                                     const std::string& content_type) const;

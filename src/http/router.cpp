@@ -21,6 +21,9 @@ void Router::add_open(Verb verb, std::string pattern, Handler h) {
 void Router::add_stream(Verb verb, std::string pattern, StreamHandler h) {
   add_route(Route{verb, {}, false, {}, std::move(h)}, pattern);
 }
+void Router::add_open_stream(Verb verb, std::string pattern, StreamHandler h) {
+  add_route(Route{verb, {}, true, {}, std::move(h)}, pattern);
+}
 
 bool Router::matches(const Route& r, const std::vector<std::string>& segs,
                      std::vector<std::string>& params) {

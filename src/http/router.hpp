@@ -30,6 +30,7 @@ class Router {
     guard_ = std::move(guard);
   }
   void add_open(Verb verb, std::string pattern, Handler h);
+  void add_open_stream(Verb verb, std::string pattern, StreamHandler h);
 
   struct Match {
     const Handler* handler = nullptr;

@@ -20,7 +20,7 @@ echo "ok: built $(basename "$deb") ($(stat -c %s "$deb") bytes)"
 
 # Contents: every file a user of the package relies on.
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$WORK/files"
-for f in /usr/bin/tend /usr/bin/tend-agent \
+for f in /usr/bin/tend /usr/bin/tend-agent /usr/bin/tend-server \
   /usr/share/man/man1/tend.1.gz /usr/share/man/man1/tend-run.1.gz \
   /usr/share/man/man1/tend-timeout.1.gz /usr/share/man/man1/tend-init.1.gz \
   /usr/share/man/man8/tend-agent.8.gz \

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// ctest's entry for the browser test: checks what it needs, then runs `node --test`.
+// ctest's entry for a browser test: checks what it needs, then runs `node --test` on it.
+//   node run.mjs [TEST_FILE (default agent_page.test.mjs)] [--need-etcd]
 // Something missing fails the test under CI=true (CI must have it: scripts/ui-deps.sh installs it)
 // and skips it loudly elsewhere (exit 77 = the test's SKIP_RETURN_CODE).
 import {spawnSync} from 'node:child_process';
@@ -10,6 +11,9 @@ import {fileURLToPath} from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const chromium = process.env.TEND_CHROMIUM || '/usr/bin/chromium';
 const binary = process.env.TEND_BINARY;
+const argv = process.argv.slice(2);
+const testFile = argv.find((a) => !a.startsWith('--')) || 'agent_page.test.mjs';
+const etcd = process.env.TEND_ETCD || '/usr/bin/etcd';
 
 const problems = [];
 if (!binary) {
@@ -26,6 +30,13 @@ try {
 } catch {
   problems.push(`no chromium at ${chromium} (apt-get install chromium, or set TEND_CHROMIUM)`);
 }
+if (argv.includes('--need-etcd')) {
+  try {
+    accessSync(etcd, constants.X_OK);
+  } catch {
+    problems.push(`no etcd at ${etcd} (apt-get install etcd-server, or set TEND_ETCD)`);
+  }
+}
 if (!existsSync(path.join(here, 'node_modules', 'playwright-core', 'package.json'))) {
   problems.push(`playwright-core is not installed in ${here}/node_modules`);
 }
@@ -41,6 +52,6 @@ if (problems.length) {
 }
 
 const result = spawnSync(process.execPath,
-                         ['--test', '--test-reporter=spec', path.join(here, 'agent_page.test.mjs')],
+                         ['--test', '--test-reporter=spec', path.join(here, testFile)],
                          {stdio: 'inherit', cwd: here, env: {...process.env, TEND_CHROMIUM: chromium}});
 process.exit(result.status ?? 1);

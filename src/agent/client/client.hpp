@@ -12,5 +12,7 @@ int jobs_main(int argc, char** argv);
 int logs_main(int argc, char** argv);
 int cancel_main(int argc, char** argv);
 int rm_main(int argc, char** argv);
+// `tend machines`: GET /v1/machines of a tend server.
+int machines_main(int argc, char** argv);
 
 }  // namespace tend::agent

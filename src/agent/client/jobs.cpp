@@ -28,17 +28,19 @@ int jobs_main(int argc, char** argv) {
   CLI::App app{"tend jobs: list the agent's jobs, newest first", "tend jobs"};
   Connection conn;
   add_connection_options(app, conn);
-  std::string state, label;
+  std::string state, label, machine;
   int limit = 50;
   bool as_json = false;
   app.add_option("--state", state, "only jobs in this state");
   app.add_option("--label", label, "only jobs with this label K:V");
+  app.add_option("--machine", machine, "fleet: only jobs that run on this machine (to a server)");
   app.add_option("--limit", limit, "at most this many (1-500)")->capture_default_str();
   app.add_flag("--json", as_json, "print the API's JSON");
   if (auto rc = parse_client(app, argc, argv)) return *rc;
   std::string target = "/v1/jobs?limit=" + std::to_string(limit);
   if (!state.empty()) target += "&state=" + http::percent_encode(state);
   if (!label.empty()) target += "&label=" + http::percent_encode(label);
+  if (!machine.empty()) target += "&machine=" + http::percent_encode(machine);
 
   return http::run_blocking<int>(
       [&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<int> {

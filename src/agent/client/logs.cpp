@@ -13,12 +13,15 @@ int logs_main(int argc, char** argv) {
   add_connection_options(app, conn);
   bool follow = false;
   uint64_t offset = 0;
-  std::string id;
+  std::string id, machine;
+  app.add_option("--machine", machine,
+                 "fleet: the output of the run on this machine (to a server)");
   app.add_flag("-f,--follow", follow, "keep printing until the job ends");
   app.add_option("--offset", offset, "start at this byte");
   app.add_option("id", id, "job id")->required();
   if (auto rc = parse_client(app, argc, argv)) return *rc;
   std::string target = "/v1/jobs/" + http::percent_encode(id) +
+                       (machine.empty() ? "" : "/runs/" + http::percent_encode(machine)) +
                        "/output?offset=" + std::to_string(offset) + (follow ? "&follow=1" : "");
 
   return http::run_blocking<int>(

@@ -49,6 +49,81 @@ asio::awaitable<Expected<json>> wait_for(http::Client& cli, const std::string& i
   }
 }
 
+// The "target" of a fleet submission (to `tend server`) from --on / --match / --all; null when
+// none was given (a submission to an agent). The error: one line for the user.
+Expected<json> fleet_target(const std::string& on, const std::vector<std::string>& match,
+                            bool all) {
+  int given = !on.empty() + !match.empty() + all;
+  if (given == 0) return json(nullptr);
+  if (given > 1) return Error::with_detail("target", "give one of --on, --match and --all");
+  if (all) return json{{"all", true}};
+  if (!on.empty()) {
+    json names = json::array();
+    size_t start = 0;
+    for (;;) {
+      size_t comma = on.find(',', start);
+      std::string name = on.substr(start, comma == std::string::npos ? on.npos : comma - start);
+      if (name.empty()) return Error::with_detail("target", "--on: expected NAME[,NAME...]");
+      names.push_back(name);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return json{{"machines", names}};
+  }
+  json labels = json::object();
+  for (const auto& item : match) {
+    std::string k, v;
+    if (!split_kv(item, '=', k, v))
+      return Error::with_detail("target", "--match: expected KEY=VALUE, got \"" + item + "\"");
+    labels[k] = v;
+  }
+  return json{{"match", labels}};
+}
+
+// Waits until every run of a fleet job has ended (polling the server: a server restart or a
+// switch to another one is retried for kReconnectFor) and returns the job.
+asio::awaitable<Expected<json>> wait_for_runs(http::Client& cli, const std::string& id) {
+  auto pause_for = 100ms;
+  auto gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    auto r = co_await cli.request(http::Verb::get, "/v1/jobs/" + id);
+    if (r && r->status == 200) {
+      json job = json::parse(r->body, nullptr, false);
+      std::string state = job.is_object() ? job.value("state", "") : "";
+      if (state != "queued" && state != "running") co_return job;
+      gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
+    } else if (r && r->status / 100 == 4) {
+      co_return Error::with_detail("wait", r->describe());
+    } else if (std::chrono::steady_clock::now() >= gave_up_at) {
+      co_return Error::with_detail("wait", r ? r->describe() : r.error().detail);
+    }
+    pause.expires_after(pause_for);
+    co_await pause.async_wait(asio::use_awaitable);
+    pause_for = std::min(pause_for * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+// One line per machine; 0 only if every run succeeded, else 1.
+int report_runs(const json& job) {
+  int rc = 0;
+  for (const auto& run : job.value("runs", json::array())) {
+    std::string state = run.value("state", "");
+    std::string exit = run.contains("exit_code") && run["exit_code"].is_number_integer()
+                           ? "exit " + std::to_string(run["exit_code"].get<int>())
+                       : run.contains("signal") && run["signal"].is_number_integer()
+                           ? "signal " + std::to_string(run["signal"].get<int>())
+                           : "";
+    std::string error = run.contains("error") && run["error"].is_string()
+                            ? "  " + run["error"].get<std::string>()
+                            : "";
+    std::printf("%-20s  %-10s  %s%s\n", run.value("machine", "").c_str(), state.c_str(),
+                exit.c_str(), error.c_str());
+    if (state != "succeeded") rc = 1;
+  }
+  return rc;
+}
+
 }  // namespace
 
 int submit_main(int argc, char** argv) {
@@ -67,11 +142,26 @@ int submit_main(int argc, char** argv) {
   app.add_option("--script", script_file, "run this file's text as a script (- for stdin)");
   app.add_option("--interpreter", interpreter,
                  "the script's interpreter: sh, bash, python3 or a path");
-  app.add_flag("--wait", wait, "wait for the job and exit with its status (like tend run)");
+  app.add_flag("--wait", wait,
+               "wait for the job and exit with its status (like tend run); for a fleet job: "
+               "wait for every run, print a line per machine, exit 0 only if all succeeded");
+  std::string on;
+  std::vector<std::string> match;
+  bool all = false;
+  app.add_option("--on", on, "fleet: run on these machines (NAME,NAME...; to a tend server)");
+  app.add_option("--match", match,
+                 "fleet: run on every online machine with label K=V (repeatable)");
+  app.add_flag("--all", all, "fleet: run on every online machine");
   app.add_option("command", command, "the command and its arguments (after --)");
   if (auto rc = parse_client(app, argc, argv)) return *rc;
 
   json body = json::object();
+  auto target = fleet_target(on, match, all);
+  if (!target) {
+    std::fprintf(stderr, "tend submit: %s\n", target.error().detail.c_str());
+    return kToolFailed;
+  }
+  if (!target->is_null()) body["target"] = *target;
   if (!script_file.empty()) {
     if (!command.empty()) {
       std::fprintf(stderr, "tend submit: give either --script FILE or a command, not both\n");
@@ -128,6 +218,15 @@ int submit_main(int argc, char** argv) {
     std::printf("%s\n", id.c_str());
     std::fflush(stdout);
     if (!wait) co_return 0;
+    if (body.contains("target")) {
+      auto job = co_await wait_for_runs(*cli, id);
+      if (!job) {
+        std::fprintf(stderr, "tend submit: lost contact with the server while waiting for %s: %s\n",
+                     id.c_str(), job.error().detail.c_str());
+        co_return kToolFailed;
+      }
+      co_return report_runs(*job);
+    }
     auto job = co_await wait_for(*cli, id);
     if (!job) {
       std::fprintf(stderr, "tend submit: lost contact with the agent while waiting for %s: %s\n",

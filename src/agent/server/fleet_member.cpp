@@ -13,7 +13,7 @@
 #include "server/job_admission.hpp"
 #include "server/retention.hpp"
 #include "shim/files.hpp"
-#include "shim/job_request.hpp"
+#include "jobspec/job_request.hpp"
 #include "tend/time.hpp"
 
 namespace tend::agent {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "shim/job_request.hpp"
+#include "jobspec/job_request.hpp"
 #include "tend/error.hpp"
 
 namespace tend::agent {

@@ -51,23 +51,4 @@ std::string Metrics::render(const std::map<JobState, int64_t>& by_state) const {
   return out;
 }
 
-std::string render_http_metrics(const http::ServerStats& s) {
-  std::string out;
-  auto one = [&](const char* name, const char* type, const char* help, uint64_t v) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
-  };
-  one("tend_http_connections_open", "gauge", "Client connections open now.", s.connections_open);
-  one("tend_http_streams_open", "gauge", "Output streams (follow, SSE) open now.", s.streams_open);
-  one("tend_http_connections_total", "counter", "Client connections accepted.",
-      s.connections_total);
-  one("tend_http_connections_refused_total", "counter",
-      "Connections answered 503 because too many were open.", s.connections_refused);
-  one("tend_http_slow_clients_closed_total", "counter",
-      "Connections closed because a read or write deadline passed.", s.slow_clients_closed);
-  one("tend_http_requests_total", "counter", "Requests read.", s.requests_total);
-  one("tend_http_requests_refused_total", "counter",
-      "Requests refused for their form (limits, encoding, framing).", s.requests_refused);
-  return out;
-}
-
 }  // namespace tend::agent

@@ -36,7 +36,4 @@ class Metrics {
   std::atomic<int64_t> running_{0};
 };
 
-// The HTTP server's figures (connections, streams, refusals), in the same format.
-std::string render_http_metrics(const http::ServerStats& s);
-
 }  // namespace tend::agent

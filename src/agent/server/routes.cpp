@@ -6,7 +6,9 @@
 #include <cerrno>
 
 #include "http/auth.hpp"
+#include "http/guard.hpp"
 #include "http/text.hpp"
+#include "jobspec/job_request.hpp"
 #include "server/clock.hpp"
 #include "server/job_admission.hpp"
 #include "server/job_json.hpp"
@@ -15,7 +17,6 @@
 #include "server/store_errors.hpp"
 #include "server/web_routes.hpp"
 #include "shim/files.hpp"
-#include "shim/job_request.hpp"
 
 namespace tend::agent {
 
@@ -31,22 +32,6 @@ namespace {
 
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 500;
-
-std::optional<Response> authenticate(const AgentContext& ctx, const Request& req) {
-  auto creds = http::bearer_credentials(req.header("Authorization"));
-  if (!creds) {
-    auto res = error_response(Status::unauthorized, "",
-                              "missing token: send the header \"Authorization: Bearer TOKEN\"");
-    res.set("WWW-Authenticate", "Bearer");
-    return res;
-  }
-  if (!http::constant_time_equal(*creds, ctx.token)) {
-    auto res = error_response(Status::unauthorized, "", "wrong token");
-    res.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-    return res;
-  }
-  return std::nullopt;
-}
 
 // 507 for a full disk (the usual cause of a failed write), 500 for anything else.
 Response refuse_write(const Error& e, const std::string& what) {
@@ -70,7 +55,7 @@ Response metrics(AgentContext& ctx) {
   auto counts = ctx.store.count_by_state();
   if (!counts) return store_error_response(counts.error());
   std::string text = ctx.metrics.render(*counts);
-  if (ctx.server) text += render_http_metrics(ctx.server->stats());
+  if (ctx.server) text += http::render_http_metrics(ctx.server->stats());
   if (ctx.extra_metrics) text += ctx.extra_metrics();
   return http::text_response(Status::ok, std::move(text), "text/plain; version=0.0.4");
 }
@@ -211,7 +196,7 @@ Response cancel_job(AgentContext& ctx, const Request& req) {
 
 http::Router make_routes(AgentContext& ctx) {
   http::Router r;
-  r.set_guard([&ctx](const Request& req) { return authenticate(ctx, req); });
+  r.set_guard([&ctx](const Request& req) { return http::require_bearer(req, ctx.token); });
   r.add_open(Verb::get, "/healthz", [&ctx](const Request&) { return healthz(ctx); });
   r.add(Verb::get, "/metrics", [&ctx](const Request&) { return metrics(ctx); });
   r.add(Verb::get, "/v1/agent", [](const Request&) { return agent_info(); });

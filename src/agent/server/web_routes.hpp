@@ -1,6 +1,4 @@
-// The web page's routes: `/` and `/assets/*`, open (no token: the page asks for it), with an
-// ETag per asset so a browser revalidates for a 304 instead of downloading again, and the
-// headers that keep the page from being framed by another site.
+// The agent's web page at `/` and `/assets/*` (http/page.hpp: open, ETag, framing headers).
 #pragma once
 
 #include "http/router.hpp"

@@ -19,7 +19,7 @@
 #include "shim/files.hpp"
 #include "shim/job_dir.hpp"
 #include "shim/job_env.hpp"
-#include "shim/job_request.hpp"
+#include "jobspec/job_request.hpp"
 #include "shim/output_times.hpp"
 #include "tend/job.hpp"
 #include "tend/reaper.hpp"

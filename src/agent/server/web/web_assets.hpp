@@ -1,18 +1,13 @@
-// The agent's web page, embedded in the binary. The agent serves `/` as "/index.html" and
-// `/assets/*` by their own path; these are the only paths that need no token.
+// The agent's web page, embedded in the binary (served by http::add_page_routes).
 #pragma once
 
-#include <optional>
-#include <string_view>
+#include <span>
+
+#include "http/page.hpp"
 
 namespace tend::agent {
 
-struct WebAsset {
-  std::string_view body;
-  std::string_view content_type;
-};
-
-// "/index.html", "/assets/app.js", "/assets/style.css"; nullopt if unknown.
-std::optional<WebAsset> find_web_asset(std::string_view path);
+// "/index.html", "/assets/app.js", "/assets/style.css".
+std::span<const http::PageAsset> web_assets();
 
 }  // namespace tend::agent

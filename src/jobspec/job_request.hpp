@@ -14,7 +14,7 @@
 
 #include "tend/error.hpp"
 
-namespace tend::agent {
+namespace tend {
 
 struct JobRequest {
   std::vector<std::string> command;        // either this ...
@@ -45,4 +45,4 @@ Expected<JobRequest> request_from_json(const nlohmann::json& j);
 // The argv the shim executes: the command, or [interpreter, script_path].
 std::vector<std::string> job_argv(const JobRequest& req, const std::string& script_path);
 
-}  // namespace tend::agent
+}  // namespace tend

@@ -1,11 +1,11 @@
-// parse_job_request: the pure validation of POST /v1/jobs bodies.
+// parse_job_request: the pure validation of POST /v1/jobs bodies (an agent's and a server's).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "shim/job_request.hpp"
+#include "jobspec/job_request.hpp"
 
-using tend::agent::parse_job_request;
+using tend::parse_job_request;
 
 namespace {
 
@@ -36,7 +36,7 @@ TEST(JobRequest, ScriptDefaultsToSh) {
   auto r = parse_job_request(R"({"script":"echo hi"})");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->interpreter, "sh");
-  EXPECT_EQ(tend::agent::job_argv(*r, "/x/script"),
+  EXPECT_EQ(tend::job_argv(*r, "/x/script"),
             (std::vector<std::string>{"/bin/sh", "/x/script"}));
 }
 
@@ -70,21 +70,21 @@ TEST(JobRequest, RoundTripsThroughItsStoredForm) {
   auto r = parse_job_request(R"J({"script":"print(1)","interpreter":"python3","timeout":"1.5s",
     "kill_after":"250ms","env":{"K":"V"},"labels":{"a":"b"}})J");
   ASSERT_TRUE(r);
-  auto again = tend::agent::request_from_json(tend::agent::to_json(*r));
+  auto again = tend::request_from_json(tend::to_json(*r));
   ASSERT_TRUE(again) << again.error().detail;
-  EXPECT_EQ(tend::agent::to_json(*again), tend::agent::to_json(*r));
+  EXPECT_EQ(tend::to_json(*again), tend::to_json(*r));
   EXPECT_EQ(again->timeout, std::chrono::milliseconds(1500));
 }
 
 TEST(JobRequest, HostChecksFindMissingDirectoriesAndUsers) {
   auto r = parse_job_request(R"({"command":["a"],"cwd":"/nonexistent/dir"})");
   ASSERT_TRUE(r);
-  auto c = tend::agent::check_on_host(*r);
+  auto c = tend::check_on_host(*r);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "cwd");
   r = parse_job_request(R"({"command":["a"],"user":"no-such-user-tend"})");
   ASSERT_TRUE(r);
-  c = tend::agent::check_on_host(*r);
+  c = tend::check_on_host(*r);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "user");
 }

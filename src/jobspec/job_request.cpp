@@ -1,4 +1,4 @@
-#include "shim/job_request.hpp"
+#include "jobspec/job_request.hpp"
 
 #include <pwd.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 
 #include "tend/parse.hpp"
 
-namespace tend::agent {
+namespace tend {
 
 using json = nlohmann::json;
 
@@ -233,4 +233,4 @@ std::vector<std::string> job_argv(const JobRequest& req, const std::string& scri
   return {interp, script_path};
 }
 
-}  // namespace tend::agent
+}  // namespace tend

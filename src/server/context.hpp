@@ -1,0 +1,36 @@
+// What the server's routes share: the etcd client, the key layout, the token, the counters.
+// One io_context thread runs everything, so the counters are plain integers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "etcd/client.hpp"
+#include "fleet/protocol.hpp"
+#include "http/server.hpp"
+
+namespace tend::server {
+
+using namespace std::chrono_literals;
+
+struct ServerCounters {
+  uint64_t jobs_submitted = 0;
+  uint64_t submissions_refused = 0;      // 4xx: nothing written
+  uint64_t submissions_unavailable = 0;  // 503: etcd could not be reached or had no quorum
+  uint64_t submit_seconds_sum_us = 0;    // accepted submissions, request to answer
+  uint64_t cancels = 0;
+  uint64_t output_proxies = 0;
+};
+
+struct ServerContext {
+  etcd::Client& etcd;
+  fleet::Keys keys;
+  std::string token;
+  // A submission is answered within this (503 if etcd did not confirm it in time).
+  std::chrono::milliseconds submit_deadline = 9s;
+  ServerCounters counters;
+  const http::Server* server = nullptr;
+};
+
+}  // namespace tend::server

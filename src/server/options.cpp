@@ -1,0 +1,63 @@
+#include "server/options.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "etcd/client.hpp"
+#include "tend/parse.hpp"
+
+namespace tend::server {
+
+namespace {
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "tend server: %s\n", msg.c_str());
+  return 125;
+}
+
+}  // namespace
+
+std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
+  CLI::App app{"tend server: the fleet's control plane (API and page over etcd)", "tend server"};
+  std::string listen = o.listen.to_string(), etcd_wait = "10s", body_limit = "1MiB";
+  app.add_option("--etcd", o.etcd_text, "etcd client URLs, comma-separated")->required();
+  app.add_option("--etcd-prefix", o.prefix, "the fleet's keys in etcd start with this")
+      ->capture_default_str();
+  app.add_option("--listen", listen, "ADDR:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--data", o.data, "directory where the server writes its address");
+  app.add_option("--token-file", o.token_file,
+                 "the fleet's API token (the servers and agents of a fleet share it)")
+      ->required();
+  app.add_option("--etcd-wait", etcd_wait, "give up at start if etcd does not answer within this")
+      ->capture_default_str();
+  app.add_option("--body-limit", body_limit, "largest request body accepted")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+  auto urls = etcd::parse_endpoints(o.etcd_text);
+  if (!urls) return usage_error("--etcd: " + urls.error().message);
+  o.etcd = *urls;
+  if (o.prefix.empty() || o.prefix.front() != '/' || o.prefix.back() != '/')
+    return usage_error("--etcd-prefix: expected a prefix that starts and ends with '/', got \"" +
+                       o.prefix + "\"");
+  auto hp = http::parse_host_port(listen);
+  if (!hp) return usage_error("--listen: " + hp.error().detail);
+  o.listen = *hp;
+  auto wait = parse_duration(etcd_wait);
+  if (!wait || wait->count() <= 0)
+    return usage_error("--etcd-wait: expected a duration like 10s, got \"" + etcd_wait + "\"");
+  o.start_wait = std::chrono::duration_cast<std::chrono::milliseconds>(*wait);
+  auto body = parse_size(body_limit);
+  if (!body || *body == 0)
+    return usage_error("--body-limit: expected a size like 1MiB, got \"" + body_limit + "\"");
+  o.http.body_bytes = *body;
+  return std::nullopt;
+}
+
+}  // namespace tend::server

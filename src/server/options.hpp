@@ -1,0 +1,30 @@
+// The options of `tend server`, parsed and checked: a bad one ends the program with 125 and one
+// line that names it, before anything is started.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/address.hpp"
+#include "http/server.hpp"
+
+namespace tend::server {
+
+struct ServerOptions {
+  std::vector<http::Url> etcd;  // the cluster's client URLs
+  std::string etcd_text;        // as given, for messages
+  std::string prefix = "/tend/";
+  http::HostPort listen{"127.0.0.1", 8700};
+  std::string data;  // optional: where the server writes its address (DATA/address)
+  std::string token_file;
+  std::chrono::milliseconds start_wait{10000};  // etcd must answer within this at start
+  http::ServerLimits http;
+};
+
+// Parses argv into `o`. Returns the exit status when the program must end now (0 after --help,
+// 125 after a bad option, with the message printed), nullopt to go on.
+std::optional<int> parse_options(int argc, char** argv, ServerOptions& o);
+
+}  // namespace tend::server

@@ -1,0 +1,132 @@
+#include "server/server_main.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+
+#include "etcd/client.hpp"
+#include "http/auth.hpp"
+#include "server/options.hpp"
+#include "server/routes.hpp"
+#include "tend/fd.hpp"
+#include "tend/reaper.hpp"
+
+namespace tend::server {
+
+namespace {
+
+namespace asio = boost::asio;
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "tend server: %s\n", msg.c_str());
+  return 125;
+}
+
+// Waits until some member answers with a leader, for at most `limit`: the error to print if none.
+asio::awaitable<std::optional<std::string>> wait_for_etcd(etcd::Client& c,
+                                                          std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  std::string why = "no answer";
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  while (std::chrono::steady_clock::now() < until) {
+    for (size_t i = 0; i < c.endpoints().size(); ++i) {
+      auto st = co_await c.status_of(i, 1s);
+      if (st && st->leader != 0 && st->errors.empty()) co_return std::nullopt;
+      why = st ? (st->errors.empty() ? "no leader" : st->errors.front()) : st.error().message;
+    }
+    pause.expires_after(200ms);
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+  co_return why;
+}
+
+// DATA/address, replaced whole: for scripts that started the server on port 0.
+Expected<void> write_address(const std::string& dir, const std::string& addr) {
+  const std::string path = dir + "/address", tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return Error::from_errno("open", tmp);
+  if (auto r = write_all(fd.get(), addr + "\n"); !r) return r.error();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::from_errno("rename", path);
+  return {};
+}
+
+asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::Server& server) {
+  for (;;) {
+    auto [ec] = co_await sig.async_wait(asio::posix::stream_descriptor::wait_read,
+                                        asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    struct signalfd_siginfo si {};
+    if (::read(sig.native_handle(), &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
+    if (si.ssi_signo == SIGPIPE) continue;
+    std::fputs("tend server: stopping\n", stderr);
+    server.stop([&] {
+      boost::system::error_code ignored;
+      sig.close(ignored);
+    });
+    co_return;
+  }
+}
+
+}  // namespace
+
+int server_main(int argc, char** argv) {
+  ServerOptions o;
+  if (auto exit = parse_options(argc, argv, o)) return *exit;
+  auto token = http::read_token(o.token_file);
+  if (!token) return fail("--token-file: " + token.error().message());
+  auto eps = http::resolve(o.listen);
+  if (!eps) return fail("--listen: " + eps.error().detail);
+  // Signals arrive through a signalfd only (no handlers); SIGPIPE: a write to a client that hung
+  // up is an error value, not a death.
+  auto stop_fd = make_signalfd({SIGTERM, SIGINT, SIGHUP, SIGPIPE});
+  if (!stop_fd) return fail(stop_fd.error().message());
+
+  asio::io_context ioc(1);
+  etcd::Client etcd(ioc.get_executor(), o.etcd);
+  std::optional<std::string> unreachable;
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> { unreachable = co_await wait_for_etcd(etcd, o.start_wait); },
+      asio::detached);
+  ioc.run();
+  ioc.restart();
+  if (unreachable) {
+    char within[32];
+    std::snprintf(within, sizeof within, "%g s", o.start_wait.count() / 1000.0);
+    return fail("etcd at " + o.etcd_text + " did not answer within " + within + ": " +
+                *unreachable);
+  }
+
+  ServerContext ctx{etcd, fleet::Keys{o.prefix}, *token};
+  http::Server server(ioc, make_routes(ctx), o.http);
+  ctx.server = &server;
+  auto bound = server.listen(eps->front());
+  if (!bound) {
+    const Error& e = bound.error();
+    return fail("cannot listen on " + o.listen.to_string() + ": " + e.detail);
+  }
+  server.start();
+  std::string addr = http::HostPort{bound->address().to_string(), bound->port()}.to_string();
+  if (!o.data.empty())
+    if (auto r = write_address(o.data, addr); !r) return fail("--data: " + r.error().message());
+  std::printf("tend server: listening on http://%s/ (etcd %s, keys under %s)\n", addr.c_str(),
+              o.etcd_text.c_str(), o.prefix.c_str());
+  std::printf("tend server: API token in %s\n", o.token_file.c_str());
+  std::fflush(stdout);
+
+  asio::posix::stream_descriptor sig(ioc, stop_fd->release());
+  asio::co_spawn(ioc, watch_signals(sig, server), asio::detached);
+  ioc.run();
+  return 0;
+}
+
+}  // namespace tend::server
