@@ -12,6 +12,7 @@
 #include "server/clock.hpp"
 #include "server/job_admission.hpp"
 #include "server/job_json.hpp"
+#include "server/output_times.hpp"
 #include "server/retention.hpp"
 #include "server/store_errors.hpp"
 #include "server/web_routes.hpp"
@@ -211,6 +212,8 @@ http::Router make_routes(AgentContext& ctx) {
   r.add(Verb::post, "/v1/jobs/{}/cancel", [&ctx](const Request& q) { return cancel_job(ctx, q); });
   r.add_stream(Verb::get, "/v1/jobs/{}/output",
                [&ctx](http::Exchange& ex) { return serve_output(ex, ctx.output); });
+  r.add(Verb::get, "/v1/jobs/{}/output/times",
+        [&ctx](const Request& q) { return output_times(ctx.store, ctx.jobs_dir, q); });
   add_web_routes(r);
   return r;
 }
