@@ -215,5 +215,121 @@ TEST_F(FleetCompactionTest, AnAssignmentWrittenAndCompactedWhileTheWatchIsDownRu
   EXPECT_EQ(slurp(ledger), "J0 m1\nJ1 m1\n") << agents.log(a);
 }
 
+// A randomized fault loop, bounded in time: submissions interleaved with agents killed (-9) and
+// restarted, an agent stopped (SIGSTOP) and continued, an etcd member killed and restarted
+// (never two at once). Once the faults stop and everything is back: every accepted job is held,
+// every run ended, and none ran twice on a machine. TEND_FAULT_SEED replays a run,
+// TEND_FAULT_SECONDS sets its length (≤ 60).
+TEST_F(FleetFaultsTest, ARandomizedFaultLoopRunsNothingTwiceAndLeavesNothingRunning) {
+  const char* seed_env = std::getenv("TEND_FAULT_SEED");
+  const unsigned seed =
+      seed_env ? unsigned(std::strtoul(seed_env, nullptr, 10)) : std::random_device{}();
+  const char* secs_env = std::getenv("TEND_FAULT_SECONDS");
+  const int seconds = std::clamp(secs_env ? std::atoi(secs_env) : 40, 1, 60);
+  std::printf("[ seed    ] TEND_FAULT_SEED=%u TEND_FAULT_SECONDS=%d\n", seed, seconds);
+  std::fflush(stdout);
+  SCOPED_TRACE("TEND_FAULT_SEED=" + std::to_string(seed));
+  std::mt19937 rng(seed);
+  auto pick = [&](int n) { return int(rng() % unsigned(n)); };
+
+  const std::string ledger = dir + "/ledger";
+  const std::vector<std::string> names = {"a", "b", "c"};
+  std::vector<std::string> accepted;
+  std::map<std::string, int> counts;  // what happened, for the figures
+  std::vector<bool> frozen(3, false);
+  int member_down = -1;
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    int action = pick(10);
+    if (action < 5) {
+      std::vector<std::string> on;
+      for (const auto& n : names)
+        if (pick(2)) on.push_back(n);
+      if (on.empty()) on.push_back(names[pick(3)]);
+      auto r = servers[pick(2)]->submit(ledger_body(ledger, on, "sleep 0.$((RANDOM % 5))"));
+      if (r && r->status == 201) {
+        accepted.push_back(json::parse(r->body)["id"]);
+        ++counts["accepted"];
+      } else {
+        ++counts[r ? "refused " + std::to_string(r->status) : "unanswered"];
+        if (r) {
+          EXPECT_EQ(r->status, 503) << r->body;
+        }
+      }
+    } else if (action == 5) {
+      int i = pick(3);
+      if (frozen[i]) {
+        agents->thaw(i);
+        frozen[i] = false;
+      }
+      agents->kill(i);
+      ASSERT_TRUE(agents->start(i, 60s)) << agents->why();
+      ++counts["agent kill -9 + restart"];
+    } else if (action == 6) {
+      int i = pick(3);
+      if (frozen[i]) {
+        agents->thaw(i);
+        ++counts["agent SIGCONT"];
+      } else {
+        agents->freeze(i);
+        ++counts["agent SIGSTOP"];
+      }
+      frozen[i] = !frozen[i];
+    } else if (action == 7) {
+      if (member_down >= 0) {
+        cluster->restart(member_down);
+        ASSERT_TRUE(cluster->wait_healthy(member_down, 60s)) << "member " << member_down;
+        member_down = -1;
+        ++counts["etcd member restarted"];
+      } else {
+        member_down = pick(3);
+        cluster->kill(member_down);
+        ++counts["etcd member kill -9"];
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 + pick(700)));
+    }
+  }
+  // Everything back.
+  for (int i = 0; i < 3; ++i)
+    if (frozen[i]) agents->thaw(i);
+  if (member_down >= 0) cluster->restart(member_down);
+  for (int m = 0; m < 3; ++m) ASSERT_TRUE(cluster->wait_healthy(m, 60s)) << "member " << m;
+  ASSERT_TRUE(eventually([&] { return online() == 3; }, 60s)) << "agents did not come back";
+
+  std::set<std::string> stored = stored_jobs(*servers[0]);
+  for (const auto& id : accepted) EXPECT_TRUE(stored.count(id)) << "accepted job lost: " << id;
+  std::map<std::string, int> states;
+  std::vector<std::string> succeeded;  // "JOB MACHINE" of every run that says it succeeded
+  size_t expected_runs = 0;
+  for (const auto& id : stored) {
+    json job = finished(*servers[0], id, 180s);
+    EXPECT_TRUE(is_final(job.value("state", ""))) << "still running: " << job.dump();
+    for (const auto& r : job["runs"]) {
+      ++states[r["state"].get<std::string>()];
+      ++expected_runs;
+      EXPECT_TRUE(is_final(r["state"].get<std::string>())) << job.dump();
+      if (r["state"] == "succeeded")
+        succeeded.push_back(id + " " + r["machine"].get<std::string>());
+    }
+  }
+  auto runs = ledger_counts(ledger);
+  std::set<std::string> held;
+  for (const auto& id : stored)
+    for (const auto& n : names) held.insert(id + " " + n);
+  for (const auto& [line, n] : runs) {
+    EXPECT_EQ(n, 1) << "ran twice: " << line;
+    EXPECT_TRUE(held.count(line)) << "a run of a job etcd does not hold: " << line;
+  }
+  for (const auto& line : succeeded)
+    EXPECT_EQ(runs[line], 1) << "succeeded, not in the ledger: " << line;
+  std::printf("[ figures ] seed %u, %d s:", seed, seconds);
+  for (const auto& [what, n] : counts) std::printf(" %s %d,", what.c_str(), n);
+  std::printf(" %zu jobs stored, %zu runs, ledger %zu lines; run states:", stored.size(),
+              expected_runs, runs.size());
+  for (const auto& [st, n] : states) std::printf(" %s %d", st.c_str(), n);
+  std::printf("\n");
+}
+
 }  // namespace
 }  // namespace tend::test
