@@ -161,9 +161,19 @@ uint64_t FileOutput::dropped_bytes() const {
   return ring_total_ - std::min<uint64_t>(ring_total_, limits_.tail_bytes);
 }
 
+std::optional<uint64_t> FileOutput::file_offset(uint64_t stream_offset) const {
+  if (stream_offset < written_head_) return stream_offset;
+  if (!marker_bytes_) return std::nullopt;
+  uint64_t kept_from = written_head_ + dropped_bytes();
+  if (stream_offset < kept_from || stream_offset >= written_head_ + ring_total_)
+    return std::nullopt;
+  return written_head_ + *marker_bytes_ + (stream_offset - kept_from);
+}
+
 void FileOutput::finish() {
   if (!file_) return;
   uint64_t dropped = dropped_bytes();
+  marker_bytes_ = 0;
   if (!error_ && dropped > 0) {
     // The marker is a line of its own even when the head stops mid-line.
     std::string marker = dropped_marker(dropped);
@@ -173,6 +183,7 @@ void FileOutput::finish() {
       marker.insert(0, 1, '\n');
     if (auto w = write_all(file_.get(), marker); !w)
       error_ = Error::of_errno(w.error().code, "write output", path_);
+    marker_bytes_ = marker.size();
   }
   if (ring_) {
     uint64_t tail = limits_.tail_bytes;
@@ -195,13 +206,14 @@ void FileOutput::finish() {
         break;
       }
       if (auto w = write_all(file_.get(), std::string_view(buf.data(), static_cast<size_t>(n))); !w)
-      error_ = Error::of_errno(w.error().code, "write output", path_);
+        error_ = Error::of_errno(w.error().code, "write output", path_);
       copied += static_cast<size_t>(n);
     }
     ring_.reset();
     ::unlink((path_ + ".tail").c_str());
   }
   file_.reset();
+  if (error_) marker_bytes_.reset();  // the layout file_offset() describes may not be there
 }
 
 }  // namespace tend

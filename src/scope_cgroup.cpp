@@ -72,11 +72,15 @@ class CgroupScope final : public Scope {
   int signal_all(int sig, pid_t except) override {
     // PIDs are recycled (pid_max is often 32768), so each one is pinned with a pidfd and checked
     // to still be in this cgroup before it is signalled: the signal can then only reach a
-    // process of this job. Sweeps repeat until one finds nothing new (children forked meanwhile).
+    // process of this job. Sweeps repeat until one finds nothing new (children forked meanwhile),
+    // for a bounded time: a fork bomb under a process limit refills every slot a signal frees,
+    // so the sweeps never converge, and the caller (a stop policy waiting to escalate to
+    // cgroup.kill) must get control back.
     std::set<pid_t> done;
     int count = 0;
     const std::string want = "0::" + relative_ + "\n";
-    for (int pass = 0; pass < 64; ++pass) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    for (int pass = 0; pass < 64 && std::chrono::steady_clock::now() < give_up; ++pass) {
       bool found_new = false;
       for (pid_t pid : pids()) {
         if (pid == except || !done.insert(pid).second) continue;

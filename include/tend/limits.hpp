@@ -79,4 +79,23 @@ std::vector<ControllerSupport> probe_limits(const LimitsProbeOptions& = {});
 struct ScopeOptions;
 Expected<void> prepare_limits(const ScopeOptions& opts);
 
+// The process limit a supervisor of other people's jobs applies when it is given none: 15 % of
+// the threads the system can have (the smaller of kernel.threads-max and kernel.pid_max), as
+// systemd's DefaultTasksMax. A fork bomb then fills its job, not the machine. nullopt when
+// neither figure can be read.
+std::optional<uint64_t> default_tasks_max();
+
+// A job's scope now, read by any process (the agent reads the cgroups its per-job supervisors
+// made). Each optional is absent where no controller counts it here.
+struct ScopeFigures {
+  std::optional<uint64_t> memory_bytes;  // memory.current / memory.usage_in_bytes
+  std::optional<uint64_t> processes;     // pids.current, else the v2 cgroup's members
+  std::optional<std::chrono::microseconds> cpu_user, cpu_system;  // since the scope began
+};
+// From the job's cgroup v2 directory `cgroup_path` and, for what v2 does not count on this
+// host, the cgroup v1 groups of the same name (where `opts` says the hierarchies are, as a
+// limited scope made them). A path that is gone gives empty figures.
+ScopeFigures read_scope_figures(const std::string& cgroup_path,
+                                const LimitsProbeOptions& opts = {});
+
 }  // namespace tend

@@ -79,6 +79,10 @@ class FileOutput final : public OutputSink {
   uint64_t dropped_bytes() const override;
   // The first write error, if any (the job is not disturbed by a full disk).
   const std::optional<Error>& error() const { return error_; }
+  // Where byte `stream_offset` of the stream (all bytes written, in order) is in the file: the
+  // same while in the head; for a tail byte, only once finish() has laid the file out (head,
+  // marker line, kept tail). nullopt for a dropped byte, or a tail byte before finish().
+  std::optional<uint64_t> file_offset(uint64_t stream_offset) const;
 
  private:
   FileOutput() = default;
@@ -87,7 +91,8 @@ class FileOutput final : public OutputSink {
   OutputLimits limits_;
   UniqueFd file_, ring_;
   uint64_t written_head_ = 0;
-  uint64_t ring_total_ = 0;  // bytes ever written into the ring
+  uint64_t ring_total_ = 0;               // bytes ever written into the ring
+  std::optional<uint64_t> marker_bytes_;  // set by finish(): the dropped-bytes line's length
   uint64_t out_ = 0, err_ = 0;
   std::optional<Error> error_;
 };

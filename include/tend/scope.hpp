@@ -91,10 +91,10 @@ class Scope {
   // level, where the caller re-checks `empty()` on a short timer instead.
   virtual int events_fd() const = 0;
 
-  // Sends `sig` to every process in the scope, repeating the sweep until a pass finds no process
-  // it has not signalled yet (processes forked meanwhile are caught). Returns how many distinct
-  // processes were signalled, skipping `except` (usually the main process, already signalled).
-  // It cannot fail: a process that is gone or no longer a member is simply not counted.
+  // Sends `sig` to every process in the scope, sweeping again while a pass finds new ones (forked
+  // meanwhile), for 500 ms at most at the cgroup level (a fork bomb never converges: kill_all
+  // ends it). Returns how many distinct processes were signalled, skipping `except` (usually the
+  // main process, already signalled). Cannot fail: a process gone or left is simply not counted.
   virtual int signal_all(int sig, pid_t except = -1) = 0;
   // SIGKILL everything: `cgroup.kill` at the cgroup level, repeated sweeps at the session level.
   virtual Expected<void> kill_all() = 0;

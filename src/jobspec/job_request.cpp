@@ -9,6 +9,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "jobspec/request_limits.hpp"
 #include "tend/parse.hpp"
 
 namespace tend {
@@ -82,8 +83,9 @@ bool known_interpreter(const std::string& name) {
 
 Expected<JobRequest> parse_object(const json& j) {
   if (!j.is_object()) return bad("body", "must be a JSON object");
-  static const char* const kKnown[] = {"command", "script",     "interpreter", "env",   "cwd",
-                                       "timeout", "kill_after", "user",        "stdin", "labels"};
+  static const char* const kKnown[] = {"command", "script",  "interpreter", "env",
+                                       "cwd",     "timeout", "kill_after",  "user",
+                                       "stdin",   "labels",  "limits"};
   for (const auto& [k, v] : j.items()) {
     (void)v;
     bool known = false;
@@ -168,6 +170,12 @@ Expected<JobRequest> parse_object(const json& j) {
     }
     req.labels = std::move(*labels);
   }
+
+  if (auto it = j.find("limits"); it != j.end() && !it->is_null()) {
+    auto limits = parse_limits(*it);
+    if (!limits) return limits.error();
+    req.limits = *limits;
+  }
   return req;
 }
 
@@ -218,6 +226,7 @@ json to_json(const JobRequest& req) {
   j["kill_after"] = seconds(req.kill_after);
   j["user"] = req.user ? json(*req.user) : json(nullptr);
   j["labels"] = req.labels;
+  j["limits"] = limits_json(req.limits);
   return j;
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "tend/error.hpp"
+#include "tend/limits.hpp"
 
 namespace tend {
 
@@ -27,6 +28,9 @@ struct JobRequest {
   std::optional<std::string> user;
   std::optional<std::string> stdin_text;
   std::map<std::string, std::string> labels;
+  // The job's resource limits (jobspec/request_limits.hpp). Once the agent has applied its
+  // defaults (server/limit_policy.hpp), the limits the job runs with.
+  Limits limits;
 };
 
 // A bad request names the offending field: Error::stage is the field ("timeout", "command",

@@ -88,3 +88,50 @@ TEST(JobRequest, HostChecksFindMissingDirectoriesAndUsers) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().stage, "user");
 }
+
+TEST(JobRequest, LimitsTakeSizesAsTextOrBytesAndRoundTrip) {
+  auto r = parse_job_request(
+      R"({"command":["a"],"limits":{"memory":"256M","memory_high":"200M","swap":0,"pids":100,"cpu":1.5}})");
+  ASSERT_TRUE(r) << r.error().stage << ": " << r.error().detail;
+  EXPECT_EQ(r->limits.memory_max, 256ull << 20);
+  EXPECT_EQ(r->limits.memory_high, 200ull << 20);
+  EXPECT_EQ(r->limits.swap_max, 0u);
+  EXPECT_EQ(r->limits.pids_max, 100u);
+  EXPECT_EQ(r->limits.cpus, 1.5);
+  nlohmann::json j = tend::to_json(*r);
+  EXPECT_EQ(j["limits"], nlohmann::json({{"memory", 256ull << 20},
+                                         {"memory_high", 200ull << 20},
+                                         {"swap", 0},
+                                         {"pids", 100},
+                                         {"cpu", 1.5}}));
+  auto back = tend::request_from_json(j);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->limits.memory_max, r->limits.memory_max);
+  EXPECT_EQ(back->limits.cpus, r->limits.cpus);
+  // No limits: an empty object, and none set.
+  auto none = parse_job_request(R"({"command":["a"]})");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->limits.any());
+  EXPECT_EQ(tend::to_json(*none)["limits"], nlohmann::json::object());
+}
+
+TEST(JobRequest, BadLimitsNameTheirField) {
+  for (auto [body, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"command":["a"],"limits":[]})", "limits"},
+           {R"({"command":["a"],"limits":{"memory":-1}})", "limits.memory"},
+           {R"({"command":["a"],"limits":{"memory":"lots"}})", "limits.memory"},
+           {R"({"command":["a"],"limits":{"memory":true}})", "limits.memory"},
+           {R"({"command":["a"],"limits":{"memory":1024}})", "limits.memory"},
+           {R"({"command":["a"],"limits":{"memory":"64M","memory_high":"1G"}})",
+            "limits.memory_high"},
+           {R"({"command":["a"],"limits":{"swap":"x"}})", "limits.swap"},
+           {R"({"command":["a"],"limits":{"pids":0}})", "limits.pids"},
+           {R"({"command":["a"],"limits":{"pids":-3}})", "limits.pids"},
+           {R"({"command":["a"],"limits":{"pids":"10"}})", "limits.pids"},
+           {R"({"command":["a"],"limits":{"cpu":0}})", "limits.cpu"},
+           {R"({"command":["a"],"limits":{"cpu":0.001}})", "limits.cpu"},
+           {R"({"command":["a"],"limits":{"cpu":"1"}})", "limits.cpu"},
+           {R"({"command":["a"],"limits":{"Memory":"1G"}})", "limits.Memory"},
+       })
+    EXPECT_EQ(refused_field(body), field) << body;
+}

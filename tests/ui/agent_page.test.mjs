@@ -297,6 +297,39 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     assert.equal(await output.locator('.ln.hit').count(), 0);
   });
 
+  step('shows when each line arrived, before the line, without changing the text', async () => {
+    const id = await submit({command: ['sh', '-c', 'echo one; sleep 1; echo two; echo three'],
+                             labels: {suite: 'times'}});
+    await finished(id);
+    await page.goto(`${base}/#/jobs/${id}`);
+    await page.locator('#output-status', {hasText: 'Complete'}).waitFor();
+    const output = page.locator('#output');
+    const toggle = page.getByRole('button', {name: 'Timestamps'});
+    assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
+    assert.equal(await output.locator('.ln[data-ts]').count(), 0, 'no times until asked for');
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+    const lines = output.locator('.ln:not(.open)');
+    await waitFor('every line to have its time', async () =>
+      (await output.locator('.ln[data-ts]').count()) === 3, 10_000);
+    assert.equal(await lines.count(), 3);
+    const shown = await lines.evaluateAll((els) => els.map((el) => getComputedStyle(el, '::before').content));
+    for (const text of shown) assert.match(text, /^"\d\d:\d\d:\d\d\.\d{3} "$/, `drawn before the line: ${shown}`);
+    const ms = (text) => {
+      const [, h, m, sec, milli] = text.match(/(\d\d):(\d\d):(\d\d)\.(\d{3})/).map(Number);
+      return ((h * 60 + m) * 60 + sec) * 1000 + milli;
+    };
+    const apart = (ms(shown[1]) - ms(shown[0]) + 86_400_000) % 86_400_000;
+    assert.ok(apart >= 800 && apart < 30_000, `"one" and "two" were written a second apart: ${shown}`);
+    assert.equal(await output.textContent(), 'one\ntwo\nthree\n', 'the times are not part of the text');
+    await shot('job-output-times.png');
+    await toggle.click();
+    assert.equal(await lines.first().evaluate((el) => getComputedStyle(el, '::before').content), 'none');
+    // The later steps count the jobs: this one is not theirs.
+    const removed = await fetch(`${base}/v1/jobs/${id}`, {method: 'DELETE', headers: {Authorization: `Bearer ${token}`}});
+    assert.equal(removed.status, 200);
+  });
+
   step('shows why a job ended: could not start, timed out (with unit and signal)', async () => {
     const nope = await submit({command: ['/bin/nope'], labels: {suite: 'ui', kind: 'exit'}});
     const timeout = await submit({command: ['sleep', '30'], timeout: 2, labels: {suite: 'ui', kind: 'exit'},

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tend/job.hpp"
 #include "tend/limits.hpp"
@@ -207,6 +208,62 @@ TEST(PrepareLimits, RefusesWhatItCannotHaveAndMovesNothingOnV1) {
   std::ifstream after("/proc/self/cgroup");
   std::string now((std::istreambuf_iterator<char>(after)), std::istreambuf_iterator<char>());
   EXPECT_EQ(was, now);
+}
+
+TEST(DefaultTasksMax, FifteenPercentOfTheSystemsThreads) {
+  auto read = [](const char* path) {
+    std::ifstream f(path);
+    uint64_t v = 0;
+    f >> v;
+    return v;
+  };
+  uint64_t threads = read("/proc/sys/kernel/threads-max");
+  uint64_t pids = read("/proc/sys/kernel/pid_max");
+  ASSERT_GT(threads, 0u);
+  ASSERT_GT(pids, 0u);
+  auto d = default_tasks_max();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(*d, std::max<uint64_t>(16, std::min(threads, pids) * 15 / 100));
+}
+
+TEST(ScopeFigures, AGoneCgroupHasNoFigures) {
+  ScopeFigures f = read_scope_figures("/sys/fs/cgroup/unified/tend-no-such-cgroup-xyz");
+  EXPECT_FALSE(f.memory_bytes);
+  EXPECT_FALSE(f.processes);
+  EXPECT_FALSE(f.cpu_user);
+  f = read_scope_figures("");
+  EXPECT_FALSE(f.processes);
+}
+
+TEST(ScopeFigures, ARunningLimitedJobIsSeenFromOutside) {
+  if (!pids_limit_available()) {
+    if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
+      FAIL() << "no pids controller under CI";
+    GTEST_SKIP() << "SKIPPED LOUDLY: no pids controller here (tend doctor: limits)";
+  }
+  std::string marker = test::new_marker();
+  JobOptions o;
+  o.scope.limits.pids_max = 20;
+  Command cmd = test::marked(Command::shell("sleep 5 & sleep 5 & wait"), marker);
+  auto loop = Loop::create();
+  ASSERT_TRUE(loop);
+  auto job = Job::start(*loop, cmd, o);
+  ASSERT_TRUE(job) << job.error().message();
+  const Scope* scope = (*job)->scope();
+  ASSERT_NE(scope, nullptr);
+  if (scope->cgroup_path().empty()) GTEST_SKIP() << "session level: no cgroup to read";
+  ScopeFigures f;
+  for (int i = 0; i < 200; ++i) {
+    f = read_scope_figures(scope->cgroup_path());
+    if (f.processes && *f.processes >= 3) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(f.processes);
+  EXPECT_EQ(*f.processes, 3u);  // sh and its two sleeps
+  EXPECT_TRUE(f.cpu_user);
+  (*job)->stop();
+  ASSERT_TRUE(loop->run_until([&] { return (*job)->done(); }));
+  EXPECT_EQ(test::count_and_kill_marked(marker), 0u);
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ struct Prepared {
   UniqueFd stop_fd;
   std::unique_ptr<Store> store;
   Metrics metrics;
+  LimitPolicy limits;
   std::unique_ptr<Scheduler> scheduler;
   std::shared_ptr<std::atomic<bool>> fleet_dirty;  // fleet jobs changed (set by the scheduler)
   std::string fleet_id;                            // DATA/fleet-id (with --etcd)
@@ -159,6 +160,14 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
   if (!orphans) return orphans.error();
   if (*orphans > 0)
     std::fprintf(stderr, "tend agent: removed %d job directories without a record\n", *orphans);
+  // Before the scheduler looks for its cgroup: with cgroup v2 the agent may move into a leaf.
+  std::vector<std::string> notes;
+  auto limits = make_limit_policy(o.limits, notes);
+  if (!limits) return limits.error();
+  p->limits = std::move(*limits);
+  for (const auto& n : notes) std::fprintf(stderr, "tend agent: %s\n", n.c_str());
+  std::fprintf(stderr, "tend agent: job limits (default and ceiling): %s\n",
+               p->limits.describe().c_str());
   SchedulerOptions sopts;
   sopts.jobs_dir = o.data + "/jobs";
   auto tend_exe = sibling_executable("tend");  // it runs each job's shim
@@ -221,8 +230,7 @@ Expected<std::unique_ptr<FleetMember>> join_fleet(asio::io_context& ioc, const A
   cfg.data_id = p.fleet_id;
   cfg.jobs_dir = o.data + "/jobs";
   cfg.version = TEND_AGENT_VERSION;
-  cfg.users = o.users;
-  cfg.own_user = own_user_name();
+  cfg.admission = AdmissionPolicy{p.limits, o.users, own_user_name()};
   cfg.dirty = p.fleet_dirty;
   auto member = std::make_unique<FleetMember>(ioc, cfg, *p.store, *p.scheduler);
   std::optional<Expected<void>> joined;
@@ -248,11 +256,10 @@ Expected<std::unique_ptr<FleetMember>> join_fleet(asio::io_context& ioc, const A
 int serve(const AgentOptions& o, Prepared& p) {
   asio::io_context ioc(1);
   DirWatch watch(ioc);
-  AgentContext ctx{*p.store,       *p.scheduler,
-                   p.metrics,      OutputContext{*p.store, watch, o.data + "/jobs"},
-                   p.token,        o.data + "/jobs",
-                   o.max_queued,   o.users,
-                   own_user_name()};
+  AgentContext ctx{*p.store,        *p.scheduler,
+                   p.metrics,       OutputContext{*p.store, watch, o.data + "/jobs"},
+                   p.token,         o.data + "/jobs",
+                   o.max_queued,    AdmissionPolicy{p.limits, o.users, own_user_name()}};
   http::Server server(ioc, make_routes(ctx), o.http);
   ctx.server = &server;
   auto bound = server.listen(p.endpoints.front());

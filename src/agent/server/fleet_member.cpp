@@ -378,9 +378,7 @@ asio::awaitable<void> FleetMember::claim_failed(std::string id, const etcd::TxnR
 Expected<void> FleetMember::start_local(const std::string& id, const fleet::JobSpec& spec) {
   auto req = parse_job_request(spec.request.dump());
   if (!req) return req.error();
-  if (auto host = check_on_host(*req); !host) return host.error();
-  if (auto no = cfg_.users.refusal(req->user.value_or(cfg_.own_user)))
-    return Error::with_detail("user", *no, ErrorKind::permission);
+  if (auto ok = admit(*req, cfg_.admission); !ok) return ok.error();
   req->env["TEND_MACHINE"] = cfg_.fleet.name;
   JobRecord rec;
   rec.id = id;

@@ -27,7 +27,7 @@
 #include "server/options.hpp"
 #include "server/scheduler.hpp"
 #include "server/store.hpp"
-#include "server/user_policy.hpp"
+#include "server/job_admission.hpp"
 
 namespace tend::agent {
 
@@ -37,8 +37,7 @@ struct FleetMemberConfig {
   std::string data_id;   // stable per data directory (DATA/fleet-id)
   std::string jobs_dir;  // DATA/jobs
   std::string version;
-  UserPolicy users;
-  std::string own_user;
+  AdmissionPolicy admission;  // as for the agent's API: limits, user policy
   // Set by the scheduler's hook after each job record it wrote (SchedulerOptions::on_recorded),
   // from its thread; shared so that a late call after the member's end is harmless.
   std::shared_ptr<std::atomic<bool>> dirty = std::make_shared<std::atomic<bool>>(true);

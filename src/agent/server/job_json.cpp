@@ -38,6 +38,13 @@ json job_json(const JobRecord& rec) {
   j["output_bytes"] = rec.output_bytes;
   j["output_dropped_bytes"] = rec.output_dropped_bytes;
   j["leftovers_killed"] = rec.leftovers_killed;
+  j["reason"] = rec.reason ? json(*rec.reason) : json(nullptr);
+  j["limits_level"] = rec.limits_level ? json(*rec.limits_level) : json(nullptr);
+  j["oom_killed"] = rec.oom_killed;
+  j["oom_kills"] = rec.oom_kills;
+  j["peak_processes"] = opt(rec.peak_processes);
+  j["pids_refused"] = opt(rec.pids_refused);
+  j["cpu_throttled_ms"] = opt(rec.cpu_throttled_ms);
   j["cancel_requested"] = rec.cancel_requested;
   if (rec.request.is_object())
     for (const auto& [k, v] : rec.request.items()) j[k] = v;
@@ -52,6 +59,18 @@ json job_json(const JobRecord& rec, const std::string& jobs_dir) {
   std::string path = jobs_dir + "/" + rec.id + "/output";
   if (::stat(path.c_str(), &st) == 0) j["output_bytes"] = static_cast<int64_t>(st.st_size);
   return j;
+}
+
+json live_json(const ScopeFigures& f) {
+  auto ms = [](const std::optional<std::chrono::microseconds>& us) {
+    return us ? json(std::chrono::duration_cast<std::chrono::milliseconds>(*us).count())
+              : json(nullptr);
+  };
+  auto num = [](const std::optional<uint64_t>& v) { return v ? json(*v) : json(nullptr); };
+  return {{"memory_bytes", num(f.memory_bytes)},
+          {"processes", num(f.processes)},
+          {"cpu_user_ms", ms(f.cpu_user)},
+          {"cpu_system_ms", ms(f.cpu_system)}};
 }
 
 }  // namespace tend::agent

@@ -42,6 +42,9 @@ std::string Metrics::render(const std::map<JobState, int64_t>& by_state) const {
   out += "# HELP tend_leftovers_killed_total Processes killed because they outlived their job.\n";
   out += "# TYPE tend_leftovers_killed_total counter\n";
   out += fmt::format("tend_leftovers_killed_total {}\n", leftovers_killed_.load());
+  out += "# HELP tend_jobs_oom_killed_total Jobs in which the kernel's OOM killer killed.\n";
+  out += "# TYPE tend_jobs_oom_killed_total counter\n";
+  out += fmt::format("tend_jobs_oom_killed_total {}\n", oom_killed_.load());
   out += "# HELP tend_jobs_removed_total Finished jobs removed (retention or DELETE).\n";
   out += "# TYPE tend_jobs_removed_total counter\n";
   out += fmt::format("tend_jobs_removed_total {}\n", jobs_removed_.load());

@@ -21,6 +21,7 @@ class Metrics {
   void observe_spawn(double seconds);
   void add_leftovers_killed(int n) { leftovers_killed_ += n; }
   void add_orphans_reaped(int n) { orphans_reaped_ += n; }
+  void add_oom_killed(int n) { oom_killed_ += n; }
   void add_jobs_removed(int n) { jobs_removed_ += n; }
   void set_running(int64_t n) { running_ = n; }
 
@@ -33,6 +34,7 @@ class Metrics {
   std::atomic<uint64_t> leftovers_killed_{0};
   std::atomic<uint64_t> orphans_reaped_{0};
   std::atomic<uint64_t> jobs_removed_{0};
+  std::atomic<uint64_t> oom_killed_{0};
   std::atomic<int64_t> running_{0};
 };
 

@@ -25,13 +25,15 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   size_t max_connections = o.http.max_connections;
   std::string head_timeout = "10s", idle_timeout = "60s", keep_for = "30d";
   std::string allow_users, deny_users;
+  LimitFlags limit_flags;
   app.add_option("--listen", listen, "ADDR:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--data", o.data, "directory for the database, job directories and token")
       ->capture_default_str();
   app.add_option("--token-file", o.token_file,
                  "read the API token from this file instead of DATA/token");
-  app.add_option("--max-running", o.max_running, "jobs running at once (0, the default: 2 x cores)");
+  app.add_option("--max-running", o.max_running,
+                 "jobs running at once (0, the default: 2 x cores)");
   app.add_option("--max-queued", o.max_queued, "jobs waiting at most; more are refused with 429")
       ->capture_default_str();
   app.add_option("--output-limit", output_limit, "output kept per job (head + tail), e.g. 64MiB")
@@ -58,6 +60,19 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   app.add_option("--allow-users", allow_users,
                  "comma-separated users jobs may run as (default: any not denied)");
   app.add_option("--deny-users", deny_users, "comma-separated users jobs may not run as");
+  // One value per limit, both default and ceiling (server/limit_policy.hpp, docs/api.md).
+  app.add_option("--job-memory", limit_flags.memory,
+                 "memory limit of every job (512M, 2G): jobs that name none get it, a job may "
+                 "ask for less, a request above it is refused (400). Default: none")
+      ->type_name("SIZE");
+  app.add_option("--job-pids", limit_flags.pids,
+                 "process limit of every job, default and ceiling as --job-memory. Default: 15 % "
+                 "of the system's threads, as systemd's DefaultTasksMax; \"unlimited\": none")
+      ->type_name("N");
+  app.add_option("--job-cpu", limit_flags.cpu,
+                 "CPU quota of every job in CPUs (0.5, 2), default and ceiling as --job-memory. "
+                 "Default: none")
+      ->type_name("CPUS");
   app.add_flag("--recover", o.recover,
                "rebuild the job records from the job directories (after a damaged database "
                "was moved aside), then serve");
@@ -78,7 +93,8 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
       ->capture_default_str();
   // KEY = VALUE lines whose keys are the long options (packaging/agent.conf); flags given on
   // the command line win. An unknown key or a missing file is an error, not ignored.
-  app.set_config("--config", "", "read options from this file (KEY = VALUE, keys as the long options)");
+  app.set_config("--config", "",
+                 "read options from this file (KEY = VALUE, keys as the long options)");
   app.allow_config_extras(CLI::config_extras_mode::error);
   try {
     app.parse(argc, argv);
@@ -126,6 +142,9 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
     o.users.allow = parse_user_list(allow_users);
     if (o.users.allow->empty()) return usage_error("--allow-users: expected user names");
   }
+  auto limits = parse_limit_flags(limit_flags);
+  if (!limits) return usage_error(limits.error().stage + ": " + limits.error().detail);
+  o.limits = *limits;
   o.users.deny = parse_user_list(deny_users);
   if (app.count("--deny-users") && o.users.deny.empty())
     return usage_error("--deny-users: expected user names");

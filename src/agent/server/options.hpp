@@ -11,6 +11,7 @@
 
 #include "http/address.hpp"
 #include "http/server.hpp"
+#include "server/limit_policy.hpp"
 #include "server/retention.hpp"
 #include "server/user_policy.hpp"
 
@@ -40,7 +41,8 @@ struct AgentOptions {
   RetentionPolicy retention;
   std::vector<std::string> pass_env;  // more variables jobs inherit from the agent
   UserPolicy users;
-  bool recover = false;  // rebuild the records from the job directories, then serve
+  JobLimitOptions limits;  // --job-memory, --job-pids, --job-cpu
+  bool recover = false;    // rebuild the records from the job directories, then serve
   FleetOptions fleet;
 };
 

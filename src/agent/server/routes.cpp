@@ -12,6 +12,7 @@
 #include "server/clock.hpp"
 #include "server/job_admission.hpp"
 #include "server/job_json.hpp"
+#include "server/output_times.hpp"
 #include "server/retention.hpp"
 #include "server/store_errors.hpp"
 #include "server/web_routes.hpp"
@@ -66,10 +67,12 @@ Response submit_job(AgentContext& ctx, const Request& req) {
   auto parsed = parse_job_request(req.body());
   if (!parsed)
     return error_response(Status::bad_request, parsed.error().stage, parsed.error().detail);
-  if (auto host = check_on_host(*parsed); !host)
-    return error_response(Status::bad_request, host.error().stage, host.error().detail);
-  if (auto no = ctx.users.refusal(parsed->user.value_or(ctx.own_user)))
-    return error_response(Status::forbidden, "user", *no);
+  if (auto ok = admit(*parsed, ctx.admission); !ok) {
+    const Error& e = ok.error();
+    return error_response(
+        e.kind == ErrorKind::permission ? Status::forbidden : Status::bad_request, e.stage,
+        e.detail);
+  }
   if (auto degraded = ctx.scheduler.degraded())
     return error_response(Status::insufficient_storage, "",
                           "the agent cannot take jobs now: " + *degraded);
@@ -147,7 +150,10 @@ Response get_job(AgentContext& ctx, const Request& req) {
   auto rec = ctx.store.get(id);
   if (!rec) return store_error_response(rec.error());
   if (!*rec) return error_response(Status::not_found, "id", "no job " + id);
-  return json_response(Status::ok, job_json(**rec, ctx.jobs_dir));
+  json j = job_json(**rec, ctx.jobs_dir);
+  if ((*rec)->state == JobState::running)
+    j["now"] = live_json(read_scope_figures(ctx.scheduler.job_cgroup(id)));
+  return json_response(Status::ok, std::move(j));
 }
 
 Response delete_job(AgentContext& ctx, const Request& req) {
@@ -206,6 +212,8 @@ http::Router make_routes(AgentContext& ctx) {
   r.add(Verb::post, "/v1/jobs/{}/cancel", [&ctx](const Request& q) { return cancel_job(ctx, q); });
   r.add_stream(Verb::get, "/v1/jobs/{}/output",
                [&ctx](http::Exchange& ex) { return serve_output(ex, ctx.output); });
+  r.add(Verb::get, "/v1/jobs/{}/output/times",
+        [&ctx](const Request& q) { return output_times(ctx.store, ctx.jobs_dir, q); });
   add_web_routes(r);
   return r;
 }

@@ -10,11 +10,12 @@
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "server/dir_watch.hpp"
+#include "server/limit_policy.hpp"
 #include "server/metrics.hpp"
 #include "server/output_stream.hpp"
 #include "server/scheduler.hpp"
 #include "server/store.hpp"
-#include "server/user_policy.hpp"
+#include "server/job_admission.hpp"
 
 namespace tend::agent {
 
@@ -26,8 +27,7 @@ struct AgentContext {
   std::string token;
   std::string jobs_dir;
   int64_t max_queued = 1000;
-  UserPolicy users;
-  std::string own_user;                  // who a job that names no user runs as (the agent's user)
+  AdmissionPolicy admission;  // limits, user policy: the same for the API and the fleet
   const http::Server* server = nullptr;  // for its connection figures in /metrics
   std::function<std::string()> extra_metrics;  // more /metrics lines (the fleet member's)
 };

@@ -72,6 +72,18 @@ void apply_result(JobRecord& rec, const Result& r) {
   rec.output_bytes = static_cast<int64_t>(r.stdout_bytes + r.stderr_bytes);
   rec.output_dropped_bytes = static_cast<int64_t>(r.output_dropped_bytes);
   rec.leftovers_killed = r.leftovers_killed;
+  rec.limits_level = to_string(r.limits_level);
+  rec.oom_killed = r.oom_killed;
+  rec.oom_kills = static_cast<int64_t>(r.oom_kills);
+  auto opt = [](const std::optional<uint64_t>& v) {
+    return v ? std::optional<int64_t>(static_cast<int64_t>(*v)) : std::nullopt;
+  };
+  rec.peak_processes = opt(r.peak_processes);
+  rec.pids_refused = opt(r.pids_refused);
+  if (r.cpu_throttled)
+    rec.cpu_throttled_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*r.cpu_throttled).count();
+  if (std::string why = r.describe(); !why.empty()) rec.reason = why;
 }
 
 // Output followers wait on inotify for the job directory: this wakes them when the state they
@@ -104,6 +116,10 @@ Expected<std::unique_ptr<Scheduler>> Scheduler::create(Store& store, Metrics& me
       return r.error();
   }
   return s;
+}
+
+std::string Scheduler::job_cgroup(const std::string& id) const {
+  return cgroup_parent_.empty() ? std::string() : cgroup_parent_ + "/" + job_cgroup_name(id);
 }
 
 Scheduler::~Scheduler() {
@@ -404,7 +420,7 @@ void Scheduler::finish_from_disk(JobRecord& rec, const std::string& why_no_resul
     // Whatever the job left behind is killed: its cgroup (found by name), else its session and
     // the processes that carry its id (the shim may have died before writing scope.json).
     int killed = 0;
-    std::string cg = cgroup_parent_ + "/" + job_cgroup_name(rec.id);
+    std::string cg = job_cgroup(rec.id);
     if (!cgroup_parent_.empty() && file_exists(cg)) {
       killed = kill_cgroup(cg);
     } else {
@@ -425,6 +441,7 @@ void Scheduler::finish_from_disk(JobRecord& rec, const std::string& why_no_resul
     if (auto out = read_file(dir.output())) rec.output_bytes = static_cast<int64_t>(out->size());
   }
   metrics_.add_leftovers_killed(rec.leftovers_killed);
+  if (rec.oom_killed) metrics_.add_oom_killed(1);
   record(rec);
   touch_state(dir, rec.state);
 }

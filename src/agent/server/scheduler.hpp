@@ -74,6 +74,9 @@ class Scheduler {
   // memory and are retried every second. nullopt while every write succeeds.
   std::optional<std::string> degraded() const;
   JobDir job_dir(const std::string& id) const { return JobDir{opts_.jobs_dir + "/" + id}; }
+  // Where a job's shim makes its cgroup (by name, job_cgroup_name); empty at the session level.
+  // Any thread: fixed once created.
+  std::string job_cgroup(const std::string& id) const;
 
  private:
   struct Running {

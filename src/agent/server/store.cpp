@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS jobs(
   duration_ms INTEGER, cpu_user_ms INTEGER, cpu_system_ms INTEGER, peak_memory_bytes INTEGER,
   output_bytes INTEGER NOT NULL DEFAULT 0, output_dropped_bytes INTEGER NOT NULL DEFAULT 0,
   leftovers_killed INTEGER NOT NULL DEFAULT 0,
-  shim_pid INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0);
+  shim_pid INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
+  limits_level TEXT, oom_killed INTEGER NOT NULL DEFAULT 0, oom_kills INTEGER NOT NULL DEFAULT 0,
+  peak_processes INTEGER, pids_refused INTEGER, cpu_throttled_ms INTEGER, reason TEXT);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, seq);
 CREATE TABLE IF NOT EXISTS labels(
   key TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -35,7 +37,20 @@ CREATE INDEX IF NOT EXISTS labels_by_seq ON labels(seq);
 constexpr const char* kColumns =
     "seq, id, state, request, created_ms, started_ms, finished_ms, exit_code, signal, "
     "exit_status, error, duration_ms, cpu_user_ms, cpu_system_ms, peak_memory_bytes, "
-    "output_bytes, output_dropped_bytes, leftovers_killed, shim_pid, cancel_requested";
+    "output_bytes, output_dropped_bytes, leftovers_killed, shim_pid, cancel_requested, "
+    // Only in databases since limits (kAddedColumns):
+    "limits_level, oom_killed, oom_kills, peak_processes, pids_refused, cpu_throttled_ms, reason";
+
+// Columns added after the first release, with their definitions: a database made by an older
+// agent gets them (ALTER TABLE) when it is opened. Older agents ignore them.
+constexpr std::pair<const char*, const char*> kAddedColumns[] = {
+    {"limits_level", "TEXT"},
+    {"oom_killed", "INTEGER NOT NULL DEFAULT 0"},
+    {"oom_kills", "INTEGER NOT NULL DEFAULT 0"},
+    {"peak_processes", "INTEGER"},
+    {"pids_refused", "INTEGER"},
+    {"cpu_throttled_ms", "INTEGER"},
+    {"reason", "TEXT"}};
 
 // A cached prepared statement, borrowed for one use: reset and unbound when done, so the next
 // user finds it fresh. Preparing costs more than running these small statements.
@@ -104,6 +119,14 @@ JobRecord read_row(sqlite3_stmt* s) {
   r.leftovers_killed = static_cast<int>(sqlite3_column_int64(s, 17));
   r.shim_pid = col_opt_int(s, 18);
   r.cancel_requested = sqlite3_column_int64(s, 19) != 0;
+  if (sqlite3_column_count(s) <= 20) return r;  // salvaged from an older agent's database
+  if (sqlite3_column_type(s, 20) != SQLITE_NULL) r.limits_level = col_text(s, 20);
+  r.oom_killed = sqlite3_column_int64(s, 21) != 0;
+  r.oom_kills = sqlite3_column_int64(s, 22);
+  r.peak_processes = col_opt_int(s, 23);
+  r.pids_refused = col_opt_int(s, 24);
+  r.cpu_throttled_ms = col_opt_int(s, 25);
+  if (sqlite3_column_type(s, 26) != SQLITE_NULL) r.reason = col_text(s, 26);
   return r;
 }
 
@@ -182,6 +205,11 @@ Expected<std::unique_ptr<Store>> Store::open(const std::string& path) {
                  found +
                      " (move it aside and start with --recover to rebuild the records from "
                      "the job directories; see docs/security.md)"};
+  if (auto r = store->add_missing_columns(); !r) {
+    Error e = r.error();
+    e.path = path;
+    return e;
+  }
   return store;
 }
 
@@ -194,9 +222,16 @@ std::vector<JobRecord> Store::salvage(const std::string& path) {
   }
   std::set<std::string> seen;
   for (const char* order : {"ASC", "DESC"}) {
-    std::string sql = std::string("SELECT ") + kColumns + " FROM jobs ORDER BY seq " + order;
+    // An older agent's database lacks the columns added since: its records without them.
+    std::string all = kColumns;
+    std::string first = all.substr(0, all.find(", limits_level"));
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) break;
+    for (const std::string& columns : {all, first}) {
+      std::string sql = "SELECT " + columns + " FROM jobs ORDER BY seq " + order;
+      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) break;
+      s = nullptr;
+    }
+    if (!s) break;
     while (sqlite3_step(s) == SQLITE_ROW) {
       JobRecord r = read_row(s);
       if (!r.id.empty() && seen.insert(r.id).second) out.push_back(std::move(r));
@@ -221,6 +256,21 @@ sqlite3_stmt* Store::prepared(const std::string& sql) {
     return nullptr;
   stmts_.emplace(sql, s);
   return s;
+}
+
+Expected<void> Store::add_missing_columns() {
+  std::set<std::string> have;
+  sqlite3_stmt* s = nullptr;
+  if (int rc = sqlite3_prepare_v2(db_, "PRAGMA table_info(jobs)", -1, &s, nullptr); rc != SQLITE_OK)
+    return failure("read the table's columns", rc);
+  while (sqlite3_step(s) == SQLITE_ROW) have.insert(col_text(s, 1));
+  sqlite3_finalize(s);
+  for (const auto& [name, definition] : kAddedColumns) {
+    if (have.count(name)) continue;
+    std::string sql = std::string("ALTER TABLE jobs ADD COLUMN ") + name + " " + definition + ";";
+    if (auto r = exec(sql.c_str()); !r) return r;
+  }
+  return {};
 }
 
 Expected<void> Store::exec(const char* sql) {
@@ -406,7 +456,9 @@ Expected<void> Store::update(const JobRecord& r) {
       prepared("UPDATE jobs SET state=?2, started_ms=?3, finished_ms=?4, exit_code=?5, signal=?6, "
                "exit_status=?7, error=?8, duration_ms=?9, cpu_user_ms=?10, cpu_system_ms=?11, "
                "peak_memory_bytes=?12, output_bytes=?13, output_dropped_bytes=?14, "
-               "leftovers_killed=?15, shim_pid=?16, cancel_requested=?17 WHERE id=?1"));
+               "leftovers_killed=?15, shim_pid=?16, cancel_requested=?17, limits_level=?18, "
+               "oom_killed=?19, oom_kills=?20, peak_processes=?21, pids_refused=?22, "
+               "cpu_throttled_ms=?23, reason=?24 WHERE id=?1"));
   if (!s) return failure("prepare update", sqlite3_errcode(db_));
   s.bind(1, r.id);
   s.bind(2, std::string(to_string(r.state)));
@@ -425,6 +477,13 @@ Expected<void> Store::update(const JobRecord& r) {
   s.bind(15, int64_t{r.leftovers_killed});
   s.bind(16, r.shim_pid);
   s.bind(17, int64_t{r.cancel_requested ? 1 : 0});
+  s.bind(18, r.limits_level);
+  s.bind(19, int64_t{r.oom_killed ? 1 : 0});
+  s.bind(20, r.oom_kills);
+  s.bind(21, r.peak_processes);
+  s.bind(22, r.pids_refused);
+  s.bind(23, r.cpu_throttled_ms);
+  s.bind(24, r.reason);
   if (int rc = sqlite3_step(s.get()); rc != SQLITE_DONE) return failure("update job", rc);
   return {};
 }

@@ -35,6 +35,16 @@ struct JobRecord {
   std::optional<int64_t> duration_ms, cpu_user_ms, cpu_system_ms, peak_memory_bytes;
   int64_t output_bytes = 0, output_dropped_bytes = 0;
   int leftovers_killed = 0;
+  // What the job's limits did (tend::Result): the mechanism, the OOM killer's kills in the job,
+  // the most processes at once, forks refused, time held back by the CPU quota. Absent where no
+  // controller counts it (peak_memory_bytes above is the whole scope's where one does).
+  std::optional<std::string> limits_level;
+  bool oom_killed = false;
+  int64_t oom_kills = 0;
+  std::optional<int64_t> peak_processes, pids_refused, cpu_throttled_ms;
+  // How the job's main process ended, for a person: "exited with 3", "killed by SIGTERM",
+  // "out of memory (limit 64 MiB)" (Result::describe()).
+  std::optional<std::string> reason;
   // The job's supervisor process (for the record; a restarted agent finds shims in /proc).
   std::optional<int64_t> shim_pid;
   bool cancel_requested = false;
@@ -80,6 +90,8 @@ class Store {
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   Expected<void> exec(const char* sql);
+  // Adds the columns a database made by an older agent lacks (kAddedColumns).
+  Expected<void> add_missing_columns();
   using Arg = std::variant<int64_t, std::string>;
   // Runs a SELECT of all job columns; the caller holds mu_.
   Expected<std::vector<JobRecord>> query_locked(const std::string& where_and_order,

@@ -3,6 +3,7 @@
 // disk is: the spec reaches the shim on its stdin, and a cgroup's name is known in advance.
 //   stdin        the request's stdin text, if any;  script: the request's script, if any
 //   output       stdout+stderr, merged in write order, head + tail bounded (tend::FileOutput)
+//   output.times when the output arrived: (output offset, unix ms) records (shim/output_times.hpp)
 //   scope.json   session level only: the job's session id, so the agent can kill it if the
 //                shim dies (a cgroup is found by its name, job_cgroup_name)
 //   result.json  tend::to_json(Result), written and fsync'ed by the shim before it exits
@@ -25,6 +26,7 @@ struct JobDir {
   std::string stdin_file() const { return path + "/stdin"; }
   std::string script() const { return path + "/script"; }
   std::string output() const { return path + "/output"; }
+  std::string output_times() const { return path + "/output.times"; }
   std::string scope() const { return path + "/scope.json"; }
   std::string result() const { return path + "/result.json"; }
   std::string shim_log() const { return path + "/shim.log"; }

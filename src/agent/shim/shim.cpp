@@ -20,6 +20,7 @@
 #include "shim/job_dir.hpp"
 #include "shim/job_env.hpp"
 #include "jobspec/job_request.hpp"
+#include "shim/output_times.hpp"
 #include "tend/job.hpp"
 #include "tend/reaper.hpp"
 
@@ -227,10 +228,8 @@ int shim_main(int argc, char** argv) {
     result_file.write(dir, failed_before_start(cmd.error()));
     return 0;
   }
-  auto out = FileOutput::open(
-      dir.output(),
-      OutputLimits{spec->output_limit / 2, spec->output_limit - spec->output_limit / 2},
-      FileOutput::Create::on_first_byte);
+  const OutputLimits limits{spec->output_limit / 2, spec->output_limit - spec->output_limit / 2};
+  auto out = FileOutput::open(dir.output(), limits, FileOutput::Create::on_first_byte);
   if (!out) {
     result_file.write(dir, failed_before_start(out.error()));
     return 0;
@@ -245,9 +244,13 @@ int shim_main(int argc, char** argv) {
   if (spec->request.timeout) opts.timeout = *spec->request.timeout;
   opts.stop.grace = spec->request.kill_after.value_or(kDefaultKillAfter);
   opts.orphans = OrphanPolicy::kill;
-  opts.output = out->get();
+  TimedOutput timed(**out, dir.output_times(), limits);
+  opts.output = &timed;
   // A name the agent knows: how it finds (and kills) the job's cgroup if this shim dies.
   if (!spec->job_id.empty()) opts.scope.name = job_cgroup_name(spec->job_id);
+  // The agent checked that this host can enforce them (limit_policy.hpp); one that cannot after
+  // all fails the job's start, never runs it unlimited.
+  opts.scope.limits = spec->request.limits;
   auto job = Job::start(*loop, *cmd, opts);
   if (!job) {
     result_file.write(dir, failed_before_start(job.error()));
@@ -279,6 +282,8 @@ int shim_main(int argc, char** argv) {
   // The job ran, but its output could not be kept (disk full, the directory gone): say so in
   // the record rather than show an empty or cut output as if it were all.
   if (const auto& e = (*out)->error(); e && !result.error) result.error = *e;
+  // Times lost are not worth a job's error: the output itself is whole.
+  if (const auto& e = timed.error()) log(dir, e->message());
   result_file.write(dir, result);
   return 0;
 }

@@ -8,6 +8,7 @@
   const TOKEN_KEY = 'tend.token';
   const LIST_POLL_MS = 1500;
   const JOB_POLL_MS = 1000;
+  const TIMES_MS = 1000;  // between fetches of a running job's output times
   const RETRY_MS = 1000;
   const OUTPUT_TAIL_BYTES = 256 * 1024;  // what a job's page loads of a long output
   const OUTPUT_MAX_CHARS = 512 * 1024;   // what it keeps on screen while following
@@ -989,6 +990,80 @@
   }
 
   let currentPane = null;
+  let currentTimes = null;
+  let showTimes = false;
+
+  const pad = (n, width = 2) => String(n).padStart(width, '0');
+  const clockTime = (ms) => {
+    const d = new Date(ms);
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  };
+
+  // When a job's output arrived (GET /v1/jobs/ID/output/times): [offset, unix ms] pairs sorted by
+  // offset; a line shows the time of the last pair at or before its first byte. Fetched only while
+  // "Timestamps" is on, at most every TIMES_MS. The shim writes a pair before the bytes it times,
+  // so the pairs fetched cover every byte the page had received when the fetch began (`covered`).
+  function createTimes(id, signal, pane) {
+    let records = [];
+    let covered = 0;
+    let busy = false;
+    let again = false;
+    let lastLoad = -Infinity;
+    const timeAt = (offset) => {
+      if (offset >= covered) return null;
+      let lo = 0;
+      let hi = records.length;  // the first pair after `offset`
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (records[mid][0] <= offset) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo === 0 ? '' : clockTime(records[lo - 1][1]);
+    };
+    async function load() {
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      try {
+        const wait = lastLoad + TIMES_MS - performance.now();
+        if (wait > 0) await sleep(wait, signal);
+        if (signal.aborted) return;
+        lastLoad = performance.now();
+        const upTo = pane.offset();
+        let from = records.length ? records[records.length - 1][0] : 0;
+        for (;;) {
+          const page = await request(`${jobPath(id)}/output/times?offset=${from}&limit=10000`, {signal});
+          const last = records.length ? records[records.length - 1][0] : -1;
+          records = records.concat(page.times.filter(([offset]) => offset > last));
+          if (page.next_offset === null || page.next_offset === undefined) break;
+          from = page.next_offset;
+        }
+        covered = Math.max(covered, upTo);
+        pane.restamp();
+      } catch {
+        // no times this time: the next batch of lines asks again
+      } finally {
+        busy = false;
+      }
+      if (again && !signal.aborted) {
+        again = false;
+        load();
+      }
+    }
+    return {
+      timeAt,
+      load,
+      // The job is over: its tail's pairs are written now (the shim adds them last), so every line
+      // is timed again from a fresh copy.
+      reload() {
+        records = [];
+        covered = 0;
+        pane.restamp(true);
+      },
+    };
+  }
 
   function makeOutputPane() {
     $('output-note').hidden = true;
@@ -997,6 +1072,8 @@
     const pane = window.TendOutput.createPane($('output'), {
       maxChars: OUTPUT_MAX_CHARS,
       onTrim: () => pane.note('Earlier output is not shown here: "Download" has all of it.'),
+      timeAt: (offset) => currentTimes?.timeAt(offset) ?? null,
+      onUnstamped: () => currentTimes?.load(),
       onMatches: (count, current) => {
         setText($('search-count'), count === null ? '' : count === 0 ? 'no match'
           : `${current >= 0 ? `${current + 1} of ` : ''}${count} line${count === 1 ? '' : 's'}`);
@@ -1060,7 +1137,7 @@
         const parse = createEventParser((event) => {
           if (event.type === 'output') {
             if (event.data) sawOutput = true;
-            pane.append(event.data);
+            pane.append(event.data, offset);
             if (event.id !== null && /^\d+$/.test(event.id)) offset = Number(event.id);
           } else if (event.type === 'state') {
             try {
@@ -1121,6 +1198,8 @@
     setText($('output-status'), '');
     const pane = makeOutputPane();
     currentPane = pane;
+    currentTimes = createTimes(id, signal, pane);
+    pane.showTimes(showTimes);
 
     let latest = null;
     const loadJob = async () => {
@@ -1184,6 +1263,7 @@
     }, signal).then(() => {
       // The end event comes with the final state; one more load brings the final figures.
       if (!signal.aborted) loadJob().catch(() => {});
+      if (!signal.aborted && currentPane === pane) currentTimes.reload();
     });
 
     // State, duration and the cancel button stay live until the job is over.
@@ -1205,6 +1285,12 @@
       }
     }
   }
+
+  $('output-times').addEventListener('click', () => {
+    showTimes = !showTimes;
+    $('output-times').setAttribute('aria-pressed', String(showTimes));
+    currentPane?.showTimes(showTimes);
+  });
 
   // Search: typing marks the matching lines; Enter goes to the next (Shift+Enter: previous).
   $('output-search').addEventListener('input', () => currentPane?.search($('output-search').value));

@@ -2,7 +2,9 @@
 // escape sequence is dropped), `\r` returning to the start of the line (a progress bar overwrites
 // itself), `\b` stepping back. Each finished line is one <span class="ln"> ending in "\n", so the
 // pane's textContent is the text a terminal would leave, and search works line by line.
-// Text only ever reaches the DOM as text nodes.
+// Text only ever reaches the DOM as text nodes. Each line knows the byte offset of its first byte
+// (data-off), so it can show when that byte arrived (data-ts, drawn by CSS before the line: the
+// text, search and copy stay the output's own).
 'use strict';
 
 window.TendOutput = (() => {
@@ -105,6 +107,21 @@ window.TendOutput = (() => {
     }
   }
 
+  // Bytes `text` takes in UTF-8 (what the agent's offsets count).
+  function utf8Length(text) {
+    let n = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xd800 && c <= 0xdbff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    }
+    return n;
+  }
+
   // Appends the runs of one line (cells of equal style joined) to `parent`.
   function renderCells(parent, {chars, styles}, tail = '') {
     let start = 0;
@@ -126,7 +143,9 @@ window.TendOutput = (() => {
 
   // The output pane: a bounded number of characters on screen, follows the end unless the reader
   // scrolled up, and a search that marks matching lines.
-  function createPane(pre, {maxChars, onTrim, onMatches}) {
+  // `timeAt(offset)`: the text to show before a line starting at that byte, or null while not
+  // known yet (then `onUnstamped` is called after the batch, to fetch more times).
+  function createPane(pre, {maxChars, onTrim, onMatches, timeAt, onUnstamped}) {
     const term = new AnsiLines();
     const open = document.createElement('span');
     open.className = 'ln open';
@@ -135,6 +154,37 @@ window.TendOutput = (() => {
     let skipToNewline = false;
     let query = '';
     let current = -1;
+    let stamped = false;
+    // Byte offsets: `pos` is where the next appended text starts; `starts` holds the start of
+    // every line queued but not drawn yet, the open line's first.
+    let pos = 0;
+    let starts = [];
+    let startsHead = 0;
+    const takeStart = () => {
+      const start = starts[startsHead++];
+      if (startsHead > 4096) {
+        starts = starts.slice(startsHead);
+        startsHead = 0;
+      }
+      return start;
+    };
+
+    // Gives `line` its time if it has none and it is known; false if it is still unknown.
+    function stamp(line) {
+      if (!stamped || line.dataset.ts !== undefined || line.dataset.off === undefined) return true;
+      if (line === open && !open.firstChild) return true;  // nothing arrived yet on this line
+      const ts = timeAt?.(Number(line.dataset.off));
+      if (ts === null || ts === undefined) return false;
+      line.dataset.ts = ts;
+      return true;
+    }
+
+    function restamp(all) {
+      if (all) for (const line of pre.querySelectorAll('.ln[data-ts]')) delete line.dataset.ts;
+      let unknown = false;
+      for (const line of pre.querySelectorAll('.ln:not([data-ts])')) unknown = !stamp(line) || unknown;
+      if (unknown) onUnstamped?.();
+    }
 
     const lineMatches = (el) => query !== '' && el.textContent.toLowerCase().includes(query);
     const hits = () => [...pre.querySelectorAll('.ln.hit')];
@@ -156,7 +206,7 @@ window.TendOutput = (() => {
       let trimmed = false;
       // What would be trimmed at once is never drawn: it only moves the terminal's state on.
       if (text.length > maxChars) {
-        term.feed(text.slice(0, text.length - maxChars), () => {});
+        term.feed(text.slice(0, text.length - maxChars), takeStart);
         text = text.slice(text.length - maxChars);
         pre.replaceChildren(open);
         shownChars = 0;
@@ -170,9 +220,13 @@ window.TendOutput = (() => {
       }
       const fragment = document.createDocumentFragment();
       let found = false;
+      let unknown = false;
       term.feed(text, (cells) => {
         const line = document.createElement('span');
         line.className = 'ln';
+        const start = takeStart();
+        if (start !== undefined) line.dataset.off = start;
+        unknown = !stamp(line) || unknown;
         renderCells(line, cells, '\n');
         shownChars += cells.chars.length + 1;
         if (lineMatches(line)) {
@@ -184,6 +238,12 @@ window.TendOutput = (() => {
       pre.insertBefore(fragment, open);
       open.replaceChildren();
       renderCells(open, term);
+      if (starts[startsHead] !== undefined && open.dataset.off !== String(starts[startsHead])) {
+        open.dataset.off = starts[startsHead];
+        delete open.dataset.ts;
+      }
+      unknown = !stamp(open) || unknown;
+      if (unknown) onUnstamped?.();
       open.classList.toggle('hit', lineMatches(open));
       // Trimmed down to maxChars once past 1.25×: the DOM work comes in batches.
       if (shownChars > maxChars * 1.25) {
@@ -206,14 +266,26 @@ window.TendOutput = (() => {
       // Queues text; it reaches the screen at most every FLUSH_MS, in one batch, so a fast writer
       // costs one layout per batch rather than one per chunk (10 MB written at full speed froze
       // the tab for 4.6 s when every chunk was rendered as it came).
-      append(text) {
+      // `at`: the byte offset of the text's first byte (else: right after the previous text).
+      append(text, at) {
         if (!text) return;
+        if (typeof at === 'number') pos = at;
         if (skipToNewline) {
           const nl = text.indexOf('\n');
+          const skipped = nl < 0 ? text : text.slice(0, nl + 1);
+          pos += utf8Length(skipped);
           if (nl < 0) return;
           text = text.slice(nl + 1);
           skipToNewline = false;
+          if (!text) return;
         }
+        if (startsHead >= starts.length) starts.push(pos);  // the first line's start
+        // Per character, so the offsets stay right whatever the lines hold.
+        for (let i = text.indexOf('\n'), from = 0; i >= 0; from = i + 1, i = text.indexOf('\n', from)) {
+          pos += utf8Length(text.slice(from, i + 1));
+          starts.push(pos);
+        }
+        pos += utf8Length(text.slice(text.lastIndexOf('\n') + 1));
         queue.push(text);
         if (!timer) timer = setTimeout(flush, FLUSH_MS);
       },
@@ -246,6 +318,20 @@ window.TendOutput = (() => {
         pre.scrollTop = Math.max(0, top - pre.clientHeight / 3);
         report();
       },
+      // The byte offset after all text appended so far.
+      offset() {
+        return pos;
+      },
+      // Shows or hides each line's time; showing fills in the times now known.
+      showTimes(on) {
+        stamped = on;
+        pre.classList.toggle('stamped', on);
+        if (on) restamp();
+      },
+      // New times are known: lines still without one get theirs (`all`: every line again).
+      restamp(all = false) {
+        if (stamped) restamp(all);
+      },
       setText(text) {
         clearTimeout(timer);
         queue = [];
@@ -255,5 +341,5 @@ window.TendOutput = (() => {
     };
   }
 
-  return {AnsiLines, createPane};
+  return {AnsiLines, createPane, utf8Length};
 })();
