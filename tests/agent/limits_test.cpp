@@ -254,6 +254,10 @@ TEST(AgentLimits, CpuQuotaBoundsCpuTime) {
 
 TEST(AgentLimits, RunningJobShowsItsFiguresNow) {
   REQUIRE_LIMITS("memory");
+  // The live figures are read from the job's cgroup, found through its v2 scope: the session
+  // level (CI's second pass, TEND_SCOPE=session) has none, and the record says null there.
+  if (const char* level = std::getenv("TEND_SCOPE"); level && std::string(level) == "session")
+    GTEST_SKIP() << "live figures need the cgroup scope level (TEND_SCOPE=session)";
   TEND_REQUIRE(tend::test::command_succeeds("python3 -c pass"), "python3");
   Agent agent;
   ASSERT_TRUE(agent.start()) << agent.last_error();
