@@ -20,10 +20,13 @@ using namespace std::chrono_literals;
 // How long --wait keeps trying when the agent cannot be reached (a restart takes seconds).
 constexpr auto kReconnectFor = 60s;
 
-// Waits for the job to end (its output stream ends with it) and returns its record. Lost
-// contact is retried with backoff for kReconnectFor: an agent restart does not end the job.
-asio::awaitable<Expected<json>> wait_for(http::Client& cli, const std::string& id) {
-  auto backoff = 100ms;
+// Waits until the job has ended and returns it: an agent's job, or a fleet job once every run
+// has ended. `follow`: while the job runs, wait on its output stream (an agent's, which ends
+// with the job) rather than poll. Lost contact is retried with backoff for kReconnectFor: a
+// restart of the agent or the server does not end the job.
+asio::awaitable<Expected<json>> wait_until_ended(http::Client& cli, const std::string& id,
+                                                 bool follow) {
+  auto pause_for = 100ms;
   auto gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
@@ -33,19 +36,22 @@ asio::awaitable<Expected<json>> wait_for(http::Client& cli, const std::string& i
       std::string state = job.is_object() ? job.value("state", "") : "";
       if (state != "queued" && state != "running") co_return job;
       gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
-      backoff = 100ms;
-      // Returns when the job ends, the agent stops, or after an hour of silence.
-      (void)co_await cli.stream(
-          "/v1/jobs/" + id + "/output?follow=1&offset=0", [](std::string_view) { return true; },
-          3600s);
-      continue;
-    }
-    if (r && r->status / 100 == 4) co_return Error::with_detail("wait", r->describe());
-    if (std::chrono::steady_clock::now() >= gave_up_at)
+      if (follow) {
+        pause_for = 100ms;
+        // Returns when the job ends, the agent stops, or after an hour of silence.
+        (void)co_await cli.stream(
+            "/v1/jobs/" + id + "/output?follow=1&offset=0", [](std::string_view) { return true; },
+            3600s);
+        continue;
+      }
+    } else if (r && r->status / 100 == 4) {
+      co_return Error::with_detail("wait", r->describe());
+    } else if (std::chrono::steady_clock::now() >= gave_up_at) {
       co_return Error::with_detail("wait", r ? r->describe() : r.error().detail);
-    pause.expires_after(backoff);
+    }
+    pause.expires_after(pause_for);
     co_await pause.async_wait(asio::use_awaitable);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    pause_for = std::min(pause_for * 2, std::chrono::milliseconds(1000));
   }
 }
 
@@ -78,30 +84,6 @@ Expected<json> fleet_target(const std::string& on, const std::vector<std::string
     labels[k] = v;
   }
   return json{{"match", labels}};
-}
-
-// Waits until every run of a fleet job has ended (polling the server: a server restart or a
-// switch to another one is retried for kReconnectFor) and returns the job.
-asio::awaitable<Expected<json>> wait_for_runs(http::Client& cli, const std::string& id) {
-  auto pause_for = 100ms;
-  auto gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
-  asio::steady_timer pause(co_await asio::this_coro::executor);
-  for (;;) {
-    auto r = co_await cli.request(http::Verb::get, "/v1/jobs/" + id);
-    if (r && r->status == 200) {
-      json job = json::parse(r->body, nullptr, false);
-      std::string state = job.is_object() ? job.value("state", "") : "";
-      if (state != "queued" && state != "running") co_return job;
-      gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
-    } else if (r && r->status / 100 == 4) {
-      co_return Error::with_detail("wait", r->describe());
-    } else if (std::chrono::steady_clock::now() >= gave_up_at) {
-      co_return Error::with_detail("wait", r ? r->describe() : r.error().detail);
-    }
-    pause.expires_after(pause_for);
-    co_await pause.async_wait(asio::use_awaitable);
-    pause_for = std::min(pause_for * 2, std::chrono::milliseconds(1000));
-  }
 }
 
 // One line per machine; 0 only if every run succeeded, else 1.
@@ -219,7 +201,7 @@ int submit_main(int argc, char** argv) {
     std::fflush(stdout);
     if (!wait) co_return 0;
     if (body.contains("target")) {
-      auto job = co_await wait_for_runs(*cli, id);
+      auto job = co_await wait_until_ended(*cli, id, /*follow=*/false);
       if (!job) {
         std::fprintf(stderr, "tend submit: lost contact with the server while waiting for %s: %s\n",
                      id.c_str(), job.error().detail.c_str());
@@ -227,7 +209,7 @@ int submit_main(int argc, char** argv) {
       }
       co_return report_runs(*job);
     }
-    auto job = co_await wait_for(*cli, id);
+    auto job = co_await wait_until_ended(*cli, id, /*follow=*/true);
     if (!job) {
       std::fprintf(stderr, "tend submit: lost contact with the agent while waiting for %s: %s\n",
                    id.c_str(), job.error().detail.c_str());
