@@ -115,7 +115,8 @@ class Agent {
   }
 
   // Starts the agent and waits until it answers /healthz. False (with a message) on failure.
-  bool start(std::chrono::milliseconds limit = 15s) {
+  // The bound is generous: a start re-attaches shims and opens the database on a loaded machine.
+  bool start(std::chrono::milliseconds limit = 30s) {
     ::unlink((data_ + "/address").c_str());
     std::vector<std::string> args = prefix_;
     for (std::string a : {std::string(TEND_BINARY), std::string("agent"), std::string("--listen"),
