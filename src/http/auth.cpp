@@ -31,23 +31,45 @@ std::string random_hex(size_t bytes) {
   return out;
 }
 
-Expected<std::string> read_token(const std::string& path) {
+namespace {
+
+// The whole of a small file (at most 4 KiB: a secret, not a document).
+Expected<std::string> read_small(const char* stage, const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::from_errno("read token", path);
+  if (!fd) return Error::from_errno(stage, path);
   std::string t;
   char buf[512];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::from_errno("read token", path);
+    if (n < 0) return Error::from_errno(stage, path);
     if (n == 0) break;
     t.append(buf, static_cast<size_t>(n));
-    if (t.size() > 4096) return Error{"read token", 0, path, "the token file is larger than 4 KiB"};
+    if (t.size() > 4096) return Error{stage, 0, path, "the file is larger than 4 KiB"};
   }
-  auto first = t.find_first_not_of(" \t\r\n");
-  auto last = t.find_last_not_of(" \t\r\n");
+  return t;
+}
+
+}  // namespace
+
+Expected<std::string> read_token(const std::string& path) {
+  auto t = read_small("read token", path);
+  if (!t) return t.error();
+  auto first = t->find_first_not_of(" \t\r\n");
+  auto last = t->find_last_not_of(" \t\r\n");
   if (first == std::string::npos) return Error{"read token", 0, path, "the token file is empty"};
-  return t.substr(first, last - first + 1);
+  return t->substr(first, last - first + 1);
+}
+
+Expected<std::string> read_secret(const std::string& path) {
+  auto t = read_small("read password", path);
+  if (!t) return t.error();
+  if (!t->empty() && t->back() == '\n') t->pop_back();
+  if (!t->empty() && t->back() == '\r') t->pop_back();
+  if (t->empty()) return Error{"read password", 0, path, "the file is empty"};
+  if (t->find('\n') != std::string::npos)
+    return Error{"read password", 0, path, "more than one line"};
+  return *t;
 }
 
 Expected<std::string> create_token(const std::string& path) {

@@ -13,6 +13,9 @@ namespace tend::http {
 std::string random_hex(size_t bytes);
 // Reads a token file (surrounding whitespace ignored); an empty file is an error.
 Expected<std::string> read_token(const std::string& path);
+// Reads a password file the same way, but only its line end is dropped (a password may begin
+// or end with a space); an empty password is an error.
+Expected<std::string> read_secret(const std::string& path);
 // Creates `path` with a fresh 32-byte token (O_EXCL, 0600, fsync'ed) and returns it.
 Expected<std::string> create_token(const std::string& path);
 // Compares in time independent of where the strings differ.

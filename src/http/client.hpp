@@ -1,11 +1,13 @@
 // An HTTP/1.1 client on Asio coroutines, with a deadline on every step: connect, each request,
 // each wait for more of a stream. One connection, kept alive and re-opened when the server has
-// closed it. Command-line clients run it with run_blocking().
+// closed it. https:// URLs need a TLS context in the options: the server's certificate is
+// verified against it and must name the URL's host (DNS name or IP address). Command-line
+// clients run it with run_blocking().
 #pragma once
 
 #include <chrono>
 #include <functional>
-#include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,11 +17,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/fields.hpp>
 
 #include "http/address.hpp"
 #include "http/message.hpp"
+#include "http/tls.hpp"
 #include "tend/error.hpp"
 
 namespace tend::http {
@@ -28,8 +30,9 @@ using namespace std::chrono_literals;
 
 struct ClientOptions {
   std::string token;                                // sent as "Authorization: Bearer TOKEN"
-  std::chrono::milliseconds connect_timeout = 5s;   // resolving and connecting
+  std::chrono::milliseconds connect_timeout = 5s;   // resolving, connecting, the TLS handshake
   std::chrono::milliseconds request_timeout = 60s;  // one whole request() exchange
+  TlsContext tls;                                   // for https:// (make_client_tls)
 };
 
 struct ClientResponse {
@@ -44,6 +47,9 @@ struct ClientResponse {
 class Client {
  public:
   Client(boost::asio::any_io_executor ex, Url url, ClientOptions opts);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
 
   // One request and its whole response (Error: the server could not be reached or answered
   // nothing in time; any HTTP status is a response).
@@ -78,12 +84,19 @@ class Client {
   // Closes the connection: a request or stream in progress ends at once with an error (for a
   // caller whose own client went away).
   void close();
+  // The Authorization header of the next requests, sent as is (etcd's auth token has no
+  // scheme); "" = the options' bearer token, if any.
+  void set_authorization(std::string value) { authorization_ = std::move(value); }
 
   const Url& url() const { return url_; }
 
  private:
+  struct Stream;  // one connection, TLS or not (client.cpp)
+
   boost::asio::awaitable<Expected<void>> connect(std::chrono::milliseconds limit);
+  boost::asio::awaitable<Expected<void>> handshake();
   Error failure(const char* stage, const boost::system::error_code& ec) const;
+  void expires_after(std::chrono::milliseconds d);
   boost::asio::awaitable<Expected<ClientResponse>> pump(Verb verb, std::string target,
                                                         std::string body, AsyncHead on_head,
                                                         AsyncData on_data,
@@ -95,7 +108,8 @@ class Client {
   boost::asio::any_io_executor ex_;
   Url url_;
   ClientOptions opts_;
-  std::optional<boost::beast::tcp_stream> conn_;
+  std::string authorization_;
+  std::unique_ptr<Stream> conn_;
   boost::beast::flat_buffer buf_;
 };
 
