@@ -1,5 +1,6 @@
 #include "etcd/client.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -25,7 +26,10 @@ Result<std::vector<http::Url>> parse_endpoints(std::string_view text) {
     auto part = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
     auto url = http::parse_url(part);
     if (!url) return Error{ErrorKind::invalid, "etcd endpoint: " + url.error().message()};
-    if (url->tls) return Error{ErrorKind::invalid, "etcd endpoint: https is not supported yet"};
+    if (!out.empty() && out.front().tls != url->tls)
+      return Error{ErrorKind::invalid,
+                   "etcd endpoints: http:// and https:// mixed (a bare HOST:PORT is http): every "
+                   "member of a cluster is reached the same way"};
     out.push_back(*url);
     if (comma == std::string_view::npos) break;
     start = comma + 1;
@@ -41,6 +45,9 @@ Error answer_error(unsigned status, std::string_view body, const std::string& wh
   if (j.is_object()) {
     if (j.contains("code") && j["code"].is_number_integer()) code = j["code"].get<int>();
     if (j.contains("message") && j["message"].is_string()) msg = j["message"];
+  } else if (status < 500 && !body.empty()) {
+    // A plain-text refusal (e.g. a client certificate with a CommonName): its first line.
+    msg = std::string(body.substr(0, std::min(body.find('\n'), size_t{200})));
   }
   auto kind = kind_of_answer(status, code);
   return Error{kind, where + ": " + msg + " (HTTP " + std::to_string(status) + ")"};
@@ -50,7 +57,8 @@ Client::Client(asio::any_io_executor ex, std::vector<http::Url> endpoints, Clien
     : ex_(std::move(ex)),
       urls_(std::move(endpoints)),
       opts_(opts),
-      pool_(std::make_unique<Pool>()) {
+      pool_(std::make_unique<Pool>()),
+      auth_done_(ex_, Clock::time_point::max()) {
   pool_->idle.resize(urls_.size());
 }
 
@@ -62,17 +70,26 @@ void Client::rotate_from(size_t failed) {
   ++counters_.rotations;
 }
 
+http::ClientOptions Client::connection_options(Millis request) const {
+  http::ClientOptions o;
+  o.connect_timeout = opts_.connect_timeout;
+  o.request_timeout = request;
+  o.tls = opts_.tls;
+  return o;
+}
+
 asio::awaitable<Result<json>> Client::post_to(size_t ep, const char* path, const std::string& body,
-                                              Millis limit) {
+                                              Millis limit, const std::string& token) {
   auto& idle = pool_->idle[ep];
   std::unique_ptr<http::Client> conn;
   if (!idle.empty()) {
     conn = std::move(idle.back());
     idle.pop_back();
   } else {
-    conn = std::make_unique<http::Client>(
-        ex_, urls_[ep], http::ClientOptions{{}, opts_.connect_timeout, opts_.attempt_timeout});
+    conn =
+        std::make_unique<http::Client>(ex_, urls_[ep], connection_options(opts_.attempt_timeout));
   }
+  conn->set_authorization(token);
   ++counters_.attempts;
   auto r = co_await conn->request_within(limit, http::Verb::post, path, body);
   if (idle.size() < Pool::kKeep) idle.push_back(std::move(conn));
@@ -84,10 +101,70 @@ asio::awaitable<Result<json>> Client::post_to(size_t ep, const char* path, const
   co_return j;
 }
 
+namespace {
+
+Millis left_until(Clock::time_point deadline) {
+  return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+}
+
+}  // namespace
+
 asio::awaitable<Result<json>> Client::call(const char* path, const json& body, Millis timeout) {
   if (timeout <= 0ms) timeout = opts_.call_timeout;
   const auto deadline = Clock::now() + timeout;
   const std::string text = body.dump();
+  for (int round = 0;; ++round) {
+    auto tok = co_await token(std::max(left_until(deadline), Millis(1)));
+    if (!tok) {
+      ++counters_.failed_calls;
+      co_return tok.error();
+    }
+    auto r = co_await rotating(path, text, deadline, *tok);
+    // An expired token: once more with a fresh one (decided on the gRPC code, error.cpp).
+    if (r || r.error().kind != ErrorKind::unauthenticated || tok->empty() || round > 0) co_return r;
+    forget_token(*tok);
+  }
+}
+
+asio::awaitable<Result<std::string>> Client::token(Millis timeout) {
+  if (!opts_.credentials) co_return std::string();
+  while (authenticating_) co_await auth_done_.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!token_.empty()) co_return token_;
+  authenticating_ = true;
+  auto r = co_await authenticate(timeout);
+  authenticating_ = false;
+  auth_done_.cancel();
+  if (!r) co_return r.error();
+  token_ = *r;
+  co_return token_;
+}
+
+void Client::forget_token(const std::string& token) {
+  if (token == token_) token_.clear();
+}
+
+asio::awaitable<Result<std::string>> Client::authenticate(Millis timeout) {
+  ++counters_.authenticate;
+  const Credentials& c = *opts_.credentials;
+  const std::string body = json{{"name", c.user}, {"password", c.password}}.dump();
+  std::string none;
+  auto r = co_await rotating("/v3/auth/authenticate", body, Clock::now() + timeout, none);
+  if (!r) {
+    Error e = r.error();
+    if (e.kind != ErrorKind::unavailable && e.kind != ErrorKind::timeout) e.kind = ErrorKind::auth;
+    e.message = "etcd: cannot authenticate as user \"" + c.user + "\": " + e.message;
+    co_return e;
+  }
+  if (!r->contains("token") || !(*r)["token"].is_string() ||
+      (*r)["token"].get<std::string>().empty())
+    co_return Error{ErrorKind::bad_response, "etcd authenticate: no token in the answer"};
+  co_return (*r)["token"].get<std::string>();
+}
+
+asio::awaitable<Result<json>> Client::rotating(const char* path, const std::string& text,
+                                               Clock::time_point deadline,
+                                               const std::string& token) {
+  const Millis timeout = std::max(left_until(deadline), Millis(1));
   Error last{ErrorKind::timeout, std::string("etcd ") + path + ": no endpoint tried"};
   size_t failures_in_a_row = 0;
   for (;;) {
@@ -96,7 +173,7 @@ asio::awaitable<Result<json>> Client::call(const char* path, const json& body, M
     size_t ep = preferred_;
     auto started = Clock::now();
     Millis limit = std::min(left, opts_.attempt_timeout);
-    auto r = co_await post_to(ep, path, text, limit);
+    auto r = co_await post_to(ep, path, text, limit, token);
     if (r || r.error().kind != ErrorKind::unavailable) {
       if (r)
         preferred_ = ep;
@@ -230,7 +307,8 @@ asio::awaitable<Result<Status>> Client::status_of(size_t ep, Millis timeout) {
   ++counters_.status;
   if (timeout <= 0ms) timeout = opts_.call_timeout;
   const std::string body = "{}";
-  auto r = co_await post_to(ep, "/v3/maintenance/status", body, timeout);
+  const std::string no_token;  // status needs none
+  auto r = co_await post_to(ep, "/v3/maintenance/status", body, timeout, no_token);
   co_return decoded<Status>(std::move(r), codec::decode_status, "status");
 }
 

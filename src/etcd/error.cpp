@@ -18,6 +18,8 @@ const char* to_string(ErrorKind k) {
       return "invalid";
     case ErrorKind::auth:
       return "auth";
+    case ErrorKind::unauthenticated:
+      return "unauthenticated";
     case ErrorKind::canceled:
       return "canceled";
     case ErrorKind::bad_response:
@@ -34,8 +36,9 @@ ErrorKind kind_of_answer(unsigned http_status, int grpc_code) {
     case 5:
       return ErrorKind::not_found;  // NOT_FOUND (lease)
     case 7:
+      return ErrorKind::auth;  // PERMISSION_DENIED
     case 16:
-      return ErrorKind::auth;  // PERMISSION_DENIED, UNAUTHENTICATED
+      return ErrorKind::unauthenticated;  // "invalid auth token": expired (measured on 3.4.23)
     case 9:
       return ErrorKind::precondition_failed;  // FAILED_PRECONDITION
     case 11:

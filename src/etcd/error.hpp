@@ -17,7 +17,8 @@ enum class ErrorKind {
   not_found,            // e.g. the lease does not exist (any more)
   precondition_failed,  // etcd refused the request as a whole (gRPC FAILED_PRECONDITION)
   invalid,              // etcd says the request is malformed (gRPC INVALID_ARGUMENT): a bug here
-  auth,                 // unauthenticated or permission denied
+  auth,                 // refused: permission denied, wrong user or password
+  unauthenticated,      // the auth token is missing, invalid or expired (gRPC UNAUTHENTICATED)
   canceled,             // a watch etcd canceled for another reason than compaction
   bad_response,         // the answer is not the JSON etcd sends
 };
