@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "etcd/client.hpp"
+#include "etcd/connect_flags.hpp"
 #include "tend/parse.hpp"
 
 namespace tend::server {
@@ -20,7 +20,10 @@ int usage_error(const std::string& msg) {
 std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
   CLI::App app{"tend server: the fleet's control plane (API and page over etcd)", "tend server"};
   std::string listen = o.listen.to_string(), etcd_wait = "10s", body_limit = "1MiB";
-  app.add_option("--etcd", o.etcd_text, "etcd client URLs, comma-separated")->required();
+  app.add_option("--etcd", o.etcd_flags.endpoints,
+                 "etcd client URLs, comma-separated: all http:// or all https://")
+      ->required();
+  etcd::add_connect_flags(app, o.etcd_flags);
   app.add_option("--etcd-prefix", o.prefix, "the fleet's keys in etcd start with this")
       ->capture_default_str();
   app.add_option("--listen", listen, "ADDR:PORT to listen on (port 0: any free port)")
@@ -40,9 +43,9 @@ std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
   } catch (const CLI::ParseError& e) {
     return usage_error(e.what());
   }
-  auto urls = etcd::parse_endpoints(o.etcd_text);
-  if (!urls) return usage_error("--etcd: " + urls.error().message);
-  o.etcd = *urls;
+  auto conn = etcd::connect_from_flags(o.etcd_flags);
+  if (!conn) return usage_error(conn.error().message);
+  o.etcd = std::move(*conn);
   if (o.prefix.empty() || o.prefix.front() != '/' || o.prefix.back() != '/')
     return usage_error("--etcd-prefix: expected a prefix that starts and ends with '/', got \"" +
                        o.prefix + "\"");

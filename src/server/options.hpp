@@ -7,14 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "etcd/connect_flags.hpp"
 #include "http/address.hpp"
 #include "http/server.hpp"
 
 namespace tend::server {
 
 struct ServerOptions {
-  std::vector<http::Url> etcd;  // the cluster's client URLs
-  std::string etcd_text;        // as given, for messages
+  etcd::ConnectFlags etcd_flags;  // as given (etcd_flags.endpoints: for messages)
+  etcd::Connection etcd;          // the endpoints, TLS and user made from them
   std::string prefix = "/tend/";
   http::HostPort listen{"127.0.0.1", 8700};
   std::string data;  // optional: where the server writes its address (DATA/address)

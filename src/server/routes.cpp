@@ -68,6 +68,9 @@ Response metrics(ServerContext& ctx) {
   one("tend_etcd_failed_calls_total", "counter", "etcd calls that failed.", e.failed_calls);
   one("tend_etcd_rotations_total", "counter", "Moves to the next etcd endpoint after a failure.",
       e.rotations);
+  one("tend_etcd_authentications_total", "counter",
+      "Auth tokens asked of etcd (--etcd-user: the first, then one per expired token).",
+      e.authenticate);
   if (ctx.server) out += http::render_http_metrics(ctx.server->stats());
   return http::text_response(Status::ok, std::move(out), "text/plain; version=0.0.4");
 }

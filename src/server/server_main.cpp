@@ -31,7 +31,8 @@ int fail(const std::string& msg) {
   return 125;
 }
 
-// Waits until some member answers with a leader, for at most `limit`: the error to print if none.
+// Waits until some member answers with a leader (and, with an etcd user, accepts its password),
+// for at most `limit`: the error to print if not. A refused password ends the wait at once.
 asio::awaitable<std::optional<std::string>> wait_for_etcd(etcd::Client& c,
                                                           std::chrono::milliseconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;
@@ -40,7 +41,13 @@ asio::awaitable<std::optional<std::string>> wait_for_etcd(etcd::Client& c,
   while (std::chrono::steady_clock::now() < until) {
     for (size_t i = 0; i < c.endpoints().size(); ++i) {
       auto st = co_await c.status_of(i, 1s);
-      if (st && st->leader != 0 && st->errors.empty()) co_return std::nullopt;
+      if (st && st->leader != 0 && st->errors.empty()) {
+        auto token = co_await c.token(2s);
+        if (token) co_return std::nullopt;
+        if (token.error().kind == etcd::ErrorKind::auth) co_return token.error().message;
+        why = token.error().message;
+        continue;
+      }
       why = st ? (st->errors.empty() ? "no leader" : st->errors.front()) : st.error().message;
     }
     pause.expires_after(200ms);
@@ -91,7 +98,7 @@ int server_main(int argc, char** argv) {
   if (!stop_fd) return fail(stop_fd.error().message());
 
   asio::io_context ioc(1);
-  etcd::Client etcd(ioc.get_executor(), o.etcd);
+  etcd::Client etcd(ioc.get_executor(), o.etcd.endpoints, o.etcd.options);
   std::optional<std::string> unreachable;
   asio::co_spawn(
       ioc,
@@ -102,8 +109,8 @@ int server_main(int argc, char** argv) {
   if (unreachable) {
     char within[32];
     std::snprintf(within, sizeof within, "%g s", o.start_wait.count() / 1000.0);
-    return fail("etcd at " + o.etcd_text + " did not answer within " + within + ": " +
-                *unreachable);
+    return fail("etcd at " + o.etcd_flags.endpoints + " (" + o.etcd.describe +
+                ") did not answer within " + within + ": " + *unreachable);
   }
 
   ServerContext ctx{etcd, fleet::Keys{o.prefix}, *token};
@@ -118,8 +125,9 @@ int server_main(int argc, char** argv) {
   std::string addr = http::HostPort{bound->address().to_string(), bound->port()}.to_string();
   if (!o.data.empty())
     if (auto r = write_address(o.data, addr); !r) return fail("--data: " + r.error().message());
-  std::printf("tend server: listening on http://%s/ (etcd %s, keys under %s)\n", addr.c_str(),
-              o.etcd_text.c_str(), o.prefix.c_str());
+  std::printf("tend server: listening on http://%s/ (etcd %s over %s, keys under %s)\n",
+              addr.c_str(), o.etcd_flags.endpoints.c_str(), o.etcd.describe.c_str(),
+              o.prefix.c_str());
   std::printf("tend server: API token in %s\n", o.token_file.c_str());
   std::fflush(stdout);
 

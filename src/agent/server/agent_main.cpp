@@ -17,9 +17,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "http/auth.hpp"
 #include "etcd/client.hpp"
 #include "http/address.hpp"
+#include "http/auth.hpp"
 #include "server/fleet_member.hpp"
 #include "server/options.hpp"
 #include "server/recovery.hpp"
@@ -179,7 +179,7 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
   sopts.retention = o.retention;
   sopts.job_env = passed_environment(own_environment(), o.pass_env);
   sopts.job_umask = job_umask;
-  if (!o.fleet.etcd.empty()) {
+  if (o.fleet.joins()) {
     auto id = fleet_id(o.data);
     if (!id) return id.error();
     p->fleet_id = *id;
@@ -244,10 +244,10 @@ Expected<std::unique_ptr<FleetMember>> join_fleet(asio::io_context& ioc, const A
   if (!*joined) return joined->error();
   std::string labels;
   for (const auto& [k, v] : o.fleet.labels) labels += " " + k + "=" + v;
-  std::printf("tend agent: in the fleet as %s%s%s on etcd %s (lease %llds, API at %s)\n",
+  std::printf("tend agent: in the fleet as %s%s%s on etcd %s over %s (lease %llds, API at %s)\n",
               o.fleet.name.c_str(), labels.empty() ? "" : ", labels", labels.c_str(),
-              o.fleet.etcd.c_str(), static_cast<long long>(o.fleet.ttl.count()),
-              cfg.address.c_str());
+              o.fleet.etcd.endpoints.c_str(), o.fleet.connection.describe.c_str(),
+              static_cast<long long>(o.fleet.ttl.count()), cfg.address.c_str());
   FleetMember* m = member.get();
   ctx.extra_metrics = [m] { return m->render_metrics(); };
   return member;
@@ -256,10 +256,10 @@ Expected<std::unique_ptr<FleetMember>> join_fleet(asio::io_context& ioc, const A
 int serve(const AgentOptions& o, Prepared& p) {
   asio::io_context ioc(1);
   DirWatch watch(ioc);
-  AgentContext ctx{*p.store,        *p.scheduler,
-                   p.metrics,       OutputContext{*p.store, watch, o.data + "/jobs"},
-                   p.token,         o.data + "/jobs",
-                   o.max_queued,    AdmissionPolicy{p.limits, o.users, own_user_name()}};
+  AgentContext ctx{*p.store,     *p.scheduler,
+                   p.metrics,    OutputContext{*p.store, watch, o.data + "/jobs"},
+                   p.token,      o.data + "/jobs",
+                   o.max_queued, AdmissionPolicy{p.limits, o.users, own_user_name()}};
   http::Server server(ioc, make_routes(ctx), o.http);
   ctx.server = &server;
   auto bound = server.listen(p.endpoints.front());
@@ -278,7 +278,7 @@ int serve(const AgentOptions& o, Prepared& p) {
   if (auto r = p.scheduler->start(); !r) return fail(r.error().message());
   std::string addr = http::HostPort{bound->address().to_string(), bound->port()}.to_string();
   std::unique_ptr<FleetMember> member;
-  if (!o.fleet.etcd.empty()) {
+  if (o.fleet.joins()) {
     auto joined = join_fleet(ioc, o, p, addr, ctx);
     if (!joined)
       return fail(joined.error().kind == ErrorKind::usage ? joined.error().detail

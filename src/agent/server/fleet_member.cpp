@@ -9,11 +9,11 @@
 
 #include "etcd/watch.hpp"
 #include "http/auth.hpp"
+#include "jobspec/job_request.hpp"
 #include "server/clock.hpp"
 #include "server/job_admission.hpp"
 #include "server/retention.hpp"
 #include "shim/files.hpp"
-#include "jobspec/job_request.hpp"
 #include "tend/time.hpp"
 
 namespace tend::agent {
@@ -78,9 +78,8 @@ FleetMember::FleetMember(asio::io_context& ioc, FleetMemberConfig cfg, Store& st
       queue_timer_(ioc),
       report_timer_(ioc),
       dirty_(cfg_.dirty) {
-  auto urls = etcd::parse_endpoints(cfg_.fleet.etcd);  // checked with the options
-  client_ =
-      std::make_unique<etcd::Client>(ioc.get_executor(), urls ? *urls : std::vector<http::Url>{});
+  const etcd::Connection& c = cfg_.fleet.connection;  // checked with the options
+  client_ = std::make_unique<etcd::Client>(ioc.get_executor(), c.endpoints, c.options);
 }
 
 FleetMember::~FleetMember() = default;
@@ -104,7 +103,9 @@ asio::awaitable<FleetMember::Registered> FleetMember::register_once(std::string&
   auto grant = co_await client_->lease_grant(cfg_.fleet.ttl.count(), 3s);
   if (!grant) {
     why = grant.error().message;
-    co_return Registered::unreachable;
+    // A refused user or password will not mend itself by waiting.
+    co_return grant.error().kind == etcd::ErrorKind::auth ? Registered::refused
+                                                          : Registered::unreachable;
   }
   const int64_t lease = grant->id;
   const std::string mkey = keys_.machine_key(cfg_.fleet.name);
@@ -155,11 +156,15 @@ asio::awaitable<Expected<void>> FleetMember::join() {
     auto r = co_await register_once(why);
     if (r == Registered::yes) co_return Expected<void>{};
     if (r == Registered::name_taken) co_return Error::usage(why);
+    if (r == Registered::refused)
+      co_return Error::with_detail(
+          "etcd", "etcd at " + cfg_.fleet.etcd.endpoints + " refused this agent: " + why);
     if (Clock::now() >= deadline) break;
     co_await pause(500ms);
   }
-  co_return Error::with_detail("etcd", "cannot register in the fleet: etcd at " + cfg_.fleet.etcd +
-                                           " did not answer in time: " + why);
+  co_return Error::with_detail(
+      "etcd", "cannot register in the fleet: etcd at " + cfg_.fleet.etcd.endpoints + " (" +
+                  cfg_.fleet.connection.describe + ")" + " did not answer in time: " + why);
 }
 
 asio::awaitable<void> FleetMember::membership() {
@@ -573,6 +578,9 @@ std::string FleetMember::render_metrics() const {
   line("tend_fleet_etcd_writes_total", "etcd writes of this agent (all kinds)", c.writes());
   line("tend_fleet_etcd_keepalives_total", "lease renewals sent", c.keepalive);
   line("tend_fleet_etcd_failed_calls_total", "etcd calls that failed", c.failed_calls);
+  line("tend_fleet_etcd_authentications_total",
+       "auth tokens asked of etcd (--etcd-user: the first, then one per expired token)",
+       c.authenticate);
   line("tend_fleet_run_writes_total", "etcd writes for runs (claims and run records)",
        figures_.run_writes);
   line("tend_fleet_claims_won_total", "runs this machine claimed", figures_.claims_won);

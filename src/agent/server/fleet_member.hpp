@@ -24,10 +24,10 @@
 #include "etcd/client.hpp"
 #include "etcd/lease_keeper.hpp"
 #include "fleet/protocol.hpp"
+#include "server/job_admission.hpp"
 #include "server/options.hpp"
 #include "server/scheduler.hpp"
 #include "server/store.hpp"
-#include "server/job_admission.hpp"
 
 namespace tend::agent {
 
@@ -57,7 +57,8 @@ class FleetMember {
   ~FleetMember();
 
   // Registers the machine, bounded (≤ ~12 s): an Error of kind usage when another live agent
-  // has the name, another kind when etcd could not be reached in time.
+  // has the name, another kind when etcd refused the etcd user (at once) or could not be
+  // reached in time.
   boost::asio::awaitable<Expected<void>> join();
   // Starts the loops (after a successful join); they end after stop().
   void start();
@@ -73,7 +74,7 @@ class FleetMember {
     std::string reported;  // the state last written to etcd
     bool lost = false;     // marked lost: reported as `lost` with its true figures
   };
-  enum class Registered { yes, name_taken, unreachable };
+  enum class Registered { yes, name_taken, refused, unreachable };
 
   boost::asio::awaitable<Registered> register_once(std::string& why);
   boost::asio::awaitable<void> membership();

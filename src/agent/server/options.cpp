@@ -78,8 +78,10 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
                "was moved aside), then serve");
   std::vector<std::string> labels;
   std::string ttl = "10s", lost_after;
-  app.add_option("--etcd", o.fleet.etcd,
-                 "join the fleet on this etcd: comma-separated endpoints http://HOST:PORT");
+  app.add_option("--etcd", o.fleet.etcd.endpoints,
+                 "join the fleet on this etcd: comma-separated endpoints, all http://HOST:PORT "
+                 "or all https://HOST:PORT");
+  etcd::add_connect_flags(app, o.fleet.etcd);
   app.add_option("--name", o.fleet.name, "this machine's name in the fleet (with --etcd)");
   app.add_option("--label", labels, "KEY=VALUE label of this machine (repeatable; with --etcd)");
   app.add_option("--ttl", ttl, "the machine's lease in etcd: unreachable this long after it stops")
@@ -158,25 +160,26 @@ std::optional<std::string> check_fleet_options(bool etcd_given,
                                                const std::string& ttl,
                                                const std::string& lost_after, FleetOptions& f) {
   if (!etcd_given) {
-    if (!f.name.empty() || !labels.empty() || !f.advertise.empty() || !lost_after.empty())
-      return "--name, --label, --advertise and --lost-after need --etcd (the fleet)";
+    if (!f.name.empty() || !labels.empty() || !f.advertise.empty() || !lost_after.empty() ||
+        etcd::any_connect_flag(f.etcd))
+      return "--name, --label, --advertise, --lost-after and the --etcd-… flags need --etcd (the "
+             "fleet)";
     return std::nullopt;
   }
-  auto urls = etcd::parse_endpoints(f.etcd);
-  if (!urls) return "--etcd: " + urls.error().message;
+  auto conn = etcd::connect_from_flags(f.etcd);
+  if (!conn) return conn.error().message;
+  f.connection = std::move(*conn);
   if (f.name.empty()) return "--etcd needs --name NAME (this machine's name in the fleet)";
   if (auto bad = fleet::check_segment("--name", f.name)) return bad->detail;
   for (const std::string& l : labels) {
     auto eq = l.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return "--label: expected KEY=VALUE, got \"" + l + "\"";
+    if (eq == std::string::npos || eq == 0) return "--label: expected KEY=VALUE, got \"" + l + "\"";
     std::string key = l.substr(0, eq);
     if (!f.labels.emplace(key, l.substr(eq + 1)).second)
       return "--label: \"" + key + "\" given twice";
   }
   auto t = parse_duration(ttl);
-  if (!t || t->count() % 1000 != 0 || *t < std::chrono::seconds(2) ||
-      *t > std::chrono::hours(1))
+  if (!t || t->count() % 1000 != 0 || *t < std::chrono::seconds(2) || *t > std::chrono::hours(1))
     return "--ttl: expected whole seconds from 2s to 1h, got \"" + ttl + "\"";
   f.ttl = std::chrono::duration_cast<std::chrono::seconds>(*t);
   if (!lost_after.empty()) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "etcd/connect_flags.hpp"
 #include "http/address.hpp"
 #include "http/server.hpp"
 #include "server/limit_policy.hpp"
@@ -17,9 +18,11 @@
 
 namespace tend::agent {
 
-// `tend agent --etcd …`: the machine joins a fleet (docs/fleet.md). `etcd` empty: not in one.
+// `tend agent --etcd …`: the machine joins a fleet (docs/fleet.md). No endpoints: not in one.
 struct FleetOptions {
-  std::string etcd;  // the endpoints as given, "http://h:p,http://h:p"
+  etcd::ConnectFlags etcd;      // as given: endpoints "http://h:p,http://h:p", TLS, user
+  etcd::Connection connection;  // made from them (check_fleet_options)
+  bool joins() const { return !etcd.endpoints.empty(); }
   std::string name;
   std::map<std::string, std::string> labels;
   std::chrono::seconds ttl{10};
