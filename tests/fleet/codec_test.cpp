@@ -71,20 +71,38 @@ TEST(EtcdCodec, ErrorAnswersAreClassifiedByCodeNotText) {
             ErrorKind::unavailable);
   EXPECT_EQ(answer_error(503, "<html>", "r").kind, ErrorKind::unavailable);
   EXPECT_EQ(answer_error(400, R"({"code":3})", "r").kind, ErrorKind::invalid);
-  EXPECT_EQ(answer_error(401, R"({"code":16})", "r").kind, ErrorKind::auth);
+  EXPECT_EQ(answer_error(401, R"({"code":16})", "r").kind, ErrorKind::unauthenticated);
+  EXPECT_EQ(answer_error(403, R"({"code":7})", "r").kind, ErrorKind::auth);
   EXPECT_EQ(answer_error(418, "teapot", "r").kind, ErrorKind::bad_response);
 }
 
-TEST(EtcdEndpoints, ParseAListAndRefuseTlsAndEmpties) {
+TEST(EtcdEndpoints, ParseAListAndRefuseMixedSchemesAndEmpties) {
   auto ok = parse_endpoints("http://127.0.0.1:2379,127.0.0.1:22379");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->size(), 2u);
   EXPECT_EQ((*ok)[1].where.port, 22379);
   EXPECT_FALSE(parse_endpoints("").ok());
   EXPECT_FALSE(parse_endpoints("http://a:1,").ok());
-  auto tls = parse_endpoints("https://127.0.0.1:2379");
-  ASSERT_FALSE(tls.ok());
-  EXPECT_EQ(tls.error().kind, ErrorKind::invalid);
+  auto tls = parse_endpoints("https://127.0.0.1:2379,https://[::1]:2380");
+  ASSERT_TRUE(tls.ok());
+  EXPECT_TRUE((*tls)[0].tls && (*tls)[1].tls);
+  for (const char* mixed :
+       {"https://127.0.0.1:2379,http://127.0.0.1:2380", "https://127.0.0.1:2379,127.0.0.1:2380"}) {
+    auto m = parse_endpoints(mixed);
+    ASSERT_FALSE(m.ok()) << mixed;
+    EXPECT_EQ(m.error().kind, ErrorKind::invalid);
+    EXPECT_NE(m.error().message.find("mixed"), std::string::npos) << m.error().message;
+  }
+}
+
+TEST(EtcdCodec, ANonJsonRefusalKeepsItsTextInTheMessage) {
+  // etcd 3.4's gateway refuses a client certificate with a CommonName in plain text.
+  auto e = answer_error(400,
+                        "CommonName of client sending a request against gateway will be "
+                        "ignored and not used as expected\n",
+                        "etcd /v3/kv/range");
+  EXPECT_EQ(e.kind, ErrorKind::bad_response);
+  EXPECT_NE(e.message.find("CommonName"), std::string::npos) << e.message;
 }
 
 }  // namespace

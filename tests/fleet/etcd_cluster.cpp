@@ -44,12 +44,12 @@ std::vector<int> free_ports(int n) {
 
 // Runs one etcd call on a private io_context against one member.
 template <class T, class Fn>
-etcd::Result<T> blocking(const std::string& endpoint, Fn fn) {
+etcd::Result<T> blocking(const std::string& endpoint, etcd::ClientOptions opts, Fn fn) {
   auto urls = etcd::parse_endpoints(endpoint);
   if (!urls) return urls.error();
   boost::asio::io_context ioc;
-  etcd::Client c(ioc.get_executor(), *urls,
-                 {.call_timeout = etcd::Millis(1000), .attempt_timeout = etcd::Millis(1000)});
+  opts.call_timeout = opts.attempt_timeout = etcd::Millis(1000);
+  etcd::Client c(ioc.get_executor(), *urls, opts);
   std::optional<etcd::Result<T>> out;
   boost::asio::co_spawn(
       ioc, [&]() -> boost::asio::awaitable<void> { out = co_await fn(c); },
@@ -74,10 +74,19 @@ std::string EtcdCluster::missing() {
   return "";
 }
 
-EtcdCluster::EtcdCluster(int members) {
+EtcdCluster::EtcdCluster(int members, EtcdClusterOptions opts) : opts_(std::move(opts)) {
   if (auto why = missing(); !why.empty()) {
     error_ = why;
     return;
+  }
+  if (opts_.tls) {
+    auto ctx =
+        http::make_client_tls({opts_.tls->ca, opts_.tls->client_cert, opts_.tls->client_key});
+    if (!ctx) {
+      error_ = "the cluster's TLS client context: " + ctx.error().message();
+      return;
+    }
+    client_options_.tls = *ctx;
   }
   char tmpl[] = "/dev/shm/tend-etcd-XXXXXX";
   if (!::mkdtemp(tmpl)) {
@@ -120,7 +129,7 @@ EtcdCluster::~EtcdCluster() {
 
 bool EtcdCluster::start(int i) {
   auto& m = members_[i];
-  std::string client = "http://127.0.0.1:" + std::to_string(m.client_port);
+  std::string client = endpoint(i);
   std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
   Command cmd({binary(),
                "--name",
@@ -151,6 +160,15 @@ bool EtcdCluster::start(int i) {
                "zap",
                "--log-outputs",
                "stderr"});
+  if (opts_.tls)
+    cmd.arg("--cert-file")
+        .arg(opts_.tls->server_cert)
+        .arg("--key-file")
+        .arg(opts_.tls->server_key)
+        .arg("--trusted-ca-file")
+        .arg(opts_.tls->ca)
+        .arg("--client-cert-auth");
+  for (const auto& f : opts_.extra_flags) cmd.arg(f);
   cmd.stdin_(Stdio::null())
       .stdout_(Stdio::file(dir_ + "/" + m.name + ".log", true))
       .stderr_(Stdio::file(dir_ + "/" + m.name + ".log", true))
@@ -166,7 +184,8 @@ bool EtcdCluster::start(int i) {
 }
 
 std::string EtcdCluster::endpoint(int i) const {
-  return "http://127.0.0.1:" + std::to_string(members_.at(i).client_port);
+  return (opts_.tls ? "https://127.0.0.1:" : "http://127.0.0.1:") +
+         std::to_string(members_.at(i).client_port);
 }
 
 std::string EtcdCluster::endpoints() const {
@@ -229,7 +248,8 @@ int EtcdCluster::alive() const {
 bool EtcdCluster::wait_healthy(int i, Millis limit) const {
   auto deadline = Clock::now() + limit;
   while (Clock::now() < deadline) {
-    auto s = blocking<etcd::Status>(endpoint(i), [](etcd::Client& c) { return c.status_of(0); });
+    auto s = blocking<etcd::Status>(endpoint(i), client_options_,
+                                    [](etcd::Client& c) { return c.status_of(0); });
     if (s && s->leader != 0 && s->errors.empty()) return true;
     std::this_thread::sleep_for(Millis(100));
   }
@@ -241,7 +261,8 @@ std::optional<int> EtcdCluster::leader() const {
   std::optional<uint64_t> leader;
   for (int i = 0; i < size(); ++i) {
     if (!members_[i].up) continue;
-    auto s = blocking<etcd::Status>(endpoint(i), [](etcd::Client& c) { return c.status_of(0); });
+    auto s = blocking<etcd::Status>(endpoint(i), client_options_,
+                                    [](etcd::Client& c) { return c.status_of(0); });
     if (!s) continue;
     index_of[s->header.member_id] = i;
     if (s->leader == 0 || (leader && *leader != s->leader)) return std::nullopt;

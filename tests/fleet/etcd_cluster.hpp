@@ -11,9 +11,22 @@
 #include <string>
 #include <vector>
 
+#include "etcd/client.hpp"
 #include "tend/child.hpp"
 
 namespace tend::test {
+
+// A cluster whose clients speak TLS (client URLs https://, peers plain): etcd's --cert-file,
+// --key-file, --trusted-ca-file and --client-cert-auth.
+struct EtcdTls {
+  std::string ca, server_cert, server_key;
+  std::string client_cert, client_key;  // what the cluster's own checks present
+};
+
+struct EtcdClusterOptions {
+  std::optional<EtcdTls> tls;
+  std::vector<std::string> extra_flags;  // more etcd flags, e.g. {"--auth-token-ttl", "2"}
+};
 
 class EtcdCluster {
  public:
@@ -28,7 +41,7 @@ class EtcdCluster {
 
   // Starts `members` members and waits (≤ 30 s) until every one answers and sees a leader.
   // ok() says whether that worked; error() why not.
-  explicit EtcdCluster(int members = 3);
+  explicit EtcdCluster(int members = 3, EtcdClusterOptions opts = {});
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
@@ -37,7 +50,10 @@ class EtcdCluster {
   const std::string& error() const { return error_; }
 
   int size() const { return static_cast<int>(members_.size()); }
-  // "http://127.0.0.1:P" of member i, and all of them comma-separated (member 0 first).
+  // How a client reaches this cluster (its TLS context when it has TLS; no etcd user).
+  const etcd::ClientOptions& client_options() const { return client_options_; }
+  // "http://127.0.0.1:P" (https with TLS) of member i, and all of them comma-separated (member 0
+  // first).
   std::string endpoint(int i) const;
   std::string endpoints() const;
   // The same list starting at member `first` (a client's preferred endpoint is its first).
@@ -68,6 +84,8 @@ class EtcdCluster {
   };
   bool start(int i);
 
+  EtcdClusterOptions opts_;
+  etcd::ClientOptions client_options_;
   std::string dir_;
   std::string initial_cluster_;
   std::vector<Member> members_;

@@ -149,13 +149,14 @@ class FleetServer {
 // Synchronous etcd access for the tests' own checks (a private io_context per call).
 class EtcdView {
  public:
-  explicit EtcdView(std::string endpoints) : endpoints_(std::move(endpoints)) {}
+  explicit EtcdView(std::string endpoints, etcd::ClientOptions opts = {})
+      : endpoints_(std::move(endpoints)), opts_(std::move(opts)) {}
 
   template <class T, class Fn>
   T with_client(Fn fn) const {
     return http::run_blocking<T>([&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<T> {
       auto urls = etcd::parse_endpoints(endpoints_);
-      etcd::Client c(ex, *urls);
+      etcd::Client c(ex, *urls, opts_);
       co_return co_await fn(c);
     });
   }
@@ -205,9 +206,18 @@ class EtcdView {
       co_return r.ok();
     });
   }
+  // One raw POST (etcd's gateway path and JSON body): whether etcd answered 200.
+  bool post(const char* path, const json& body) const {
+    return with_client<bool>([&](etcd::Client& c) -> boost::asio::awaitable<bool> {
+      auto r = co_await c.call(path, body, 5s);
+      if (!r) ADD_FAILURE() << path << ": " << r.error().message;
+      co_return r.ok();
+    });
+  }
 
  private:
   std::string endpoints_;
+  etcd::ClientOptions opts_;
 };
 
 }  // namespace tend::test
