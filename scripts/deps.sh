@@ -9,7 +9,7 @@ pkgs=(g++ cmake ninja-build pkg-config ccache libboost1.81-dev zlib1g-dev libssl
 if [[ "${TEND_TEST_EXTRAS:-0}" == 1 ]]; then
   # python3-psutil, python3-prctl: tini's own tests (tests/compat) import them.
   pkgs+=(tini dumb-init catatonit hyperfine zsh debootstrap man-db python3-psutil python3-prctl
-         etcd-server etcd-client)  # the fleet tests: a real etcd cluster
+         etcd-server etcd-client openssl)  # the fleet tests: a real etcd cluster; TLS certificates
 fi
 missing=()
 for p in "${pkgs[@]}"; do

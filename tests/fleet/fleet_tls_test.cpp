@@ -197,6 +197,26 @@ TEST_F(FleetTlsTest, AWrongCaIsAClearErrorWithinABoundNotAHang) {
   EXPECT_TRUE(contains(server.log(), "certificate is not trusted")) << server.log();
 }
 
+// The certificate names 127.0.0.1 only: reached as "localhost" (the same address), the right CA
+// is not enough.
+TEST_F(FleetTlsTest, TheServersNameIsVerifiedNotOnlyItsCa) {
+  std::string ip_url = cluster->endpoint(0);
+  std::string name_url = "https://localhost" + ip_url.substr(ip_url.rfind(':'));
+  // "" when the member answered, else why not.
+  auto refusal = [&](const std::string& url) {
+    return http::run_blocking<std::string>(
+        [&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<std::string> {
+          auto urls = etcd::parse_endpoints(url);
+          etcd::Client c(ex, *urls, cluster->client_options());
+          auto st = co_await c.status_of(0, 5s);
+          co_return st ? std::string() : st.error().message;
+        });
+  };
+  EXPECT_EQ(refusal(ip_url), "");
+  std::string why = refusal(name_url);
+  EXPECT_TRUE(contains(why, "hostname mismatch")) << why;
+}
+
 TEST_F(FleetTlsTest, WithoutAClientCertificateEtcdRefusesTheAgent) {
   int i = agents->add({"a", "127.0.0.11", {}, {"--etcd-cacert", certs->ca}});
   auto code = agents->run_to_exit(i, 60s);
