@@ -122,6 +122,9 @@ class CgroupScope final : public Scope {
         if (key == "system_usec") u.system = std::chrono::microseconds(value) - base_system_;
       }
     }
+    // A reused cgroup has no memory controller (the pool takes none with one), and its peak
+    // would span jobs anyway.
+    if (from_pool_) return u;
     if (auto text = sys::read_file(path_ + "/memory.peak")) {
       u.peak_memory_bytes = std::strtoull(text->c_str(), nullptr, 10);
     }
@@ -156,6 +159,7 @@ class CgroupScope final : public Scope {
     s->make_reusable(c.parent);
     s->base_user_ = c.user;
     s->base_system_ = c.system;
+    s->from_pool_ = true;
     return s;
   }
 
@@ -209,6 +213,7 @@ class CgroupScope final : public Scope {
   bool reusable_ = false;  // made by make_cgroup_scope without a name: may go to the pool
   std::string parent_;
   std::chrono::microseconds base_user_{0}, base_system_{0};  // cpu.stat when taken from the pool
+  bool from_pool_ = false;
 };
 
 // Opens what a CgroupScope holds of the cgroup directory `path`, which is `relative` below the
