@@ -180,9 +180,10 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     await page.getByLabel('API token', {exact: true}).fill(token);
     await page.getByRole('button', {name: 'Save token'}).click();
     await page.getByRole('heading', {name: 'Jobs', exact: true}).waitFor();
-    assert.equal(await page.evaluate(() => localStorage.getItem('tend.token')), token);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tend.token')), token);
+    assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing kept beyond the tab');
 
-    // A reload uses the stored token: no prompt.
+    // A reload (the same tab) uses the stored token: no prompt.
     await page.reload();
     await page.getByRole('heading', {name: 'Jobs', exact: true}).waitFor();
     assert.equal(await page.locator('#token-panel').isHidden(), true);
@@ -514,7 +515,7 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     try {
       phone.on('pageerror', (err) => pageErrors.push(err.message));
       await phone.goto(`${base}/`);
-      await phone.evaluate((t) => localStorage.setItem('tend.token', t), token);
+      await phone.evaluate((t) => sessionStorage.setItem('tend.token', t), token);
       await phone.goto(`${base}/#/?label=suite%3Dui`);
       await phone.locator(`#jobs-body tr[data-id="${firstJobId}"]`).waitFor();
       const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - innerWidth);
