@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -199,6 +200,12 @@ bool receive(int sock, Message& m, int& fd) {
   (void)::prctl(PR_SET_NAME, "tend-guard", 0, 0, 0);
   const int keep[] = {sock};
   (void)sys::close_except(keep, 1);
+  // It holds one fd per running job of the supervisor (which holds several per job itself).
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
   Table jobs;
   Message m{};
   int fd = -1;
