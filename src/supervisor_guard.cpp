@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -32,6 +33,7 @@ struct Message {
   uint64_t id;
 };
 static_assert(sizeof(Message) == 16);
+constexpr int kRecordsPerNudge = 32;
 
 // ---- The guard process. Async-signal-safe calls only: it is a fork of a process that may have
 // threads, so it never allocates. Every signal stays blocked (the supervisor blocked them around
@@ -163,8 +165,11 @@ void remove_cgroups(Entry* jobs, size_t n) {
   }
 }
 
-// Reads one record (and the fd that came with it, else -1). False at EOF or on an error.
-bool receive(int sock, Message& m, int& fd) {
+enum class Got { record, none, end };
+
+// Reads one record (and the fd that came with it, else -1): `none` if there is none yet, `end`
+// at EOF or on an error.
+Got receive(int sock, Message& m, int& fd) {
   fd = -1;
   char* into = reinterpret_cast<char*>(&m);
   size_t got = 0;
@@ -178,11 +183,13 @@ bool receive(int sock, Message& m, int& fd) {
     h.msg_iovlen = 1;
     h.msg_control = control;
     h.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(sock, &h, MSG_CMSG_CLOEXEC);
+    // Records are written whole: once one has begun, the rest is waited for.
+    ssize_t n = ::recvmsg(sock, &h, MSG_CMSG_CLOEXEC | (got == 0 ? MSG_DONTWAIT : 0));
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN && got == 0) return Got::none;
     if (n <= 0) {
       if (fd >= 0) ::close(fd);
-      return false;
+      return Got::end;
     }
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c))
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
@@ -190,16 +197,44 @@ bool receive(int sock, Message& m, int& fd) {
         std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
     got += static_cast<size_t>(n);
   }
-  return true;
+  return Got::record;
 }
 
-// The guard's whole life.
-[[noreturn]] void guard_main(int sock) {
+void handle(Table& jobs, const Message& m, int fd) {
+  Entry* e = jobs.find(m.id);
+  switch (m.kind) {
+    case Message::arm:
+      // A job registered twice (sent again to a restarted guard) keeps its first entry. Out of
+      // memory, the job is not guarded: the supervisor is alive and still ends it itself.
+      if (!e && jobs.add({m.id, fd, 0})) return;
+      break;
+    case Message::main_pid:
+      if (e) e->main = m.pid;
+      break;
+    case Message::disarm:
+      if (!e) break;
+      if (e->cgroup_fd >= 0) ::close(e->cgroup_fd);
+      jobs.remove(e);
+      break;
+    case Message::abandon:
+      if (!e) break;
+      kill_job(*e);
+      remove_cgroups(e, 1);
+      jobs.remove(e);
+      break;
+  }
+  if (fd >= 0) ::close(fd);  // not kept
+}
+
+// The guard's whole life. It sleeps until the supervisor is gone (its ends of both sockets
+// closed) or nudges it to read what has queued up: records alone do not wake it (poll asks
+// `records` for POLLRDHUP only), so a job costs it no wake-up of its own.
+[[noreturn]] void guard_main(int records, int nudges) {
   (void)::setsid();  // a kill of the supervisor's process group must not take the guard too
   // Its command line is the supervisor's (a fork): the name tells them apart in ps and /proc.
   (void)::prctl(PR_SET_NAME, "tend-guard", 0, 0, 0);
-  const int keep[] = {sock};
-  (void)sys::close_except(keep, 1);
+  const int keep[] = {records, nudges};
+  (void)sys::close_except(keep, 2);
   // It holds one fd per running job of the supervisor (which holds several per job itself).
   struct rlimit files {};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
@@ -207,34 +242,29 @@ bool receive(int sock, Message& m, int& fd) {
     (void)::setrlimit(RLIMIT_NOFILE, &files);
   }
   Table jobs;
-  Message m{};
-  int fd = -1;
-  while (receive(sock, m, fd)) {
-    Entry* e = jobs.find(m.id);
-    switch (m.kind) {
-      case Message::arm:
-        // A job registered twice (sent again to a restarted guard) keeps its first entry. Out of
-        // memory, the job is not guarded: the supervisor is alive and still ends it itself.
-        if (e || !jobs.add({m.id, fd, 0})) {
-          if (fd >= 0) ::close(fd);
-        }
-        continue;
-      case Message::main_pid:
-        if (e) e->main = m.pid;
-        break;
-      case Message::disarm:
-        if (!e) break;
-        if (e->cgroup_fd >= 0) ::close(e->cgroup_fd);
-        jobs.remove(e);
-        break;
-      case Message::abandon:
-        if (!e) break;
-        kill_job(*e);
-        remove_cgroups(e, 1);
-        jobs.remove(e);
-        break;
+  for (bool over = false; !over;) {
+    struct pollfd p[2] = {{records, POLLRDHUP, 0}, {nudges, POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno != EINTR) pause_ms(10);
+      continue;
     }
-    if (fd >= 0) ::close(fd);  // only `arm` carries one
+    over = (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0 ||
+           (p[1].revents & (POLLHUP | POLLERR)) != 0;
+    char sink[64];
+    while (::recv(nudges, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    }
+    // Everything written so far, also what a dead supervisor wrote last.
+    for (;;) {
+      Message m{};
+      int fd = -1;
+      Got got = receive(records, m, fd);
+      if (got == Got::none) break;
+      if (got == Got::end) {
+        over = true;
+        break;
+      }
+      handle(jobs, m, fd);
+    }
   }
   // EOF (or an error): the supervisor is gone without ending these jobs.
   for (size_t i = 0; i < jobs.size(); ++i) kill_job(jobs.begin()[i]);
@@ -307,18 +337,31 @@ class Link {
   Expected<void> deliver(const Message& m, int fd) {
     if (owner_ != ::getpid()) forget_parents_guard();
     if (sock_) {
-      if (send(m, fd)) return {};
+      if (send(m, fd)) return queued(m);
       if (errno != EPIPE && errno != ECONNRESET) return Error::from_errno("write to guard");
       reap();
     }
     if (auto r = start(); !r) return r;
     if (!send(m, fd)) return Error::from_errno("write to guard");
+    return queued(m);
+  }
+
+  // Records do not wake the guard: it is nudged to read them every kRecordsPerNudge records
+  // (which bounds the fds in flight and the socket's queue), and at once for an abandoned job.
+  Expected<void> queued(const Message& m) {
+    if (++unread_ < kRecordsPerNudge && m.kind != Message::abandon) return {};
+    unread_ = 0;
+    ssize_t n;
+    do n = ::send(nudge_.get(), "n", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    // EAGAIN: nudges are queued already. A dead guard is found by the next record.
     return {};
   }
 
   // In a forked child of the supervisor: that guard and those jobs are the parent's.
   void forget_parents_guard() {
     sock_.reset();  // our copies: closing them leaves the parent's guard alone
+    nudge_.reset();
     pidfd_.reset();
     live_.clear();
     pid_ = -1;
@@ -327,6 +370,7 @@ class Link {
 
   void reap() {
     sock_.reset();
+    nudge_.reset();
     siginfo_t si{};
     int r;
     do
@@ -343,10 +387,13 @@ class Link {
   }
 
   Expected<void> start() {
-    int sv[2];
+    int sv[2], nv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
       return Error::from_errno("socketpair");
     UniqueFd ours(sv[0]), theirs(sv[1]);
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv) != 0)
+      return Error::from_errno("socketpair");
+    UniqueFd our_nudge(nv[0]), their_nudge(nv[1]);
     // No handler of ours may run in the guard; it keeps this mask for its whole life.
     sigset_t all, old;
     sigfillset(&all);
@@ -358,21 +405,26 @@ class Link {
       // Claimed before the Reaper can see it exit: only we reap it.
       std::lock_guard lock(claims_mutex());
       pid = sys::fork_pidfd(&pidfd);
-      if (pid == 0) guard_main(theirs.get());
+      if (pid == 0) guard_main(theirs.get(), their_nudge.get());
       if (pid < 0) fork_errno = errno;
       if (pid > 0) claim_locked(pid);
     }
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) return Error::of_errno(fork_errno, "fork guard");
     sock_ = std::move(ours);
+    nudge_ = std::move(our_nudge);
+    unread_ = 0;
     pidfd_.reset(pidfd);
     pid_ = pid;
     owner_ = ::getpid();
     // Jobs registered with a guard that died are registered with this one.
     for (const auto& [id, r] : live_) {
-      if (!send({Message::arm, 0, id}, r.cgroup_fd)) return Error::from_errno("write to guard");
-      if (r.main > 0 && !send({Message::main_pid, r.main, id}, -1))
-        return Error::from_errno("write to guard");
+      Message arm{Message::arm, 0, id}, main{Message::main_pid, r.main, id};
+      if (!send(arm, r.cgroup_fd)) return Error::from_errno("write to guard");
+      (void)queued(arm);
+      if (r.main <= 0) continue;
+      if (!send(main, -1)) return Error::from_errno("write to guard");
+      (void)queued(main);
     }
     return {};
   }
@@ -380,7 +432,8 @@ class Link {
   std::mutex mutex_;
   pid_t owner_ = -1;  // the process that started the guard
   pid_t pid_ = -1;
-  UniqueFd pidfd_, sock_;
+  UniqueFd pidfd_, sock_, nudge_;
+  int unread_ = 0;  // records written since the last nudge
   uint64_t next_id_ = 1;
   std::map<uint64_t, Registered> live_;
 };

@@ -1,6 +1,7 @@
 // The guard (src/supervisor_guard.hpp): one per supervisor process, shared by its jobs. A
 // supervisor killed with SIGKILL takes every job it had with it, also after its guard was killed
 // and replaced; a Job abandoned by its supervisor is killed and its cgroup removed.
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 
 #include <sstream>
 
+#include "supervisor_guard.hpp"
 #include "tend/child.hpp"
 #include "tend/job.hpp"
 #include "test_support.hpp"
@@ -128,6 +130,11 @@ TEST_P(GuardLevels, AKilledGuardIsReplacedAndTheRunningJobsMoveToTheNewOne) {
   kill_supervisor_and_check({"3", "2"}, 3);
 }
 
+TEST_P(GuardLevels, ManyJobsAreAllTakenOverByTheGuard) {
+  // More jobs than records between two nudges of the guard (supervisor_guard.cpp).
+  kill_supervisor_and_check({"40"}, 40);
+}
+
 INSTANTIATE_TEST_SUITE_P(Levels, GuardLevels,
                          ::testing::Values(ScopeLevel::cgroup, ScopeLevel::session),
                          [](const auto& info) { return std::string(to_string(info.param)); });
@@ -152,6 +159,31 @@ TEST(Guard, AnAbandonedJobIsKilledAndItsCgroupRemoved) {
   EXPECT_NE((*next)->scope()->cgroup_path(), cgroup);
   ASSERT_TRUE(loop->run_until([&] { return (*next)->done(); }));
   EXPECT_EQ((*next)->result().exit_code(), 0) << (*next)->result().describe();
+}
+
+TEST(Guard, AThousandJobsInARowNeverWaitForTheGuard) {
+  // Every job writes to the guard; were it never made to read, the socket would fill after a few
+  // hundred records and the next job would block. Generous bound: about 1 ms per job here.
+  TEND_REQUIRE(test::cgroup_available(), "a writable cgroup v2: " << probe_cgroup().why_not);
+  auto loop = Loop::create();
+  ASSERT_TRUE(loop);
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 1000; ++i) {
+    auto job = Job::start(*loop, Command({"true"}), {});
+    ASSERT_TRUE(job) << job.error().message();
+    ASSERT_TRUE(loop->run_until([&] { return (*job)->done(); }));
+    ASSERT_EQ((*job)->result().exit_code(), 0);
+  }
+  EXPECT_LT(Clock::now() - t0, 60s);
+  // The guard keeps up: it holds the cgroup fds of at most the jobs of one unread batch.
+  const pid_t guard = detail::guard_process_pid();
+  ASSERT_GT(guard, 0);
+  size_t fds = 0;
+  if (DIR* d = ::opendir(("/proc/" + std::to_string(guard) + "/fd").c_str())) {
+    while (auto* e = ::readdir(d)) fds += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  EXPECT_LE(fds, 2u + 32u);
 }
 
 }  // namespace
