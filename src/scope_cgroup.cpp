@@ -113,7 +113,7 @@ class CgroupScope final : public Scope {
 
   Usage usage() const override {
     Usage u;
-    if (auto text = sys::read_file(path_ + "/cpu.stat")) {
+    if (auto text = read_here("cpu.stat")) {
       std::istringstream in(*text);
       std::string key;
       long long value;
@@ -125,7 +125,7 @@ class CgroupScope final : public Scope {
     // A reused cgroup has no memory controller (the pool takes none with one), and its peak
     // would span jobs anyway.
     if (from_pool_) return u;
-    if (auto text = sys::read_file(path_ + "/memory.peak")) {
+    if (auto text = read_here("memory.peak")) {
       u.peak_memory_bytes = std::strtoull(text->c_str(), nullptr, 10);
     }
     return u;
@@ -164,16 +164,22 @@ class CgroupScope final : public Scope {
   }
 
  private:
+  // A file of the cgroup: opened below the directory fd (no walk of the whole path each time).
+  std::optional<std::string> read_here(const char* name) const {
+    if (!dir_) {
+      auto text = sys::read_file(path_ + "/" + name);
+      return text ? std::optional(std::move(*text)) : std::nullopt;
+    }
+    auto fd = sys::open_at(dir_.get(), name, O_RDONLY);
+    if (!fd) return std::nullopt;
+    auto text = sys::read_fd(fd->get());
+    return text ? std::optional(std::move(*text)) : std::nullopt;
+  }
+
   // Hands the emptied cgroup to the pool (scope_pool.hpp) if it is provably empty and limit-free.
   bool give_back() {
-    auto read = [&](const char* name) -> std::optional<std::string> {
-      auto fd = sys::open_at(dir_.get(), name, O_RDONLY);
-      if (!fd) return std::nullopt;
-      auto text = sys::read_fd(fd->get());
-      return text ? std::optional(*text) : std::nullopt;
-    };
-    auto controllers = read("cgroup.controllers");
-    auto stat = read("cgroup.stat");
+    auto controllers = read_here("cgroup.controllers");
+    auto stat = read_here("cgroup.stat");
     auto events = sys::read_fd(events_.get());
     // Linux 6.18 was seen to SIGKILL every process later cloned into a cgroup that had a
     // cgroup.kill (CLONE_INTO_CGROUP and cgroup.kill's sequence count disagree): never reuse one.
