@@ -63,6 +63,21 @@
     return typeof job.duration_ms === 'number' ? job.duration_ms : null;
   }
 
+  // A job's limits as the agent applied them (its defaults included) and how: "64 MiB memory,
+  // 100 processes, 1.5 CPUs (cgroup1)".
+  function formatLimits(limits, level) {
+    if (!limits || typeof limits !== 'object') return '';
+    const parts = [
+      typeof limits.memory === 'number' && `${formatBytes(limits.memory)} memory`,
+      typeof limits.memory_high === 'number' && `slowed above ${formatBytes(limits.memory_high)}`,
+      typeof limits.swap === 'number' && `${formatBytes(limits.swap)} swap`,
+      typeof limits.pids === 'number' && `${limits.pids} process${limits.pids === 1 ? '' : 'es'}`,
+      typeof limits.cpu === 'number' && `${limits.cpu} CPU${limits.cpu === 1 ? '' : 's'}`,
+    ].filter(Boolean);
+    if (!parts.length) return '';
+    return `${parts.join(', ')}${level && level !== 'none' ? ` (${level})` : ''}`;
+  }
+
   // The same with the agent's own words when it has them (e.g. execve's error for /bin/nope).
   function formatExitLong(job) {
     const short = formatExit(job);
@@ -652,15 +667,19 @@
     {key: 'started', term: 'Started', value: (j) => j.started_at && formatTime(j.started_at), title: (j) => j.started_at},
     {key: 'finished', term: 'Finished', value: (j) => j.finished_at && formatTime(j.finished_at), title: (j) => j.finished_at},
     {key: 'duration', term: 'Duration', value: (j) => (j.started_at ? formatDuration(jobDuration(j)) : '')},
+    {key: 'limits', term: 'Limits', value: (j) => formatLimits(j.limits, j.limits_level)},
     {key: 'cpu', term: 'CPU',
      value: (j) => (typeof j.cpu_user_ms === 'number' || typeof j.cpu_system_ms === 'number'
        ? `${formatDuration(j.cpu_user_ms ?? 0)} user, ${formatDuration(j.cpu_system_ms ?? 0)} system` : '')},
+    {key: 'cpu_throttled', term: 'CPU held back',
+     value: (j) => (typeof j.cpu_throttled_ms === 'number' && j.cpu_throttled_ms > 0 ? `${formatDuration(j.cpu_throttled_ms)} (at the CPU limit)` : '')},
     {key: 'peak_memory', term: 'Peak memory',
      value: (j) => (typeof j.peak_memory_bytes === 'number' && j.peak_memory_bytes > 0 ? formatBytes(j.peak_memory_bytes) : '')},
-    // From the limits work (branch agent-limits): shown when the agent reports them.
     {key: 'oom', term: 'Out of memory',
      value: (j) => (j.oom_killed ? `${j.reason || ''} (${j.oom_kills} killed by the OOM killer)`.trim() : '')},
     {key: 'peak_processes', term: 'Peak processes', value: (j) => (typeof j.peak_processes === 'number' ? String(j.peak_processes) : '')},
+    {key: 'pids_refused', term: 'Forks refused',
+     value: (j) => (typeof j.pids_refused === 'number' && j.pids_refused > 0 ? `${j.pids_refused} (at the process limit)` : '')},
     {key: 'now', term: 'Now',
      value: (j) => (j.state === 'running' && j.now && typeof j.now === 'object' ? [
        typeof j.now.memory_bytes === 'number' && `${formatBytes(j.now.memory_bytes)} memory`,
