@@ -5,7 +5,8 @@
 // with a guard: a tiny forked process outside the jobs' scopes, in a session of its own (a kill of
 // the supervisor's process group does not reach it), holding only its end of a socket whose other
 // end only the supervisor holds, and the cgroup directory of each job it guards (passed over the
-// socket). It sleeps in one blocking read.
+// socket). It sleeps in poll() until the supervisor's end closes; the supervisor's records do not
+// wake it, a nudge every 32 records (or for an abandoned job) makes it read them.
 //   * The supervisor ends a job normally: it writes "disarm"; the guard drops that job.
 //   * The supervisor abandons a job (a Job destroyed before it is done): it writes "abandon"; the
 //     guard kills that job's scope.
@@ -19,7 +20,8 @@
 // The bound: the job is killed as soon as the guard is scheduled after the supervisor's death
 // (milliseconds). At the session level only the job's own process group is reached.
 // Not bounded: a SIGKILL of the guard itself and of the supervisor together (e.g. the OOM killer
-// taking both, or `kill -9 -1`). The cost per job is two or three small writes to the socket.
+// taking both, or `kill -9 -1`); a killed guard's jobs until the next job starts. The cost per job
+// is two 16-byte writes to the socket (three at the session level).
 #pragma once
 
 #include <sys/types.h>
