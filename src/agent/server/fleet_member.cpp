@@ -9,11 +9,12 @@
 
 #include "etcd/watch.hpp"
 #include "http/auth.hpp"
+#include "jobspec/job_request.hpp"
 #include "server/clock.hpp"
 #include "server/job_admission.hpp"
 #include "server/retention.hpp"
 #include "shim/files.hpp"
-#include "jobspec/job_request.hpp"
+#include "tend/parse.hpp"
 #include "tend/time.hpp"
 
 namespace tend::agent {
@@ -65,6 +66,13 @@ const etcd::KeyValue* first_kv(const etcd::RangeResult* r) {
   return r && !r->kvs.empty() ? &r->kvs.front() : nullptr;
 }
 
+// Why a run whose stored record says `lost` is: the marker's own words.
+std::string lost_reason(const etcd::KeyValue* stored) {
+  if (stored)
+    if (auto rec = fleet::run_from_json(stored->value); rec && rec->error) return *rec->error;
+  return "a server marked the run lost";
+}
+
 }  // namespace
 
 FleetMember::FleetMember(asio::io_context& ioc, FleetMemberConfig cfg, Store& store,
@@ -89,7 +97,9 @@ fleet::MachineRecord FleetMember::machine_record() const {
   return {cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, instance_};
 }
 fleet::SeenRecord FleetMember::seen_record() const {
-  return {cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, now_text()};
+  fleet::SeenRecord s{cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, now_text()};
+  s.ttl = cfg_.fleet.ttl.count();
+  return s;
 }
 
 asio::awaitable<void> FleetMember::pause(std::chrono::milliseconds d) {
@@ -187,9 +197,28 @@ asio::awaitable<void> FleetMember::membership() {
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(away).count()) + " s");
     if (cfg_.fleet.lost_after.count() > 0 && away >= cfg_.fleet.lost_after) {
       for (auto& [id, run] : runs_)
-        mark_lost(id, "the machine was away from etcd longer than --lost-after");
+        mark_lost(id, "lost: machine " + cfg_.fleet.name + " was away from etcd longer than " +
+                          format_duration(cfg_.fleet.lost_after) + " (agent --lost-after)");
     }
+    co_await check_lost_marks();
     dirty_->store(true);
+  }
+}
+
+asio::awaitable<void> FleetMember::check_lost_marks() {
+  std::vector<std::string> ids;
+  for (const auto& [id, run] : runs_)
+    if (!run.lost) ids.push_back(id);
+  for (const auto& id : ids) {
+    RangeRequest q{keys_.run_key(id, cfg_.fleet.name)};
+    auto r = co_await client_->range(q);
+    auto it = runs_.find(id);
+    if (!r || r->kvs.empty() || it == runs_.end()) continue;
+    const etcd::KeyValue& kv = r->kvs.front();
+    auto seen = fleet::run_from_json(kv.value);
+    if (!seen || seen->state != fleet::run_state::lost) continue;
+    it->second.run_mod = kv.mod_revision;
+    mark_lost(id, lost_reason(&kv));
   }
 }
 
@@ -361,8 +390,10 @@ asio::awaitable<void> FleetMember::claim_failed(std::string id, const etcd::TxnR
   }
   if (here) {
     // Claimed by this machine (this process or its previous one): report its state.
+    const bool lost = tracked.lost;
+    tracked.lost = false;  // mark_lost sets it, with the reason
     track(id, tracked);
-    if (tracked.lost) mark_lost(id, "a server marked the run lost while this machine was away");
+    if (lost) mark_lost(id, lost_reason(run));
     co_return;
   }
   if (c && fleet::instance_data_id(c->instance) == cfg_.data_id &&
@@ -404,6 +435,7 @@ void FleetMember::mark_lost(const std::string& id, const std::string& why) {
   auto it = runs_.find(id);
   if (it == runs_.end() || it->second.lost) return;
   it->second.lost = true;
+  it->second.lost_why = why;
   auto rec = store_.get(id);
   bool running = rec && *rec && !is_final((*rec)->state);
   log("run " + id + ": " + why + (running ? ": killing what is left of it" : ""));
@@ -450,8 +482,8 @@ asio::awaitable<void> FleetMember::report(std::string id) {
   Run run = it->second;
   if (run.lost) {
     if (!final) co_return;  // killed: reported once it has ended
-    want.error = "lost: the machine was away too long; on its return the run was " +
-                 std::string(to_string(job.state)) + (want.error ? " (" + *want.error + ")" : "");
+    want.error = run.lost_why + "; on its return the run was " + std::string(to_string(job.state)) +
+                 (want.error ? " (" + *want.error + ")" : "");
     want.state = fleet::run_state::lost;
   }
   if (want.state == run.reported && !final) co_return;
@@ -501,9 +533,9 @@ asio::awaitable<void> FleetMember::report(std::string id) {
     }
     co_return;
   }
-  auto seen = fleet::run_from_json(stored->value);
-  if (seen && seen->state == fleet::run_state::lost)
-    mark_lost(id, "a server marked the run lost while this machine was away");
+  if (auto seen = fleet::run_from_json(stored->value);
+      seen && seen->state == fleet::run_state::lost)
+    mark_lost(id, lost_reason(stored));
   dirty_->store(true);  // written again with the new revision
 }
 
