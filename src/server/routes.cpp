@@ -62,8 +62,8 @@ Response metrics(ServerContext& ctx) {
   one("tend_server_output_proxies_total", "counter", "Output requests relayed to agents.",
       c.output_proxies);
   one("tend_etcd_calls_total", "counter", "etcd calls made (retries not counted).",
-      e.range + e.put + e.txn + e.delete_range + e.lease_grant + e.lease_revoke + e.keepalive +
-          e.status + e.compact);
+      e.range + e.read_txn + e.put + e.txn + e.delete_range + e.lease_grant + e.lease_revoke +
+          e.keepalive + e.status + e.compact);
   one("tend_etcd_writes_total", "counter", "etcd calls that change the store.", e.writes());
   one("tend_etcd_failed_calls_total", "counter", "etcd calls that failed.", e.failed_calls);
   one("tend_etcd_rotations_total", "counter", "Moves to the next etcd endpoint after a failure.",
