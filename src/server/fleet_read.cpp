@@ -129,13 +129,16 @@ std::string overall_state(const std::vector<RunView>& runs) {
 
 asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c,
                                                                const fleet::Keys& k, std::string id,
-                                                               int64_t revision) {
+                                                               int64_t revision,
+                                                               bool serializable) {
   // One round trip (a poll of the job costs etcd one read): the spec and the runs in one txn.
   etcd::RangeRequest spec_req;
   spec_req.key = k.job_key(id);
   spec_req.revision = revision;
-  std::vector<etcd::RangeRequest> want = {spec_req,
-                                          prefix_range(k.runs_prefix(id), revision, false)};
+  spec_req.serializable = serializable;
+  etcd::RangeRequest runs_req = prefix_range(k.runs_prefix(id), revision, false);
+  runs_req.serializable = serializable;
+  std::vector<etcd::RangeRequest> want = {spec_req, runs_req};
   auto got = co_await c.ranges(std::move(want));
   if (!got) co_return got.error();
   const etcd::RangeResult* job = &(*got)[0];
