@@ -2,8 +2,11 @@
 // runs/ID/NAME when it changes. The scheduler's hook wakes the reporter (RunChanges); each pass
 // writes every run that changed meanwhile in one txn, each put fenced by its claim's
 // create_revision (the fencing token) and the record's mod_revision as last written. A timer
-// remains only as the fallback: a pass over every tracked run every 2 s while runs are tracked,
-// which redoes writes that failed (etcd away) with the truth of then.
+// remains only as the fallback: a pass over every tracked run after 2 s without a wake-up, which
+// redoes writes that failed (etcd away) with the truth of then.
+#include <algorithm>
+#include <set>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,8 +27,11 @@ using etcd::TxnRequest;
 
 namespace {
 
-// The fallback pass's period while runs are tracked (none tracked: no timer at all).
+// The fallback pass's period (a pass with no run tracked costs nothing).
 constexpr auto kFallback = 2s;
+// How long news of starts alone waits for more: a short job's end mostly follows within it, and
+// one txn then carries both (a write per run fewer). Any run's end cuts the wait short.
+constexpr auto kStartsWait = std::chrono::milliseconds(50);
 // Runs per txn. Each takes 2 compares, ≤ 2 success ops and 2 failure ranges: 64 would reach etcd's
 // default --max-txn-ops (128); 32 keeps a txn far below it and below the 1.5 MiB request limit.
 constexpr size_t kBatch = 32;
@@ -55,9 +61,14 @@ fleet::RunRecord run_of(const JobRecord& rec) {
 void FleetMember::attach_reporter() {
   // Called on the scheduler's thread, with the RunChanges lock held: it only posts. The timer is
   // held weakly: a wake-up that runs after the member is gone finds nothing to cancel.
-  changes_->attach([ex = ioc_.get_executor(), timer = std::weak_ptr(report_timer_)] {
-    asio::post(ex, [timer] {
-      if (auto t = timer.lock()) t->cancel();
+  // A wake-up whose changes the reporter took meanwhile cancels nothing (it would cut short the
+  // wait for more that follows).
+  changes_->attach([ex = ioc_.get_executor(), timer = std::weak_ptr(report_timer_),
+                    changes = std::weak_ptr(changes_)] {
+    asio::post(ex, [timer, changes] {
+      auto t = timer.lock();
+      auto c = changes.lock();
+      if (t && c && c->pending()) t->cancel();
     });
   });
 }
@@ -66,7 +77,7 @@ asio::awaitable<void> FleetMember::reporter() {
   while (!stopping_) {
     bool fallback = false;
     if (!changes_->pending()) {
-      report_timer_->expires_after(runs_.empty() ? std::chrono::hours(1) : kFallback);
+      report_timer_->expires_after(kFallback);
       auto [ec] = co_await report_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
       if (stopping_) break;
       fallback = !ec && !changes_->pending();  // ran out, nothing woke it
@@ -108,18 +119,29 @@ std::optional<FleetMember::Due> FleetMember::due(const std::string& id) {
 }
 
 asio::awaitable<void> FleetMember::report(std::vector<std::string> ids, bool late) {
-  std::vector<Due> batch;
-  for (const auto& id : ids) {
+  std::vector<Due> dues;
+  for (const auto& id : ids)
+    if (auto d = due(id)) dues.push_back(std::move(*d));
+  bool any_final = std::any_of(dues.begin(), dues.end(), [](const Due& d) { return d.final; });
+  if (!dues.empty() && !any_final && !late && !stopping_) {
+    report_timer_->expires_after(kStartsWait);
+    co_await report_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopping_) co_return;
-    auto d = due(id);
-    if (!d) continue;
-    batch.push_back(std::move(*d));
-    if (batch.size() == kBatch) {
-      co_await report_batch(std::move(batch), late);
-      batch = {};
-    }
+    auto more = changes_->take();
+    std::set<std::string> all(ids.begin(), ids.end());
+    if (more.all)
+      for (const auto& [id, run] : runs_) all.insert(id);
+    all.insert(more.ids.begin(), more.ids.end());
+    dues.clear();
+    for (const auto& id : all)
+      if (auto d = due(id)) dues.push_back(std::move(*d));
   }
-  if (!batch.empty() && !stopping_) co_await report_batch(std::move(batch), late);
+  for (size_t at = 0; at < dues.size() && !stopping_; at += kBatch) {
+    auto end = dues.begin() + static_cast<std::ptrdiff_t>(std::min(dues.size(), at + kBatch));
+    std::vector<Due> batch(std::make_move_iterator(dues.begin() + static_cast<std::ptrdiff_t>(at)),
+                           std::make_move_iterator(end));
+    co_await report_batch(std::move(batch), late);
+  }
 }
 
 asio::awaitable<void> FleetMember::report_batch(std::vector<Due> batch, bool late) {
