@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -211,8 +212,8 @@ std::string format_duration(std::chrono::milliseconds d) {
 
 Expected<uint64_t> parse_size(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return Error::with_detail("size", "'" + std::string(text) + "': " + why +
-                                          " (examples: 65536, 64K, 512M, 2G)");
+    return Error::with_detail(
+        "size", "'" + std::string(text) + "': " + why + " (examples: 65536, 64K, 512M, 2G)");
   };
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
@@ -230,6 +231,25 @@ Expected<uint64_t> parse_size(std::string_view text) {
   auto v = static_cast<uint64_t>(value);
   if (v > (UINT64_MAX >> shift)) return bad("too large");
   return v << shift;
+}
+
+Expected<uint64_t> parse_count(std::string_view text) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n == 0)
+    return Error::with_detail("count",
+                              "'" + std::string(text) + "': expected a whole number, 1 or more");
+  return n;
+}
+
+Expected<double> parse_cpus(std::string_view text) {
+  double n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(n) ||
+      !(n > 0))
+    return Error::with_detail(
+        "cpus", "'" + std::string(text) + "': expected a number of CPUs, e.g. 0.5 or 2");
+  return n;
 }
 
 std::string format_size(uint64_t bytes) {

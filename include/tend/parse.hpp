@@ -31,6 +31,11 @@ std::string format_duration(std::chrono::milliseconds d);
 // Byte sizes, binary units: "65536", "64K", "64KiB", "512M", "2G", "1T" (k/m/g/t too).
 // Rejects negatives, fractions, junk and overflow.
 Expected<uint64_t> parse_size(std::string_view text);
+// A whole number of things, 1 or more ("100"): no sign, no unit, no fraction (e.g. a process
+// limit).
+Expected<uint64_t> parse_count(std::string_view text);
+// A number of CPUs above 0, finite: "0.5", "2" (a CPU quota).
+Expected<double> parse_cpus(std::string_view text);
 // "64 MiB", "1.5 GiB", "512 B" for display.
 std::string format_size(uint64_t bytes);
 

@@ -53,18 +53,14 @@ Expected<void> parse_limits(const std::string& memory, const std::string& memory
     *field = *n;
   }
   if (!pids.empty()) {
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(pids.data(), pids.data() + pids.size(), n);
-    if (ec != std::errc() || end != pids.data() + pids.size() || n == 0)
-      return usage("--pids '" + pids + "': expected a number of processes, 1 or more");
-    out.pids_max = n;
+    auto n = parse_count(pids);
+    if (!n) return usage("--pids " + n.error().detail + " (processes)");
+    out.pids_max = *n;
   }
   if (!cpu.empty()) {
-    double n = 0;
-    auto [end, ec] = std::from_chars(cpu.data(), cpu.data() + cpu.size(), n);
-    if (ec != std::errc() || end != cpu.data() + cpu.size() || !(n > 0))
-      return usage("--cpu '" + cpu + "': expected a number of CPUs, e.g. 0.5 or 2");
-    out.cpus = n;
+    auto n = parse_cpus(cpu);
+    if (!n) return usage("--cpu " + n.error().detail);
+    out.cpus = *n;
   }
   if (std::string bad = validate(out); !bad.empty()) return usage(bad);
   return {};

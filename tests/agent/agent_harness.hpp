@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -238,5 +239,21 @@ class Agent {
   pid_t pid_ = -1;
   std::string addr_, token_, last_error_;
 };
+
+// Runs `tend ARGS` (a shell command line: quotes and redirections work) against `agent`; returns
+// the exit status, the output (stdout) in `out`.
+inline int run_cli(const Agent& agent, const std::string& args, std::string* out = nullptr) {
+  std::string cmd =
+      "TEND_ADDR=" + agent.addr() + " TEND_TOKEN=" + agent.token() + " " + TEND_BINARY + " " + args;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  int st = ::pclose(p);
+  if (out) *out = text;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 }  // namespace agent_test

@@ -228,18 +228,8 @@ TEST(AgentQueue, QueueBoundAndCancelOfAQueuedJob) {
 TEST(AgentCli, SubmitWaitJobsLogsCancel) {
   Agent agent;
   ASSERT_TRUE(agent.start()) << agent.last_error();
-  std::string env = "TEND_ADDR=" + agent.addr() + " TEND_TOKEN=" + agent.token() + " ";
-  std::string tend = std::string(TEND_BINARY);
   auto run = [&](const std::string& args, std::string* out = nullptr) {
-    std::string cmd = env + tend + " " + args;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    int st = ::pclose(p);
-    if (out) *out = text;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return run_cli(agent, args, out);
   };
   std::string out;
   EXPECT_EQ(run("submit --wait -- sh -c 'echo hi; exit 5'", &out), 5);

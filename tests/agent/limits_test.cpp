@@ -149,6 +149,31 @@ TEST(AgentLimits, DefaultsAreAppliedAndShownAndLowerRequestsKept) {
   EXPECT_EQ(lower["limits"], json({{"memory", 64 << 20}, {"pids", 10}, {"cpu", 0.5}})) << lower;
 }
 
+TEST(AgentLimits, SubmitFlagsCarryTheLimitsAndBadOnesSendNothing) {
+  REQUIRE_LIMITS("pids");
+  REQUIRE_LIMITS("memory");
+  REQUIRE_LIMITS("cpu");
+  Agent agent{{"--job-memory", "256M", "--job-pids", "100", "--job-cpu", "1.5"}};
+  ASSERT_TRUE(agent.start()) << agent.last_error();
+  std::string out;
+  ASSERT_EQ(run_cli(agent, "submit --wait --memory 64M --pids 10 --cpu 0.5 -- true", &out), 0)
+      << out;
+  auto j = agent.job(out.substr(0, out.find('\n')));
+  ASSERT_TRUE(j) << out;
+  EXPECT_EQ((*j)["limits"], json({{"memory", 64 << 20}, {"pids", 10}, {"cpu", 0.5}})) << *j;
+  // Refused by the client (nothing sent), or by the agent (above its ceiling): 125, one line
+  // naming the flag or the field, nothing recorded.
+  for (auto [flag, named] : {std::pair{"--pids 0", "--pids"}, std::pair{"--pids ten", "--pids"},
+                             std::pair{"--cpu 0", "--cpu"}, std::pair{"--cpu nan", "--cpu"},
+                             std::pair{"--memory lots", "--memory"},
+                             std::pair{"--swap 1X", "--swap"},
+                             std::pair{"--memory 1G", "limits.memory"}}) {
+    EXPECT_EQ(run_cli(agent, std::string("submit ") + flag + " -- true 2>&1", &out), 125) << flag;
+    EXPECT_NE(out.find(named), std::string::npos) << flag << ": " << out;
+  }
+  EXPECT_EQ(agent.job_count(), 1) << "a refused submit was recorded";
+}
+
 TEST(AgentLimits, WithoutFlagsJobsGetTheDefaultProcessLimitOnly) {
   REQUIRE_LIMITS("pids");
   Agent agent;

@@ -42,20 +42,6 @@ std::set<std::string> listed_ids(const Agent& agent) {
   }
 }
 
-// Runs `tend ARGS` against `agent`; returns the exit status, the output in `out`.
-int run_cli(const Agent& agent, const std::string& args, std::string* out = nullptr) {
-  std::string cmd =
-      "TEND_ADDR=" + agent.addr() + " TEND_TOKEN=" + agent.token() + " " + TEND_BINARY + " " + args;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  int st = ::pclose(p);
-  if (out) *out = text;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 bool have_user(const char* name) {
   return ::getpwnam(name) != nullptr;
 }

@@ -201,6 +201,17 @@ TEST_F(FleetRunTest, TheCommandLineSubmitsWaitsAndReportsAMachinePerLine) {
   std::tie(rc, out) = tend({"logs", id, "--machine", "b"});
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "hello\n");
+  // One run: --machine may be left out. Several: the error names them.
+  std::tie(rc, out) = tend({"logs", id});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "hello\n");
+  std::string two = submit(*servers[0], {{"command", {"echo", "hi"}},
+                                         {"target", {{"machines", {"a", "b"}}}}});
+  finished(*servers[0], two);
+  std::tie(rc, out) = tend({"logs", two});
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_NE(out.find("ran on 2 machines (a, b): pick one with --machine NAME"), std::string::npos)
+      << out;
 }
 
 }  // namespace

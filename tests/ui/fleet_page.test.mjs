@@ -257,10 +257,12 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     await page.screenshot({path: path.join(SHOTS, 'fleet-machines.png'), fullPage: true});
   });
 
-  step('runs a script on two machines by label; both outputs are live side by side, both succeed', async () => {
+  step('runs a script on two machines by label; both outputs are live side by side, in colour, both succeed', async () => {
     await page.fill('#target-input', 'role=web');
     await page.check('input[name=mode][value=script]');
-    await page.fill('#script-input', 'for i in 1 2 3 4 5 6 7 8; do echo "$TEND_MACHINE line$i"; sleep 0.5; done');
+    // The machine's name in red (SGR 31): the pane draws it as a terminal would, escapes gone.
+    await page.fill('#script-input',
+                    'for i in 1 2 3 4 5 6 7 8; do printf "\\033[31m%s\\033[0m line%s\\n" "$TEND_MACHINE" $i; sleep 0.5; done');
     await page.selectOption('#interpreter-select', 'sh');
     await page.fill('#timeout-input', '60s');
     await page.click('#submit-button');
@@ -285,6 +287,7 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
       assert.equal(await runRow(m).locator('.exit').textContent(), '0');
       const want = Array.from({length: 8}, (_, i) => `${m} line${i + 1}\n`).join('');
       await waitFor(`${m}'s complete output`, async () => (await pane(m).textContent()) === want, 10_000);
+      assert.deepEqual(await pane(m).locator('.a-fg1').allTextContents(), Array(8).fill(m), 'the names in red');
     }
     await page.locator('#job-state .badge', {hasText: 'succeeded'}).waitFor();
     assert.ok(await page.locator('#cancel-button').isHidden(), 'no cancel on a finished job');

@@ -1,5 +1,6 @@
 // Each web page's files reach the binary byte for byte, under the paths its face serves: the
-// agent's (src/agent/server/web) and the fleet's (src/server/web, served by `tend server`).
+// agent's (src/agent/server/web) and the fleet's (src/server/web, served by `tend server`), each
+// with the files both share (src/web).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -26,9 +27,12 @@ void PrintTo(const Page& page, std::ostream* os) {
 
 class WebAssets : public ::testing::TestWithParam<Page> {};
 
+// The page's own file, else the shared one of that name.
 std::string read_source(const Page& page, const std::string& name) {
   std::ifstream in(page.source_dir + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot open " << page.source_dir << "/" << name;
+  if (!in) in.open(std::string(TEND_SHARED_WEB_SOURCE_DIR) + "/" + name, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot open " << name << " in " << page.source_dir << " or "
+                  << TEND_SHARED_WEB_SOURCE_DIR;
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
@@ -47,13 +51,15 @@ TEST_P(WebAssets, EmbedsEachFileByteForByte) {
   expect_asset(GetParam(), "/index.html", "index.html", "text/html; charset=utf-8");
   expect_asset(GetParam(), "/assets/app.js", "app.js", "text/javascript; charset=utf-8");
   expect_asset(GetParam(), "/assets/style.css", "style.css", "text/css; charset=utf-8");
-  // Any other file (the agent's output.js) too, under /assets/ with its own name.
+  // The shared files, and any other, under /assets/ with their own names.
+  for (const char* shared : {"/assets/page.js", "/assets/output.js", "/assets/output.css"})
+    EXPECT_NE(tend::http::find_page_asset(GetParam().assets, shared), nullptr) << shared;
   for (const PageAsset& a : GetParam().assets) {
     std::string path(a.path);
     std::string file = path.substr(path.rfind('/') + 1);
-    bool js = file.ends_with(".js");
-    if (path.starts_with("/assets/") && js)
-      expect_asset(GetParam(), path.c_str(), file, "text/javascript; charset=utf-8");
+    if (!path.starts_with("/assets/")) continue;
+    expect_asset(GetParam(), path.c_str(), file,
+                 file.ends_with(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8");
   }
 }
 

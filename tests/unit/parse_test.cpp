@@ -155,3 +155,25 @@ TEST(ParseGnuDuration, RejectsWhatGnuRejects) {
     EXPECT_EQ(d.error().detail, std::string("invalid time interval '") + bad + "'");
   }
 }
+
+namespace tend {
+namespace {
+
+TEST(ParseCount, WholeNumbersFromOne) {
+  EXPECT_EQ(*parse_count("1"), 1u);
+  EXPECT_EQ(*parse_count("4915"), 4915u);
+  for (const char* bad :
+       {"", "0", "-5", "+5", "ten", "5 ", " 5", "1.5", "5k", "99999999999999999999"})
+    EXPECT_FALSE(parse_count(bad)) << bad;
+}
+
+TEST(ParseCpus, PositiveFiniteNumbers) {
+  EXPECT_DOUBLE_EQ(*parse_cpus("0.5"), 0.5);
+  EXPECT_DOUBLE_EQ(*parse_cpus("2"), 2.0);
+  for (const char* bad : {"", "0", "-1", "fast", "nan", "inf", "1.5x", " 1", "0x1"})
+    EXPECT_FALSE(parse_cpus(bad)) << bad;
+  EXPECT_NE(parse_cpus("fast").error().detail.find("'fast'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tend

@@ -5,9 +5,11 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "client/client.hpp"
 #include "client/connection.hpp"
+#include "tend/parse.hpp"
 
 namespace tend::agent {
 
@@ -114,6 +116,46 @@ int report_runs(const json& job) {
   return rc;
 }
 
+// --memory, --memory-high, --swap, --pids, --cpu as given: the request's "limits" (the agent
+// applies its defaults and refuses what is above its ceilings).
+struct LimitTexts {
+  std::string memory, memory_high, swap, pids, cpu;
+};
+
+void add_limit_options(CLI::App& app, LimitTexts& l) {
+  app.add_option("--memory", l.memory, "memory limit of the whole job (512M, 2G)")
+      ->type_name("SIZE");
+  app.add_option("--memory-high", l.memory_high, "memory level above which the job is slowed")
+      ->type_name("SIZE");
+  app.add_option("--swap", l.swap, "swap the job may use")->type_name("SIZE");
+  app.add_option("--pids", l.pids, "most processes the job may have at once")->type_name("N");
+  app.add_option("--cpu", l.cpu, "CPU time the job may use, in CPUs (0.5, 2)")->type_name("CPUS");
+}
+
+// Checked here so that a typo sends nothing; sizes go as written (the agent reads them alike).
+Expected<json> limits_json(const LimitTexts& l) {
+  json out = json::object();
+  for (auto [flag, field, text] : {std::tuple{"--memory", "memory", &l.memory},
+                                   std::tuple{"--memory-high", "memory_high", &l.memory_high},
+                                   std::tuple{"--swap", "swap", &l.swap}}) {
+    if (text->empty()) continue;
+    if (auto n = parse_size(*text); !n)
+      return Error::with_detail(flag, std::string(flag) + " " + n.error().detail);
+    out[field] = *text;
+  }
+  if (!l.pids.empty()) {
+    auto n = parse_count(l.pids);
+    if (!n) return Error::with_detail("--pids", "--pids " + n.error().detail + " (processes)");
+    out["pids"] = *n;
+  }
+  if (!l.cpu.empty()) {
+    auto n = parse_cpus(l.cpu);
+    if (!n) return Error::with_detail("--cpu", "--cpu " + n.error().detail);
+    out["cpu"] = *n;
+  }
+  return out;
+}
+
 }  // namespace
 
 int submit_main(int argc, char** argv) {
@@ -142,6 +184,8 @@ int submit_main(int argc, char** argv) {
   app.add_option("--match", match,
                  "fleet: run on every online machine with label K=V (repeatable)");
   app.add_flag("--all", all, "fleet: run on every online machine");
+  LimitTexts limits;
+  add_limit_options(app, limits);
   app.add_option("command", command, "the command and its arguments (after --)");
   if (auto rc = parse_client(app, argc, argv)) return *rc;
 
@@ -178,6 +222,12 @@ int submit_main(int argc, char** argv) {
     return kToolFailed;
   } else {
     body["command"] = command;
+  }
+  if (auto l = limits_json(limits); !l) {
+    std::fprintf(stderr, "tend submit: %s\n", l.error().detail.c_str());
+    return kToolFailed;
+  } else if (!l->empty()) {
+    body["limits"] = *l;
   }
   if (!timeout.empty()) body["timeout"] = timeout;
   if (!kill_after.empty()) body["kill_after"] = kill_after;

@@ -95,21 +95,19 @@ Expected<JobLimitOptions> parse_limit_flags(const LimitFlags& flags) {
   }
   o.default_pids = flags.pids.empty();
   if (!flags.pids.empty() && flags.pids != "unlimited") {
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(flags.pids.data(), flags.pids.data() + flags.pids.size(), n);
-    if (ec != std::errc() || end != flags.pids.data() + flags.pids.size() || n == 0)
+    auto n = parse_count(flags.pids);
+    if (!n)
       return usage("--job-pids",
                    "expected a number of processes (1 or more) or \"unlimited\", got \"" +
                        flags.pids + "\"");
-    o.jobs.pids_max = n;
+    o.jobs.pids_max = *n;
   }
   if (!flags.cpu.empty()) {
-    double n = 0;
-    auto [end, ec] = std::from_chars(flags.cpu.data(), flags.cpu.data() + flags.cpu.size(), n);
-    if (ec != std::errc() || end != flags.cpu.data() + flags.cpu.size() || !(n > 0))
+    auto n = parse_cpus(flags.cpu);
+    if (!n)
       return usage("--job-cpu",
                    "expected a number of CPUs like 0.5 or 2, got \"" + flags.cpu + "\"");
-    o.jobs.cpus = n;
+    o.jobs.cpus = *n;
   }
   for (const LimitField& f : kLimitFields) {
     Limits one;

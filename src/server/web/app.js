@@ -1,6 +1,8 @@
 // The fleet's web page, served by `tend server`: the machines, a form that runs a command or a
 // script on the machines a target picks, the jobs, and a job's page with one row per machine and
-// each machine's output. Plain DOM, no framework, no build step: the server embeds this file.
+// each machine's output. page.js (the token, requests, words for times, sizes and exits) and
+// output.js (a terminal's rendering of the output) are shared with the agent's page and loaded
+// first. Plain DOM, no framework, no build step: the server embeds this file.
 // User data only ever reaches the page through textContent, never as HTML.
 'use strict';
 
@@ -10,8 +12,8 @@
   const OUTPUT_MS = 700;    // a shown output asks for what follows its offset this often
   const RETRY_MS = 1000;
   const OUTPUT_MAX_CHARS = 256 * 1024;  // what one pane keeps on screen
-  const FINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
-  const SIGNALS = {1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM'};
+  const {ApiError, sleep, FINAL_STATES: FINAL, describeCommand, formatLabels, formatTime, formatDuration,
+         formatSeconds, formatBytes, formatExit, stateText} = window.TendPage;
 
   const $ = (id) => document.getElementById(id);
   const el = (tag, text, cls) => {
@@ -20,126 +22,16 @@
     if (cls) e.className = cls;
     return e;
   };
-  const sleep = (ms, signal) => new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, {once: true});
-  });
 
-  // ---------------------------------------------------------------- token
-  // Asked once, kept in this tab's sessionStorage (gone with the tab); every request waits while
-  // the prompt is up, and a 401 brings it back.
+  // ---------------------------------------------------------------- token and requests
 
-  let memoryToken = '';  // when the browser refuses sessionStorage
-  let waiters = [];
-  let blocked = false;
-
-  function getToken() {
-    try { return sessionStorage.getItem(TOKEN_KEY) || memoryToken; } catch { return memoryToken; }
-  }
-  function setToken(t) {
-    memoryToken = t;
-    try { sessionStorage.setItem(TOKEN_KEY, t); } catch { /* memoryToken serves this tab */ }
-  }
-  function askForToken(reason) {
-    const text = {
-      missing: 'This page needs the fleet\'s API token.',
-      rejected: 'The server rejected the token (401). Enter the current one.',
-      change: 'Enter a new token.',
-    }[reason];
-    const wasShown = !$('token-panel').hidden;
-    blocked = reason !== 'change';
-    $('token-reason').textContent = text;
-    $('token-cancel').hidden = reason !== 'change';
-    $('token-panel').hidden = false;
-    $('change-token').hidden = true;
-    if (blocked) $('main').hidden = true;
-    if (!wasShown) { $('token-input').value = ''; $('token-input').focus(); }
-  }
-  function hideTokenPanel() {
-    $('token-panel').hidden = true;
-    $('change-token').hidden = false;
-    $('main').hidden = false;
-  }
-  const whenAuthorized = (signal) => (!blocked ? Promise.resolve() : new Promise((resolve) => {
-    waiters.push(resolve);
-    signal?.addEventListener('abort', resolve, {once: true});
-  }));
-  $('token-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const t = $('token-input').value.trim();
-    if (!t) return;
-    setToken(t);
-    blocked = false;
-    hideTokenPanel();
-    waiters.splice(0).forEach((w) => w());
-    route();
-  });
-  $('token-cancel').addEventListener('click', hideTokenPanel);
-  $('change-token').addEventListener('click', () => askForToken('change'));
-
-  // ---------------------------------------------------------------- HTTP
-
-  class ApiError extends Error {
-    constructor(status, message, field) { super(message); this.status = status; this.field = field; }
-  }
-
-  function setConnection(ok) {
-    $('connection').textContent = ok ? '' : 'Server unreachable — retrying';
-    $('connection').classList.toggle('offline', !ok);
-  }
-
-  // fetch() with the token; throws ApiError with the server's message on a non-2xx answer.
-  // raw: the Response itself (for output bytes).
-  async function request(path, {method = 'GET', body, signal, raw = false} = {}) {
-    await whenAuthorized(signal);
-    signal?.throwIfAborted();
-    const headers = {Authorization: `Bearer ${getToken()}`};
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let res;
-    try {
-      res = await fetch(path, {method, headers, signal, cache: 'no-store',
-                               body: body === undefined ? undefined : JSON.stringify(body)});
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      setConnection(false);
-      throw new ApiError(0, `Cannot reach the server (${err.message}).`);
-    }
-    setConnection(true);
-    if (res.status === 401) {
-      askForToken('rejected');
-      throw new ApiError(401, 'The server rejected the token.');
-    }
-    if (raw && res.ok) return res;
-    const text = await res.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-    if (!res.ok) {
-      const e = data && data.error;
-      throw new ApiError(res.status, `${(e && e.message) || text.trim() || res.statusText} (HTTP ${res.status})`,
-                         e && e.field);
-    }
-    return data;
-  }
+  const api = window.TendPage.createApi({peer: 'server', tokenKey: TOKEN_KEY, onSaved: () => route()});
+  const request = api.request;
   const jobPath = (id) => `/v1/jobs/${encodeURIComponent(id)}`;
 
   // ---------------------------------------------------------------- formatting
 
-  const labelsText = (labels) => Object.entries(labels || {}).map(([k, v]) => `${k}=${v}`).join(' ');
-  const quoteArg = (a) => (a !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  function describeCommand(job) {
-    if (Array.isArray(job.command)) return job.command.map(quoteArg).join(' ');
-    if (typeof job.script === 'string') {
-      const first = job.script.split('\n').find((l) => l.trim() !== '') || '';
-      return `${job.interpreter || 'sh'}: ${first.trim()}`;
-    }
-    return '';
-  }
-  function formatTime(iso) {
-    if (!iso) return '—';
-    const d = new Date(iso);
-    if (Number.isNaN(d.getTime())) return iso;
-    return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
-  }
+  const labelsText = (labels) => formatLabels(labels).join(' ');
   function formatAgo(iso) {
     const d = Date.parse(iso);
     if (Number.isNaN(d)) return '—';
@@ -149,30 +41,13 @@
     if (s < 7200) return `${Math.round(s / 60)} min ago`;
     return formatTime(iso);
   }
-  function formatDuration(ms) {
-    if (ms === null || ms === undefined || Number.isNaN(ms)) return '—';
-    if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
-    const m = Math.floor(ms / 60000);
-    return m < 60 ? `${m} min ${Math.round((ms % 60000) / 1000)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
-  }
   function runDuration(run) {
     if (!run.started_at) return null;
     const end = run.finished_at ? Date.parse(run.finished_at) : Date.now();
     return end - Date.parse(run.started_at);
   }
-  function formatBytes(n) {
-    if (typeof n !== 'number') return '—';
-    if (n < 1024) return `${n} B`;
-    return n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
-  }
-  function exitText(run) {
-    if (typeof run.exit_code === 'number') return String(run.exit_code);
-    if (run.signal) return typeof run.signal === 'number' ? `signal ${SIGNALS[run.signal] || run.signal}` : `signal ${run.signal}`;
-    return run.error ? 'error' : '—';
-  }
   function badge(state) {
-    const b = el('span', (state || '').replace('_', ' '), `badge state-${state}`);
+    const b = el('span', stateText(state), `badge state-${state}`);
     b.dataset.state = state || '';
     return b;
   }
@@ -386,6 +261,8 @@
     const pre = el('pre', '', 'output');
     pre.tabIndex = 0;
     pane.append(head, pre);
+    // Drawn as a terminal shows it (ANSI colours, \r), in batches, bounded on screen (output.js).
+    const view = window.TendOutput.createPane(pre, {maxChars: OUTPUT_MAX_CHARS});
     const decoder = new TextDecoder();
     let offset = 0;
     (async () => {
@@ -399,14 +276,8 @@
                                     {signal, raw: true});
           const bytes = new Uint8Array(await res.arrayBuffer());
           got = bytes.length;
+          if (got) view.append(decoder.decode(bytes, {stream: true}), offset);
           offset += got;
-          if (got) {
-            const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-            let text = pre.textContent + decoder.decode(bytes, {stream: true});
-            if (text.length > OUTPUT_MAX_CHARS) text = text.slice(text.length - OUTPUT_MAX_CHARS);
-            pre.textContent = text;
-            if (atBottom) pre.scrollTop = pre.scrollHeight;
-          }
           read = true;
           note.textContent = ended ? `${formatBytes(offset)}, complete` : `${formatBytes(offset)}, live`;
         } catch (err) {
@@ -416,7 +287,9 @@
         }
         // An ended run whose last read brought nothing has all its output here.
         if (ended && read && got === 0) {
-          if (!offset) pre.textContent = '(no output)';
+          view.append(decoder.decode());
+          view.flush();
+          if (!offset) view.setText('(no output)');
           pane.dataset.complete = 'true';
           return;
         }
@@ -479,7 +352,7 @@
     const render = () => {
       const st = $('job-state');
       st.replaceChildren(badge(job.state));
-      $('job-command').textContent = `${describeCommand(job)}${job.timeout ? `  (timeout ${job.timeout})` : ''}`;
+      $('job-command').textContent = `${describeCommand(job)}${job.timeout ? `  (timeout ${formatSeconds(job.timeout)})` : ''}`;
       cancel.hidden = FINAL.has(job.state);
       $('runs-body').replaceChildren(...job.runs.map((r) => {
         const tr = el('tr');
@@ -493,7 +366,7 @@
         b.onclick = () => { toggle(r.machine); layout(); };
         const bc = el('td');
         bc.append(b);
-        const exit = el('td', exitText(r), 'num exit');
+        const exit = el('td', formatExit(r, job.timeout), 'num exit');
         if (r.error) exit.title = r.error;
         tr.append(el('td', r.machine, 'name'), st, exit, el('td', formatDuration(runDuration(r)), 'num'),
                   el('td', formatBytes(r.output_bytes), 'num'), bc);
@@ -552,8 +425,7 @@
   function route() {
     current?.abort();
     current = new AbortController();
-    if (!getToken()) { askForToken('missing'); return; }
-    if (!blocked) hideTokenPanel();
+    if (!api.checkToken()) return;  // the prompt's onSaved routes again
     const m = location.hash.match(/^#\/jobs\/(.+)$/);
     $('home-view').hidden = !!m;
     $('job-view').hidden = !m;

@@ -1,10 +1,13 @@
 // The tend agent's web page: a jobs table, a job's page with its live output, and a submit form.
-// output.js (loaded first) renders the output; this file is the rest.
+// output.js renders the output and page.js (both loaded first) holds what the fleet's page shares:
+// the token, requests, and the words for times, sizes and exits; this file is the rest.
 // Plain DOM, no framework and no build step: the agent embeds this file as it is.
 // User data only ever reaches the page through textContent, never as HTML.
 'use strict';
 
 (() => {
+  const {ApiError, sleep, FINAL_STATES, isSet, quoteArg, showControls, describeCommand, formatLabels,
+         formatTime, formatDuration, formatSeconds, formatBytes, formatExit, stateText} = window.TendPage;
   const TOKEN_KEY = 'tend.token';
   const LIST_POLL_MS = 1500;
   const JOB_POLL_MS = 1000;
@@ -14,69 +17,21 @@
   const OUTPUT_MAX_CHARS = 512 * 1024;   // what it keeps on screen while following
   const LIST_PAGE = 100;        // rows per "Show more"; #/?per_page=N changes it (1–500)
   const SPARK_RUNS = 24;        // runs per label in a sparkline
-  const FINAL_STATES = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
-  const SIGNAL_NAMES = {
-    1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE',
-    9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM',
-    15: 'SIGTERM', 24: 'SIGXCPU', 25: 'SIGXFSZ',
-  };
-
   const $ = (id) => document.getElementById(id);
 
-  // ---------------------------------------------------------------- token
+  // ---------------------------------------------------------------- token and requests
 
-  let memoryToken = '';  // used when the browser refuses localStorage (private mode, policies)
-  let authBlocked = false;
-  let blockReason = '';
-  const authWaiters = [];
-
-  function getToken() {
-    try {
-      return localStorage.getItem(TOKEN_KEY) || memoryToken;
-    } catch {
-      return memoryToken;
-    }
-  }
-
-  function setToken(token) {
-    memoryToken = token;
-    try {
-      localStorage.setItem(TOKEN_KEY, token);
-    } catch {
-      // memoryToken keeps the page working for this tab.
-    }
-  }
-
-  // Shows the token prompt; every request waits (see whenAuthorized) until a token is saved.
-  function askForToken(reason) {
-    const messages = {
-      missing: 'This page needs the agent\'s API token.',
-      rejected: 'The agent rejected the saved token (401 Unauthorized). Enter the current one.',
-      change: 'Enter a new token.',
-    };
-    const wasShown = !$('token-panel').hidden;
-    authBlocked = reason !== 'change';
-    if (authBlocked) blockReason = reason;
-    $('token-reason').textContent = messages[reason];
-    $('token-cancel').hidden = reason !== 'change';
-    $('token-panel').hidden = false;
-    $('change-token').hidden = true;
-    $('new-job').hidden = true;
-    if (authBlocked) $('main').hidden = true;
-    // A second 401 from a request already in flight must not wipe what the user is typing.
-    if (!wasShown) {
-      $('token-input').value = '';
-      $('token-input').focus();
-    }
-  }
-
-  function hideTokenPanel() {
-    $('token-panel').hidden = true;
-    $('change-token').hidden = false;
-    $('new-job').hidden = false;
-    $('main').hidden = false;
-    loadHostname();
-  }
+  const api = window.TendPage.createApi({
+    peer: 'agent',
+    tokenKey: TOKEN_KEY,
+    onShown: () => { $('new-job').hidden = true; },
+    onHidden: () => {
+      $('new-job').hidden = false;
+      loadHostname();
+    },
+    onSaved: () => route(),
+  });
+  const request = api.request;
 
   // The machine's name in the header and the tab's title: which agent is this?
   let hostname = '';
@@ -98,147 +53,9 @@
     document.title = `${what}${hostname ? ` — ${hostname}` : ''} — tend agent`;
   }
 
-  function unblock() {
-    authBlocked = false;
-    hideTokenPanel();
-    authWaiters.splice(0).forEach((resolve) => resolve());
-  }
-
-  function whenAuthorized(signal) {
-    if (!authBlocked) return Promise.resolve();
-    return new Promise((resolve) => {
-      authWaiters.push(resolve);
-      signal?.addEventListener('abort', resolve, {once: true});
-    });
-  }
-
-  $('token-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    const token = $('token-input').value.trim();
-    if (!token) return;
-    setToken(token);
-    unblock();
-    route();
-  });
-  $('token-cancel').addEventListener('click', hideTokenPanel);
-  $('change-token').addEventListener('click', () => askForToken('change'));
-
-  // ---------------------------------------------------------------- HTTP
-
-  class ApiError extends Error {
-    constructor(status, message, field) {
-      super(message);
-      this.status = status;
-      this.field = field;
-    }
-  }
-
-  function authHeaders() {
-    return {Authorization: `Bearer ${getToken()}`};
-  }
-
-  function setConnection(ok) {
-    const el = $('connection');
-    el.textContent = ok ? '' : 'Agent unreachable — retrying';
-    el.classList.toggle('offline', !ok);
-  }
-
-  // fetch() that waits for a token, reports 401 and unreachable agents, and throws ApiError on
-  // any non-2xx answer with the agent's own message ({"error": {"field", "message"}}).
-  async function request(path, {method = 'GET', body, signal, raw = false, headers: extra = {}} = {}) {
-    await whenAuthorized(signal);
-    signal?.throwIfAborted();
-    const headers = {...extra, ...authHeaders()};
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let response;
-    try {
-      response = await fetch(path, {
-        method, headers, signal, cache: 'no-store',
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      setConnection(false);
-      throw new ApiError(0, `Cannot reach the agent (${err.message}).`);
-    }
-    setConnection(true);
-    if (response.status === 401) {
-      askForToken('rejected');
-      throw new ApiError(401, 'The agent rejected the token.');
-    }
-    if (raw && response.ok) return response;
-    const text = await response.text();
-    let data = null;
-    try {
-      data = text ? JSON.parse(text) : null;
-    } catch {
-      data = null;
-    }
-    if (!response.ok) {
-      const error = data && data.error;
-      const message = (error && error.message) || text.trim() || response.statusText;
-      throw new ApiError(response.status, `${message} (HTTP ${response.status})`, error && error.field);
-    }
-    return data;
-  }
-
   const jobPath = (id) => `/v1/jobs/${encodeURIComponent(id)}`;
 
-  function sleep(ms, signal) {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, {once: true});
-    });
-  }
-
   // ---------------------------------------------------------------- formatting
-
-  function quoteArg(arg) {
-    if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
-    return `'${arg.replace(/'/g, `'\\''`)}'`;
-  }
-
-  // Control characters made visible for display (\e for ESC, \n, \r, \t, \xNN): an argument
-  // holding escape sequences reads as what it is, not as boxes.
-  const CONTROL_NAMES = {'\x1b': '\\e', '\n': '\\n', '\r': '\\r', '\t': '\\t'};
-  const showControls = (text) => text.replace(/[\x00-\x1f\x7f]/g,
-    (c) => CONTROL_NAMES[c] || `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-
-  function describeCommand(job) {
-    if (Array.isArray(job.command)) return showControls(job.command.map(quoteArg).join(' '));
-    if (typeof job.script === 'string') {
-      const firstLine = job.script.split('\n').find((line) => line.trim() !== '') || '';
-      return `${job.interpreter || 'sh'}: ${firstLine.trim()}`;
-    }
-    return '';
-  }
-
-  function formatLabels(labels) {
-    if (!labels || typeof labels !== 'object') return [];
-    return Object.entries(labels).map(([key, value]) => `${key}=${value}`);
-  }
-
-  function formatTime(iso) {
-    if (!iso) return '—';
-    const date = new Date(iso);
-    if (Number.isNaN(date.getTime())) return iso;
-    const sameDay = date.toDateString() === new Date().toDateString();
-    return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
-  }
-
-  function formatDuration(ms) {
-    if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
-    if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-    const seconds = ms / 1000;
-    if (seconds < 60) return `${seconds.toFixed(1)} s`;
-    const s = Math.floor(seconds % 60).toString().padStart(2, '0');
-    const minutes = Math.floor(seconds / 60);
-    if (minutes < 60) return `${minutes}m ${s}s`;
-    return `${Math.floor(minutes / 60)}h ${(minutes % 60).toString().padStart(2, '0')}m`;
-  }
 
   function jobDuration(job) {
     if (typeof job.duration_ms === 'number' && FINAL_STATES.has(job.state)) return job.duration_ms;
@@ -246,59 +63,27 @@
     return typeof job.duration_ms === 'number' ? job.duration_ms : null;
   }
 
-  function formatSignal(signal) {
-    if (signal === null || signal === undefined || signal === 0 || signal === '') return '';
-    return SIGNAL_NAMES[signal] || (typeof signal === 'string' ? signal : `signal ${signal}`);
-  }
-
-  // Seconds as the API gives them (timeout, kill_after) with a unit: 2 → "2s", 0.5 → "500ms".
-  function formatSeconds(seconds) {
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return '';
-    if (seconds < 1) return `${Math.round(seconds * 1000)}ms`;
-    if (seconds < 60 || seconds % 60) return `${+seconds.toFixed(3)}s`;
-    if (seconds < 3600 || seconds % 3600) return `${seconds / 60}m`;
-    return `${seconds / 3600}h`;
-  }
-
-  const isSet = (v) => v !== null && v !== undefined && v !== '';
-
-  // The job's end in a few words, as `tend run` would report it: the exit status (N, 128+N for a
-  // signal, 124/137 for a timeout, 126/127 when the command could not start) and why.
-  function formatExit(job) {
-    const signal = formatSignal(job.signal);
-    const status = isSet(job.exit_status) ? job.exit_status : job.exit_code;
-    const code = isSet(status) ? String(status) : '';
-    if (job.state === 'timed_out') {
-      const after = formatSeconds(job.timeout);
-      return [`timed out${after ? ` after ${after}` : ''}`, signal && `(${signal})`, code && `· ${code}`]
-        .filter(Boolean).join(' ');
-    }
-    if (job.error && code && !isSet(job.exit_code) && !signal) return `${code} (could not start)`;
-    if (code && signal) return `${code} (${signal})`;
-    return code || signal || '—';
+  // A job's limits as the agent applied them (its defaults included) and how: "64 MiB memory,
+  // 100 processes, 1.5 CPUs (cgroup1)".
+  function formatLimits(limits, level) {
+    if (!limits || typeof limits !== 'object') return '';
+    const parts = [
+      typeof limits.memory === 'number' && `${formatBytes(limits.memory)} memory`,
+      typeof limits.memory_high === 'number' && `slowed above ${formatBytes(limits.memory_high)}`,
+      typeof limits.swap === 'number' && `${formatBytes(limits.swap)} swap`,
+      typeof limits.pids === 'number' && `${limits.pids} process${limits.pids === 1 ? '' : 'es'}`,
+      typeof limits.cpu === 'number' && `${limits.cpu} CPU${limits.cpu === 1 ? '' : 's'}`,
+    ].filter(Boolean);
+    if (!parts.length) return '';
+    return `${parts.join(', ')}${level && level !== 'none' ? ` (${level})` : ''}`;
   }
 
   // The same with the agent's own words when it has them (e.g. execve's error for /bin/nope).
   function formatExitLong(job) {
     const short = formatExit(job);
     if (job.error && short.endsWith('(could not start)')) return `${short.replace(' (could not start)', '')}: ${job.error}`;
-    return short === '—' ? '' : short;
+    return short === '—' || short === 'error' ? '' : short;  // the Error row says it
   }
-
-  function formatBytes(n) {
-    if (typeof n !== 'number') return '—';
-    if (n < 1024) return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let value = n / 1024;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-      value /= 1024;
-      unit++;
-    }
-    return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-  }
-
-  const stateText = (state) => (state || 'unknown').replace('_', ' ');
 
   function setBadge(el, state) {
     const text = stateText(state);
@@ -560,12 +345,7 @@
     currentView?.controller.abort();
     const controller = new AbortController();
     currentView = {controller};
-    if (!getToken()) {
-      askForToken('missing');
-    } else if (!authBlocked || blockReason === 'missing') {
-      // A token that appeared meanwhile ends a 'missing' prompt.
-      unblock();
-    }
+    api.checkToken();  // without one, the view's requests wait for the prompt
     const target = parseRoute();
     $('jobs-view').hidden = target.name !== 'jobs';
     $('job-view').hidden = target.name !== 'job';
@@ -577,13 +357,6 @@
   }
 
   window.addEventListener('hashchange', route);
-  window.addEventListener('storage', (event) => {
-    // Another tab saved a token: try it here too.
-    if (event.key === TOKEN_KEY && event.newValue && authBlocked) {
-      unblock();
-      route();
-    }
-  });
 
   // ---------------------------------------------------------------- jobs list
 
@@ -894,15 +667,19 @@
     {key: 'started', term: 'Started', value: (j) => j.started_at && formatTime(j.started_at), title: (j) => j.started_at},
     {key: 'finished', term: 'Finished', value: (j) => j.finished_at && formatTime(j.finished_at), title: (j) => j.finished_at},
     {key: 'duration', term: 'Duration', value: (j) => (j.started_at ? formatDuration(jobDuration(j)) : '')},
+    {key: 'limits', term: 'Limits', value: (j) => formatLimits(j.limits, j.limits_level)},
     {key: 'cpu', term: 'CPU',
      value: (j) => (typeof j.cpu_user_ms === 'number' || typeof j.cpu_system_ms === 'number'
        ? `${formatDuration(j.cpu_user_ms ?? 0)} user, ${formatDuration(j.cpu_system_ms ?? 0)} system` : '')},
+    {key: 'cpu_throttled', term: 'CPU held back',
+     value: (j) => (typeof j.cpu_throttled_ms === 'number' && j.cpu_throttled_ms > 0 ? `${formatDuration(j.cpu_throttled_ms)} (at the CPU limit)` : '')},
     {key: 'peak_memory', term: 'Peak memory',
      value: (j) => (typeof j.peak_memory_bytes === 'number' && j.peak_memory_bytes > 0 ? formatBytes(j.peak_memory_bytes) : '')},
-    // From the limits work (branch agent-limits): shown when the agent reports them.
     {key: 'oom', term: 'Out of memory',
      value: (j) => (j.oom_killed ? `${j.reason || ''} (${j.oom_kills} killed by the OOM killer)`.trim() : '')},
     {key: 'peak_processes', term: 'Peak processes', value: (j) => (typeof j.peak_processes === 'number' ? String(j.peak_processes) : '')},
+    {key: 'pids_refused', term: 'Forks refused',
+     value: (j) => (typeof j.pids_refused === 'number' && j.pids_refused > 0 ? `${j.pids_refused} (at the process limit)` : '')},
     {key: 'now', term: 'Now',
      value: (j) => (j.state === 'running' && j.now && typeof j.now === 'object' ? [
        typeof j.now.memory_bytes === 'number' && `${formatBytes(j.now.memory_bytes)} memory`,

@@ -10,5 +10,8 @@ extern const std::string_view index_html;
 extern const std::string_view app_js;
 extern const std::string_view output_js;
 extern const std::string_view style_css;
+// Shared with the fleet's page (src/web).
+extern const std::string_view page_js;
+extern const std::string_view output_css;
 
 }  // namespace tend::agent::web_data
