@@ -75,6 +75,10 @@ std::string Keys::runs_prefix(std::string_view id) const {
   return cat({prefix_, "runs/", id, "/"});
 }
 
+std::string Keys::housekeeper_key() const {
+  return prefix_ + "housekeeper";
+}
+
 std::optional<std::string> Keys::last_segment(std::string_view prefix, std::string_view key) {
   if (key.size() <= prefix.size() || key.substr(0, prefix.size()) != prefix) return std::nullopt;
   auto rest = key.substr(prefix.size());
@@ -110,11 +114,10 @@ json to_json(const MachineRecord& m) {
           {"instance", m.instance}};
 }
 json to_json(const SeenRecord& s) {
-  return {{"name", s.name},
-          {"labels", s.labels},
-          {"address", s.address},
-          {"version", s.version},
-          {"last_seen", s.last_seen}};
+  json out = {{"name", s.name},       {"labels", s.labels},       {"address", s.address},
+              {"version", s.version}, {"last_seen", s.last_seen}, {"ttl", s.ttl}};
+  if (s.unreachable_since) out["unreachable_since"] = *s.unreachable_since;
+  return out;
 }
 json to_json(const JobSpec& j) {
   return {{"id", j.id},
@@ -262,6 +265,8 @@ Expected<SeenRecord> seen_from_json(std::string_view text) {
   r.str("address", s.address, false);
   r.str("version", s.version, false);
   r.str("last_seen", s.last_seen, false);
+  r.integer("ttl", s.ttl);
+  r.opt_str("unreachable_since", s.unreachable_since);
   return r.result(std::move(s));
 }
 

@@ -35,10 +35,12 @@ class Keys {
   std::string assign_key(std::string_view name, std::string_view id) const;  // assign/NAME/ID
   std::string assign_prefix(std::string_view name) const;                    // assign/NAME/
   std::string assignments_prefix() const;  // assign/ (every machine's: the server counts them)
-  std::string claim_key(std::string_view id, std::string_view name) const;   // claims/ID/NAME
-  std::string claims_prefix(std::string_view id) const;                      // claims/ID/
-  std::string run_key(std::string_view id, std::string_view name) const;     // runs/ID/NAME
-  std::string runs_prefix(std::string_view id) const;                        // runs/ID/
+  std::string claim_key(std::string_view id, std::string_view name) const;  // claims/ID/NAME
+  std::string claims_prefix(std::string_view id) const;                     // claims/ID/
+  std::string run_key(std::string_view id, std::string_view name) const;    // runs/ID/NAME
+  std::string runs_prefix(std::string_view id) const;                       // runs/ID/
+  // housekeeper: the elected server that marks runs lost (on that server's lease).
+  std::string housekeeper_key() const;
 
   // The last segment of `key` if it lies directly under `prefix` (e.g. the job id of an
   // assign key under assign_prefix(name), the name of a machine key): nullopt otherwise.
@@ -69,7 +71,11 @@ struct SeenRecord {
   std::map<std::string, std::string> labels;
   std::string address;
   std::string version;
-  std::string last_seen;  // RFC 3339
+  std::string last_seen;  // RFC 3339: when the agent last registered
+  int64_t ttl = 0;        // the agent's --ttl in seconds (0: an older agent that did not say)
+  // Written by the housekeeping server once it finds machines/NAME gone (the agent's next
+  // registration writes the record without it): since when the machine is unreachable.
+  std::optional<std::string> unreachable_since;  // RFC 3339
 };
 
 // jobs/ID: the immutable spec, written once by a server.
@@ -92,8 +98,9 @@ struct Claim {
   std::string instance;  // MachineRecord::instance of the winner
 };
 
-// The states of a run: the agent's job states, plus `lost` (written by a housekeeping server
-// when the machine stayed away longer than --lost-after).
+// The states of a run: the agent's job states, plus `lost` (written by the housekeeping server
+// when the machine stayed away longer than its --lost-after, or by the agent itself on its return
+// after that long away).
 namespace run_state {
 inline constexpr const char* queued = "queued";  // claimed, not started yet
 inline constexpr const char* running = "running";

@@ -21,7 +21,11 @@ struct ServerCounters {
   uint64_t submit_seconds_sum_us = 0;    // accepted submissions, request to answer
   uint64_t cancels = 0;
   uint64_t output_proxies = 0;
+  uint64_t runs_marked_lost = 0;       // by this server's housekeeping (housekeeping.hpp)
+  uint64_t housekeeping_failures = 0;  // rounds etcd did not let finish
 };
+
+class Election;
 
 struct ServerContext {
   etcd::Client& etcd;
@@ -31,6 +35,8 @@ struct ServerContext {
   std::chrono::milliseconds submit_deadline = 9s;
   ServerCounters counters;
   const http::Server* server = nullptr;
+  const Election* election = nullptr;               // null when --lost-after is off
+  const etcd::Client* housekeeping_etcd = nullptr;  // the election's and housekeeping's client
 };
 
 }  // namespace tend::server

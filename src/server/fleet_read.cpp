@@ -65,6 +65,7 @@ asio::awaitable<etcd::Result<std::vector<MachineView>>> read_machines(etcd::Clie
     m.address = rec->address;
     m.version = rec->version;
     m.last_seen_ms = ms_of(rec->last_seen);
+    if (rec->unreachable_since) m.unreachable_since_ms = ms_of(*rec->unreachable_since);
   }
   const int64_t now = now_ms();
   for (const auto& kv : online->kvs) {
@@ -77,6 +78,7 @@ asio::awaitable<etcd::Result<std::vector<MachineView>>> read_machines(etcd::Clie
     m.address = rec->address;
     m.version = rec->version;
     m.last_seen_ms = now;
+    m.unreachable_since_ms = 0;
   }
   for (const auto& kv : assigned->kvs) {
     std::string rest = kv.key.substr(k.assignments_prefix().size());
@@ -105,6 +107,10 @@ json machine_json(const MachineView& m) {
       {"state", m.online ? "online" : "unreachable"},
       {"last_seen", m.last_seen_ms ? json(format_rfc3339(std::chrono::milliseconds(m.last_seen_ms)))
                                    : json(nullptr)},
+      {"unreachable_since",
+       m.unreachable_since_ms
+           ? json(format_rfc3339(std::chrono::milliseconds(m.unreachable_since_ms)))
+           : json(nullptr)},
       {"address", m.address},
       {"running", m.running},
       {"version", m.version}};
@@ -115,16 +121,18 @@ bool run_ended(const std::string& state) {
 }
 
 std::string overall_state(const std::vector<RunView>& runs) {
-  bool all_final = true, started = false, all_ok = true, cancelled = false;
+  bool all_final = true, started = false, all_ok = true, cancelled = false, lost = false;
   for (const auto& r : runs) {
     all_final = all_final && run_ended(r.state);
     started = started || (r.state != kAssigned && r.state != fleet::run_state::queued);
     all_ok = all_ok && r.state == "succeeded";
     cancelled = cancelled || r.state == "cancelled";
+    lost = lost || r.state == fleet::run_state::lost;
   }
   if (!all_final) return started ? "running" : "queued";
   if (all_ok) return "succeeded";
-  return cancelled ? "cancelled" : "failed";
+  if (cancelled) return "cancelled";
+  return lost ? fleet::run_state::lost : "failed";
 }
 
 asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c,

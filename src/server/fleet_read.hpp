@@ -20,9 +20,10 @@ namespace tend::server {
 struct MachineView {
   std::string name;
   std::map<std::string, std::string> labels;
-  bool online = false;       // machines/NAME exists: its lease is alive
-  int64_t last_seen_ms = 0;  // now for an online machine, else what seen/NAME recorded
-  std::string address;       // its agent's API, "http://HOST:PORT"
+  bool online = false;               // machines/NAME exists: its lease is alive
+  int64_t last_seen_ms = 0;          // now for an online machine, else what seen/NAME recorded
+  int64_t unreachable_since_ms = 0;  // when a server found its lease lapsed (0: online/unknown)
+  std::string address;               // its agent's API, "http://HOST:PORT"
   std::string version;
   int64_t running = 0;  // its assignments not finished yet (assign/NAME/*)
 };
@@ -54,7 +55,8 @@ struct JobView {
 // True once a run can change no more (assigned, queued and running can).
 bool run_ended(const std::string& state);
 // running until every run has ended; then succeeded if every run did, cancelled if one was,
-// else failed. queued while no run has started.
+// lost if one was (its machine gone longer than --lost-after), else failed. queued while no run
+// has started.
 std::string overall_state(const std::vector<RunView>& runs);
 
 // The job and its runs at one revision (`revision` 0: the newest); nullopt if there is no such

@@ -19,7 +19,8 @@ int usage_error(const std::string& msg) {
 
 std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
   CLI::App app{"tend server: the fleet's control plane (API and page over etcd)", "tend server"};
-  std::string listen = o.listen.to_string(), etcd_wait = "10s", body_limit = "1MiB";
+  std::string listen = o.listen.to_string(), etcd_wait = "10s", body_limit = "1MiB",
+              lost_after = "5m";
   app.add_option("--etcd", o.etcd_text, "etcd client URLs, comma-separated")->required();
   app.add_option("--etcd-prefix", o.prefix, "the fleet's keys in etcd start with this")
       ->capture_default_str();
@@ -32,6 +33,10 @@ std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
   app.add_option("--etcd-wait", etcd_wait, "give up at start if etcd does not answer within this")
       ->capture_default_str();
   app.add_option("--body-limit", body_limit, "largest request body accepted")
+      ->capture_default_str();
+  app.add_option("--lost-after", lost_after,
+                 "a run whose machine is unreachable this long becomes lost (0 or off: never); "
+                 "longer than the agents' --ttl")
       ->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -57,6 +62,12 @@ std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
   if (!body || *body == 0)
     return usage_error("--body-limit: expected a size like 1MiB, got \"" + body_limit + "\"");
   o.http.body_bytes = *body;
+  auto la = lost_after == "off" ? Expected<std::chrono::milliseconds>(std::chrono::milliseconds(0))
+                                : parse_duration(lost_after);
+  if (!la || (la->count() != 0 && *la < std::chrono::seconds(1)))
+    return usage_error("--lost-after: expected a duration of at least 1s, or 0/off, got \"" +
+                       lost_after + "\"");
+  o.lost_after = *la;
   return std::nullopt;
 }
 

@@ -21,6 +21,9 @@ struct ServerOptions {
   std::string token_file;
   std::chrono::milliseconds start_wait{10000};  // etcd must answer within this at start
   http::ServerLimits http;
+  // Runs of a machine unreachable (lease lapsed) this long become `lost` (housekeeping, by the
+  // one server elected among those running). 0: never (`--lost-after 0` or `off`).
+  std::chrono::milliseconds lost_after{5 * 60 * 1000};
 };
 
 // Parses argv into `o`. Returns the exit status when the program must end now (0 after --help,

@@ -5,6 +5,7 @@
 #include "http/guard.hpp"
 #include "http/server.hpp"
 #include "http/text.hpp"
+#include "server/election.hpp"
 #include "server/fleet_read.hpp"
 #include "server/output_proxy.hpp"
 #include "server/submit.hpp"
@@ -61,6 +62,16 @@ Response metrics(ServerContext& ctx) {
   one("tend_server_cancels_total", "counter", "Jobs cancelled.", c.cancels);
   one("tend_server_output_proxies_total", "counter", "Output requests relayed to agents.",
       c.output_proxies);
+  one("tend_server_runs_marked_lost_total", "counter",
+      "Runs this server marked lost (their machine unreachable longer than --lost-after).",
+      c.runs_marked_lost);
+  one("tend_server_housekeeping_failures_total", "counter",
+      "Housekeeping rounds that etcd did not let finish.", c.housekeeping_failures);
+  one("tend_server_housekeeper", "gauge", "1 while this server is the elected housekeeper.",
+      ctx.election && ctx.election->leading() ? 1 : 0);
+  one("tend_server_housekeeping_etcd_writes_total", "counter",
+      "etcd writes of the election and housekeeping (apart from the requests' below).",
+      ctx.housekeeping_etcd ? ctx.housekeeping_etcd->counters().writes() : 0);
   one("tend_etcd_calls_total", "counter", "etcd calls made (retries not counted).",
       e.range + e.read_txn + e.put + e.txn + e.delete_range + e.lease_grant + e.lease_revoke +
           e.keepalive + e.status + e.compact);
@@ -107,7 +118,8 @@ std::optional<Response> read_list_query(const Request& req, ListQuery& q) {
     q.limit = static_cast<int>(*n);
   }
   if (auto s = req.query("state")) {
-    static const char* kStates[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+    static const char* kStates[] = {"queued", "running",   "succeeded",
+                                    "failed", "cancelled", "lost"};
     if (std::none_of(std::begin(kStates), std::end(kStates),
                      [&](const char* k) { return *s == k; }))
       return error_response(Status::bad_request, "state", "unknown state \"" + *s + "\"");

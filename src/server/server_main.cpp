@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,12 +13,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
+#include <optional>
 
 #include "etcd/client.hpp"
 #include "http/auth.hpp"
+#include "server/election.hpp"
+#include "server/housekeeping.hpp"
 #include "server/options.hpp"
 #include "server/routes.hpp"
 #include "tend/fd.hpp"
+#include "tend/parse.hpp"
 #include "tend/reaper.hpp"
 
 namespace tend::server {
@@ -59,7 +64,8 @@ Expected<void> write_address(const std::string& dir, const std::string& addr) {
   return {};
 }
 
-asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::Server& server) {
+asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::Server& server,
+                                    Election* election) {
   for (;;) {
     auto [ec] = co_await sig.async_wait(asio::posix::stream_descriptor::wait_read,
                                         asio::as_tuple(asio::use_awaitable));
@@ -68,12 +74,49 @@ asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::S
     if (::read(sig.native_handle(), &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
     if (si.ssi_signo == SIGPIPE) continue;
     std::fputs("tend server: stopping\n", stderr);
+    if (election) election->stop();
     server.stop([&] {
       boost::system::error_code ignored;
       sig.close(ignored);
     });
     co_return;
   }
+}
+
+// The leader's lease: a killed housekeeper is replaced within about this long.
+constexpr std::chrono::seconds kElectionTtl{5};
+
+// Often enough that a run is marked within a small part of --lost-after, from 250 ms to 5 s.
+std::chrono::milliseconds round_interval(std::chrono::milliseconds lost_after) {
+  return std::clamp<std::chrono::milliseconds>(lost_after / 8, 250ms, 5s);
+}
+
+asio::awaitable<void> housekeeping_round(Housekeeper& h, ServerContext& ctx) {
+  auto r = co_await h.round();
+  if (r)
+    ctx.counters.runs_marked_lost += static_cast<uint64_t>(*r);
+  else
+    ++ctx.counters.housekeeping_failures;  // etcd away: the next round does it
+}
+
+// The refusal of a --lost-after not longer than a known agent's --ttl (nullopt: fine).
+std::optional<std::string> lost_after_refused(asio::io_context& ioc, etcd::Client& etcd,
+                                              const ServerOptions& o) {
+  std::optional<std::string> bad;
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        const fleet::Keys keys{o.prefix};
+        auto r = co_await check_lost_after(etcd, keys, o.lost_after);
+        if (!r)
+          bad = "cannot read the agents' TTLs from etcd: " + r.error().message;
+        else
+          bad = *r;
+      },
+      asio::detached);
+  ioc.run();
+  ioc.restart();
+  return bad;
 }
 
 }  // namespace
@@ -105,6 +148,8 @@ int server_main(int argc, char** argv) {
     return fail("etcd at " + o.etcd_text + " did not answer within " + within + ": " +
                 *unreachable);
   }
+  if (o.lost_after.count() > 0)
+    if (auto bad = lost_after_refused(ioc, etcd, o)) return fail(*bad);
 
   ServerContext ctx{etcd, fleet::Keys{o.prefix}, *token};
   http::Server server(ioc, make_routes(ctx), o.http);
@@ -121,10 +166,28 @@ int server_main(int argc, char** argv) {
   std::printf("tend server: listening on http://%s/ (etcd %s, keys under %s)\n", addr.c_str(),
               o.etcd_text.c_str(), o.prefix.c_str());
   std::printf("tend server: API token in %s\n", o.token_file.c_str());
+
+  // Housekeeping has its own client: the API's etcd figures stay those of the requests.
+  etcd::Client hk_etcd(ioc.get_executor(), o.etcd);
+  std::optional<Housekeeper> housekeeper;
+  std::optional<Election> election;
+  if (o.lost_after.count() > 0) {
+    ctx.housekeeping_etcd = &hk_etcd;
+    housekeeper.emplace(hk_etcd, ctx.keys, o.lost_after);
+    election.emplace(hk_etcd, ctx.keys.housekeeper_key(),
+                     nlohmann::json{{"server", "http://" + addr + "/"}}.dump(), kElectionTtl);
+    ctx.election = &*election;
+    asio::co_spawn(ioc,
+                   election->run([&]() { return housekeeping_round(*housekeeper, ctx); },
+                                 round_interval(o.lost_after)),
+                   asio::detached);
+    std::printf("tend server: runs of a machine unreachable for %s become lost\n",
+                format_duration(o.lost_after).c_str());
+  }
   std::fflush(stdout);
 
   asio::posix::stream_descriptor sig(ioc, stop_fd->release());
-  asio::co_spawn(ioc, watch_signals(sig, server), asio::detached);
+  asio::co_spawn(ioc, watch_signals(sig, server, election ? &*election : nullptr), asio::detached);
   ioc.run();
   return 0;
 }

@@ -2,7 +2,6 @@
 // labels) against a real 3-member etcd, jobs submitted by writing jobs/ID + assignments as a
 // server would. Each test asserts outcomes: runs counted in a ledger file every run appends to,
 // states and exit codes in etcd, processes left, etcd writes per run.
-#include <dirent.h>
 
 #include <fstream>
 #include <sstream>
@@ -28,28 +27,6 @@ std::vector<std::string> lines_of(const std::string& path) {
   std::istringstream in(read_text(path));
   for (std::string l; std::getline(in, l);) out.push_back(l);
   return out;
-}
-
-// Processes whose environment holds TEND_TEST_MARKER=marker.
-int count_marked(const std::string& marker) {
-  std::string needle = "TEND_TEST_MARKER=" + marker;
-  int n = 0;
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = d ? ::readdir(d) : nullptr) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string env = read_text(std::string("/proc/") + e->d_name + "/environ");
-    for (size_t pos = 0; pos < env.size();) {
-      size_t nul = env.find('\0', pos);
-      if (nul == std::string::npos) nul = env.size();
-      if (env.compare(pos, nul - pos, needle) == 0) {
-        ++n;
-        break;
-      }
-      pos = nul + 1;
-    }
-  }
-  if (d) ::closedir(d);
-  return n;
 }
 
 class FleetAgentTest : public FleetTest {

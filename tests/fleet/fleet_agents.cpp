@@ -201,6 +201,28 @@ double FleetAgents::metric(int i, const std::string& name) const {
   return -1;
 }
 
+// Processes whose environment holds TEND_TEST_MARKER=marker.
+int count_marked(const std::string& marker) {
+  std::string needle = "TEND_TEST_MARKER=" + marker;
+  int n = 0;
+  DIR* d = ::opendir("/proc");
+  while (dirent* e = d ? ::readdir(d) : nullptr) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string env = read_text(std::string("/proc/") + e->d_name + "/environ");
+    for (size_t pos = 0; pos < env.size();) {
+      size_t nul = env.find('\0', pos);
+      if (nul == std::string::npos) nul = env.size();
+      if (env.compare(pos, nul - pos, needle) == 0) {
+        ++n;
+        break;
+      }
+      pos = nul + 1;
+    }
+  }
+  if (d) ::closedir(d);
+  return n;
+}
+
 boost::asio::awaitable<etcd::Result<etcd::TxnResult>> fleet_submit(
     etcd::Client& c, const fleet::Keys& keys, const std::string& id, const json& request,
     const std::vector<std::string>& machines) {

@@ -88,6 +88,10 @@ class FleetAgents {
   std::string why_;
 };
 
+// Processes (anyone's) whose environment holds TEND_TEST_MARKER=marker: a test's job sets it
+// to count what is left of the job.
+int count_marked(const std::string& marker);
+
 // Coroutines: await them at once (their arguments are references).
 // What `tend server` does for POST /v1/jobs: jobs/ID and assign/NAME/ID for every machine in one
 // txn that requires jobs/ID to be absent. `request` is the agent's job body.

@@ -169,10 +169,11 @@ TEST_F(FleetRunTest, SubmitLatencyAndEtcdWritesPerJob) {
 }
 
 TEST_F(FleetRunTest, TheCommandLineSubmitsWaitsAndReportsAMachinePerLine) {
+  std::string addr = servers[0]->addr();
   auto tend = [&](std::vector<std::string> args) {
     Command cmd({TEND_BINARY});
     for (auto& a : args) cmd.arg(a);
-    cmd.set_env("TEND_ADDR", servers[0]->addr()).set_env("TEND_TOKEN", servers[0]->token());
+    cmd.set_env("TEND_ADDR", addr).set_env("TEND_TOKEN", servers[0]->token());
     std::string out = dir + "/cli.txt";
     cmd.stdin_(Stdio::null()).stdout_(Stdio::file(out)).stderr_(Stdio::file(out));
     auto child = spawn(cmd);
@@ -212,6 +213,19 @@ TEST_F(FleetRunTest, TheCommandLineSubmitsWaitsAndReportsAMachinePerLine) {
   EXPECT_EQ(rc, 125) << out;
   EXPECT_NE(out.find("ran on 2 machines (a, b): pick one with --machine NAME"), std::string::npos)
       << out;
+
+  // Several servers: the first that answers. Nobody listens on the first address, the second
+  // server is killed: the third serves.
+  addr = "127.0.0.1:1," + servers[0]->addr() + "," + servers[1]->addr();
+  servers[0]->kill(SIGKILL);
+  std::tie(rc, out) = tend({"submit", "--on", "a", "--wait", "--", "true"});
+  EXPECT_EQ(rc, 0) << out;
+  std::tie(rc, out) = tend({"machines"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 4) << out;
+  addr = "127.0.0.1:1";  // none answers: the error of the last
+  std::tie(rc, out) = tend({"machines"});
+  EXPECT_EQ(rc, 125) << out;
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ TEST(FleetProtocol, KeysFollowTheLayoutUnderThePrefix) {
   EXPECT_EQ(k.claims_prefix("J1"), "/tend/claims/J1/");
   EXPECT_EQ(k.run_key("J1", "a"), "/tend/runs/J1/a");
   EXPECT_EQ(k.runs_prefix("J1"), "/tend/runs/J1/");
+  EXPECT_EQ(k.housekeeper_key(), "/tend/housekeeper");
   // A prefix without its trailing slash gets one: keys of two prefixes never mix.
   EXPECT_EQ(Keys("/t1").machine_key("a"), "/t1/machines/a");
   EXPECT_EQ(Keys("/t1/").assign_prefix("a"), "/t1/assign/a/");
@@ -60,6 +61,15 @@ TEST(FleetProtocol, RecordsRoundTrip) {
   ASSERT_TRUE(s2);
   EXPECT_EQ(s2->last_seen, s.last_seen);
   EXPECT_EQ(s2->labels.at("dc"), "x");
+  EXPECT_EQ(s2->ttl, 0);
+  EXPECT_FALSE(s2->unreachable_since.has_value());
+  s.ttl = 10;
+  s.unreachable_since = "2026-11-30T09:00:00.000Z";
+  s2 = seen_from_json(to_json(s).dump());
+  ASSERT_TRUE(s2);
+  EXPECT_EQ(s2->ttl, 10);
+  EXPECT_EQ(s2->unreachable_since.value_or(""), "2026-11-30T09:00:00.000Z");
+  EXPECT_FALSE(seen_from_json(R"({"name":"a","unreachable_since":5})")) << "a number is no time";
 
   JobSpec j{"J1", {{"command", {"true"}}}, {{"all", true}}, {"a", "b"}, "2026-11-30T08:00:00Z"};
   auto j2 = job_from_json(to_json(j).dump());

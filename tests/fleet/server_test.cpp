@@ -84,6 +84,9 @@ TEST_F(ServerTest, BadFlagsExit125WithOneLine) {
                                              {"server", e, t, "--etcd-prefix", "tend"},
                                              {"server", e, t, "--etcd-wait", "soon"},
                                              {"server", e, "--token-file", dir + "/missing"},
+                                             {"server", e, t, "--lost-after", "soon"},
+                                             {"server", e, t, "--lost-after", "500ms"},
+                                             {"server", e, t, "--lost-after", "-5m"},
                                              {"server", e, t, "--bogus"}}) {
     auto [rc, out] = run_tend(args, dir);
     std::string all;
@@ -92,6 +95,31 @@ TEST_F(ServerTest, BadFlagsExit125WithOneLine) {
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << all << "\n" << out;
     EXPECT_EQ(out.rfind("tend server: ", 0), 0u) << all << "\n" << out;
   }
+}
+
+// Runs become lost only after their machine's lease lapsed: a --lost-after not longer than a
+// known agent's --ttl is refused at start (the TTLs are in seen/NAME); 0/off needs none.
+TEST_F(ServerTest, LostAfterNotLongerThanAnAgentsTtlIsRefused) {
+  fleet::SeenRecord seen{"slow", {}, "http://127.0.0.1:9", "test", "2026-01-01T00:00:00Z"};
+  seen.ttl = 10;
+  ASSERT_TRUE(view->put("/tend/seen/slow", fleet::to_json(seen).dump()));
+  std::vector<std::string> base = {"server",   "--etcd",   cluster->endpoints(), "--token-file",
+                                   token_file, "--listen", "127.0.0.1:0"};
+  auto with = [&](std::string v) {
+    auto args = base;
+    args.insert(args.end(), {"--lost-after", v});
+    return args;
+  };
+  auto [rc, out] = run_tend(with("10s"), dir);
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_EQ(out,
+            "tend server: --lost-after 10s must be longer than the agents' --ttl: machine slow "
+            "has 10s\n");
+  FleetServer fine(cluster->endpoints(), token_file);
+  EXPECT_TRUE(fine.start(20s, {"--lost-after", "11s"})) << fine.error();
+  FleetServer off(cluster->endpoints(), token_file);
+  EXPECT_TRUE(off.start(20s, {"--lost-after", "off"})) << off.error();
+  EXPECT_EQ(off.metric("tend_server_housekeeper"), 0);
 }
 
 TEST_F(ServerTest, UnreachableEtcdAtStartIsAClearErrorAfterABoundedWait) {

@@ -28,8 +28,16 @@ TEST(OverallState, RunningUntilEveryRunHasEnded) {
   EXPECT_EQ(overall_state(runs({"succeeded", "running"})), "running");
   EXPECT_EQ(overall_state(runs({"succeeded", "succeeded"})), "succeeded");
   EXPECT_EQ(overall_state(runs({"succeeded", "failed"})), "failed");
-  EXPECT_EQ(overall_state(runs({"timed_out", "lost"})), "failed");
+  EXPECT_EQ(overall_state(runs({"timed_out", "failed"})), "failed");
   EXPECT_EQ(overall_state(runs({"cancelled", "succeeded"})), "cancelled");
+}
+
+// A machine gone longer than --lost-after: the job says so (cancelled still says more).
+TEST(OverallState, LostWhenARunWasLost) {
+  EXPECT_EQ(overall_state(runs({"succeeded", "lost"})), "lost");
+  EXPECT_EQ(overall_state(runs({"timed_out", "lost"})), "lost");
+  EXPECT_EQ(overall_state(runs({"lost", "running"})), "running");
+  EXPECT_EQ(overall_state(runs({"lost", "cancelled"})), "cancelled");
 }
 
 TEST(JobId, SixteenHexDigitsSortedByCreation) {

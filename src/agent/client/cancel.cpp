@@ -17,7 +17,7 @@ int cancel_main(int argc, char** argv) {
 
   return http::run_blocking<int>(
       [&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<int> {
-        auto cli = open_client(conn, "cancel", ex);
+        auto cli = co_await open_client(conn, "cancel", ex);
         if (!cli) co_return kToolFailed;
         auto r = co_await cli->request(http::Verb::post,
                                        "/v1/jobs/" + http::percent_encode(id) + "/cancel");

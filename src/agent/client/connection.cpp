@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "http/auth.hpp"
 
@@ -9,7 +11,8 @@ namespace tend::agent {
 
 void add_connection_options(CLI::App& app, Connection& c) {
   app.add_option("--addr", c.addr,
-                 "agent address HOST:PORT or URL (default $TEND_ADDR or 127.0.0.1:8600)");
+                 "agent or server address HOST:PORT or URL; several, comma-separated: the first "
+                 "that answers (default $TEND_ADDR or 127.0.0.1:8600)");
   app.add_option("--token", c.token, "API token (default $TEND_TOKEN or ./tend-data/token)");
 }
 
@@ -25,14 +28,33 @@ std::optional<int> parse_client(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
-std::optional<http::Client> open_client(Connection& c, const char* cmd,
-                                        boost::asio::any_io_executor ex) {
+namespace {
+
+std::vector<std::string> split_addresses(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= text.size();) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+boost::asio::awaitable<std::optional<http::Client>> open_client(Connection& c, const char* cmd,
+                                                                boost::asio::any_io_executor ex) {
   if (c.addr.empty())
     c.addr = std::getenv("TEND_ADDR") ? std::getenv("TEND_ADDR") : "127.0.0.1:8600";
-  auto url = http::parse_url(c.addr);
-  if (!url) {
-    std::fprintf(stderr, "tend %s: --addr: %s\n", cmd, url.error().detail.c_str());
-    return std::nullopt;
+  std::vector<http::Url> urls;
+  for (const auto& one : split_addresses(c.addr)) {
+    auto url = http::parse_url(one);
+    if (!url) {
+      std::fprintf(stderr, "tend %s: --addr: %s\n", cmd, url.error().detail.c_str());
+      co_return std::nullopt;
+    }
+    urls.push_back(*url);
   }
   if (c.token.empty() && std::getenv("TEND_TOKEN")) c.token = std::getenv("TEND_TOKEN");
   if (c.token.empty()) {
@@ -42,13 +64,20 @@ std::optional<http::Client> open_client(Connection& c, const char* cmd,
                    "tend %s: no token: pass --token, set TEND_TOKEN, or run where "
                    "./tend-data/token is (%s)\n",
                    cmd, t.error().message().c_str());
-      return std::nullopt;
+      co_return std::nullopt;
     }
     c.token = *t;
   }
   http::ClientOptions opts;
   opts.token = c.token;
-  return http::Client(std::move(ex), *url, opts);
+  // Several addresses (the servers of a fleet, any of which serves the same API): the first
+  // that answers /healthz in time; if none does, the last, whose error the command reports.
+  for (size_t i = 0; i + 1 < urls.size(); ++i) {
+    http::Client cli(ex, urls[i], opts);
+    auto r = co_await cli.request_within(kProbeTimeout, http::Verb::get, "/healthz");
+    if (r && r->status == 200) co_return cli;
+  }
+  co_return http::Client(std::move(ex), urls.back(), opts);
 }
 
 bool split_kv(const std::string& s, char sep, std::string& k, std::string& v) {

@@ -44,7 +44,7 @@ int jobs_main(int argc, char** argv) {
 
   return http::run_blocking<int>(
       [&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<int> {
-        auto cli = open_client(conn, "jobs", ex);
+        auto cli = co_await open_client(conn, "jobs", ex);
         if (!cli) co_return kToolFailed;
         auto r = co_await cli->request(http::Verb::get, target);
         if (!r || r->status != 200) {

@@ -60,7 +60,7 @@ int logs_main(int argc, char** argv) {
   if (auto rc = parse_client(app, argc, argv)) return *rc;
   return http::run_blocking<int>([&](boost::asio::any_io_executor ex)
                                      -> boost::asio::awaitable<int> {
-    auto cli = open_client(conn, "logs", ex);
+    auto cli = co_await open_client(conn, "logs", ex);
     if (!cli) co_return kToolFailed;
     if (machine.empty()) {
       // A fleet job without --machine: its one run's output, else say which machines ran it.

@@ -30,7 +30,7 @@ int machines_main(int argc, char** argv) {
 
   return http::run_blocking<int>(
       [&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<int> {
-        auto cli = open_client(conn, "machines", ex);
+        auto cli = co_await open_client(conn, "machines", ex);
         if (!cli) co_return kToolFailed;
         auto r = co_await cli->request(http::Verb::get, "/v1/machines");
         if (!r || r->status != 200) {

@@ -19,7 +19,7 @@ int rm_main(int argc, char** argv) {
 
   return http::run_blocking<int>(
       [&](boost::asio::any_io_executor ex) -> boost::asio::awaitable<int> {
-        auto cli = open_client(conn, "rm", ex);
+        auto cli = co_await open_client(conn, "rm", ex);
         if (!cli) co_return kToolFailed;
         // Every id is tried; the status is the worst: 125 (the agent failed) over 1 (a job that
         // does not exist or still runs) over 0.

@@ -246,7 +246,7 @@ int submit_main(int argc, char** argv) {
   }
 
   return http::run_blocking<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
-    auto cli = open_client(conn, "submit", ex);
+    auto cli = co_await open_client(conn, "submit", ex);
     if (!cli) co_return kToolFailed;
     auto r = co_await cli->request(http::Verb::post, "/v1/jobs", body.dump());
     if (!r || r->status != 201) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "etcd/types.hpp"
+#include "fleet/protocol.hpp"
 #include "tend/time.hpp"
 
 namespace tend::agent::fleet_detail {
@@ -24,6 +25,13 @@ inline const etcd::RangeResult* range_at(const etcd::TxnResult& r, size_t i) {
 }
 inline const etcd::KeyValue* first_kv(const etcd::RangeResult* r) {
   return r && !r->kvs.empty() ? &r->kvs.front() : nullptr;
+}
+
+// Why a run whose stored record says `lost` is: the marker's own words.
+inline std::string lost_reason(const etcd::KeyValue* stored) {
+  if (stored)
+    if (auto rec = fleet::run_from_json(stored->value); rec && rec->error) return *rec->error;
+  return "a server marked the run lost";
 }
 
 }  // namespace tend::agent::fleet_detail

@@ -15,6 +15,7 @@
 #include "server/job_admission.hpp"
 #include "server/retention.hpp"
 #include "shim/files.hpp"
+#include "tend/parse.hpp"
 #include "tend/time.hpp"
 
 namespace tend::agent {
@@ -54,7 +55,9 @@ fleet::MachineRecord FleetMember::machine_record() const {
   return {cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, instance_};
 }
 fleet::SeenRecord FleetMember::seen_record() const {
-  return {cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, now_text()};
+  fleet::SeenRecord s{cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, now_text()};
+  s.ttl = cfg_.fleet.ttl.count();
+  return s;
 }
 
 asio::awaitable<void> FleetMember::pause(std::chrono::milliseconds d) {
@@ -152,9 +155,28 @@ asio::awaitable<void> FleetMember::membership() {
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(away).count()) + " s");
     if (cfg_.fleet.lost_after.count() > 0 && away >= cfg_.fleet.lost_after) {
       for (auto& [id, run] : runs_)
-        mark_lost(id, "the machine was away from etcd longer than --lost-after");
+        mark_lost(id, "lost: machine " + cfg_.fleet.name + " was away from etcd longer than " +
+                          format_duration(cfg_.fleet.lost_after) + " (agent --lost-after)");
     }
+    co_await check_lost_marks();
     changes_->all_changed();
+  }
+}
+
+asio::awaitable<void> FleetMember::check_lost_marks() {
+  std::vector<std::string> ids;
+  for (const auto& [id, run] : runs_)
+    if (!run.lost) ids.push_back(id);
+  for (const auto& id : ids) {
+    RangeRequest q{keys_.run_key(id, cfg_.fleet.name)};
+    auto r = co_await client_->range(q);
+    auto it = runs_.find(id);
+    if (!r || r->kvs.empty() || it == runs_.end()) continue;
+    const etcd::KeyValue& kv = r->kvs.front();
+    auto seen = fleet::run_from_json(kv.value);
+    if (!seen || seen->state != fleet::run_state::lost) continue;
+    it->second.run_mod = kv.mod_revision;
+    mark_lost(id, lost_reason(&kv));
   }
 }
 
@@ -317,8 +339,10 @@ asio::awaitable<void> FleetMember::claim_failed(std::string id, const etcd::TxnR
   }
   if (here) {
     // Claimed by this machine (this process or its previous one): report its state.
+    const bool lost = tracked.lost;
+    tracked.lost = false;  // mark_lost sets it, with the reason
     track(id, tracked);
-    if (tracked.lost) mark_lost(id, "a server marked the run lost while this machine was away");
+    if (lost) mark_lost(id, lost_reason(run));
     co_return;
   }
   if (c && fleet::instance_data_id(c->instance) == cfg_.data_id &&
@@ -359,6 +383,7 @@ void FleetMember::mark_lost(const std::string& id, const std::string& why) {
   auto it = runs_.find(id);
   if (it == runs_.end() || it->second.lost) return;
   it->second.lost = true;
+  it->second.lost_why = why;
   auto rec = store_.get(id);
   bool running = rec && *rec && !is_final((*rec)->state);
   log("run " + id + ": " + why + (running ? ": killing what is left of it" : ""));

@@ -78,6 +78,7 @@ class FleetMember {
     int64_t run_mod = 0;   // runs/ID/NAME's mod_revision as last written or seen
     std::string reported;  // the state last written to etcd
     bool lost = false;     // marked lost: reported as `lost` with its true figures
+    std::string lost_why;  // who marked it lost and why (the start of the reported error)
   };
   enum class Registered { yes, name_taken, unreachable };
 
@@ -113,6 +114,9 @@ class FleetMember {
   Expected<void> start_local(const std::string& id, const fleet::JobSpec& spec);
   void track(const std::string& id, Run run);
   void mark_lost(const std::string& id, const std::string& why);
+  // After a re-registration: the runs a server marked lost meanwhile are marked so here too (a
+  // run still running writes nothing, so no failed write would tell).
+  boost::asio::awaitable<void> check_lost_marks();
   void enqueue(etcd::KeyValue kv);
   boost::asio::awaitable<void> pause(std::chrono::milliseconds d);
   fleet::MachineRecord machine_record() const;

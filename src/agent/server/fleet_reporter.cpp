@@ -108,7 +108,7 @@ std::optional<FleetMember::Due> FleetMember::due(const std::string& id) {
   Due d{id, run_of(job), "", is_final(job.state), it->second};
   if (d.run.lost) {
     if (!d.final) return std::nullopt;  // killed: reported once it has ended
-    d.want.error = "lost: the machine was away too long; on its return the run was " +
+    d.want.error = d.run.lost_why + "; on its return the run was " +
                    std::string(to_string(job.state)) +
                    (d.want.error ? " (" + *d.want.error + ")" : "");
     d.want.state = fleet::run_state::lost;
@@ -206,9 +206,9 @@ void FleetMember::batch_failed(const std::vector<Due>& batch, const etcd::TxnRes
       reported(d, stored->mod_revision);
       continue;
     }
-    auto seen = fleet::run_from_json(stored->value);
-    if (seen && seen->state == fleet::run_state::lost)
-      mark_lost(d.id, "a server marked the run lost while this machine was away");
+    if (auto seen = fleet::run_from_json(stored->value);
+        seen && seen->state == fleet::run_state::lost)
+      mark_lost(d.id, lost_reason(stored));
     changes_->changed(d.id);  // written again with the new revision
   }
 }

@@ -360,6 +360,7 @@
         tr.dataset.state = r.state;
         const st = el('td');
         st.append(badge(r.state));
+        if (r.error) st.title = r.error;  // e.g. why a run is lost: its machine, how long away
         const b = el('button', panes.has(r.machine) ? 'Hide' : 'Show', 'secondary toggle');
         b.type = 'button';
         b.dataset.machine = r.machine;
