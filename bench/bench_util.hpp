@@ -30,6 +30,20 @@ inline void row(const char* what, double tend_us, double ref_us, const char* tar
               tend_us / ref_us, target);
 }
 
+// With the ratio given (e.g. a median of per-round ratios) and the CPU time per call of both.
+inline void row(const char* what, double tend_us, double ref_us, double ratio, double tend_cpu,
+                double ref_cpu, const char* target) {
+  std::printf("| %-52s | %9.1f | %9.1f | %6.2fx | %8.1f | %8.1f | %-8s |\n", what, tend_us, ref_us,
+              ratio, tend_cpu, ref_cpu, target);
+}
+
+inline void header_with_cpu() {
+  std::printf("| %-52s | %9s | %9s | %7s | %8s | %8s | %-8s |\n", "case", "tend µs", "raw µs",
+              "ratio", "tend CPU", "raw CPU", "target");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------------",
+              "-----------", "-----------", "---------", "----------", "----------", "----------");
+}
+
 inline void header(const char* tend_col, const char* ref_col) {
   std::printf("| %-44s | %10s | %10s | %7s | %-8s |\n", "case", tend_col, ref_col, "ratio",
               "target");

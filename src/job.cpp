@@ -43,6 +43,10 @@ Job::Job(Loop& loop, JobOptions opts, Callback cb)
     : loop_(loop), opts_(std::move(opts)), on_done_(std::move(cb)) {}
 
 Job::~Job() {
+  // A guarded job destroyed before it is done is abandoned: it is killed now, here (cgroup.kill
+  // marks the scope unfit for the pool, so its cgroup cannot go to another job while the guard
+  // still acts on it), and the guard, told to kill it too, removes its cgroup once it is empty.
+  if (!done_ && guard_ && scope_) (void)scope_->kill_all();
   // A job destroyed before it is done must not leave callbacks pointing at it.
   if (child_.valid()) loop_.unwatch(child_.pidfd());
   for (int n = 1; n < 3; ++n)
@@ -145,7 +149,7 @@ void Job::on_main_exit() {
   main_exited_ = true;
   result_.status = **st;
   if (stopping_ || done_) return maybe_finish();
-  if (scope_->empty()) return maybe_finish();
+  if (scope_->empty()) return finish();  // what maybe_finish() would find, without reading again
   switch (opts_.orphans) {
     case OrphanPolicy::kill:
       begin_stop(opts_.stop.signal, EndReason::exited);
@@ -316,10 +320,11 @@ void Job::finish() {
       if (!result_.peak_memory_bytes) result_.peak_memory_bytes = uint64_t(ru.ru_maxrss) * 1024;
     }
     if (scope_->events_fd() >= 0) loop_.unwatch(scope_->events_fd());
-    if (!leave_) (void)scope_->release();
   }
-  // The job is over (or left running on purpose): its guard stands down.
+  // The job is over (or left running on purpose): its guard stands down, before the scope is
+  // released (a pooled cgroup may go to the next job at once: no guard may act on it then).
   if (guard_) guard_->disarm();
+  if (scope_ && !leave_) (void)scope_->release();
   done_ = true;
   if (on_done_) on_done_(result_);
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "limits_impl.hpp"
+#include "supervisor_guard.hpp"
 #include "sys/files.hpp"
 #include "sys/procfs.hpp"
 
@@ -252,21 +253,28 @@ Expected<void> delegate_v2(const std::string& parent, bool parent_is_own,
   if (parent != sys::cgroup2_mount()) {
     auto procs = sys::read_file(parent + "/cgroup.procs");
     if (!procs) return Error{"read cgroup.procs", procs.error().code, parent, {}};
-    bool self_in = false, others = false;
+    // This process's job guard (supervisor_guard.hpp) is part of the supervisor: it moves too.
+    const pid_t guard = guard_process_pid();
+    bool self_in = false, guard_in = false, others = false;
     std::istringstream in(*procs);
-    for (pid_t pid; in >> pid;) (pid == ::getpid() ? self_in : others) = true;
-    if (others || (self_in && !parent_is_own))
+    for (pid_t pid; in >> pid;)
+      (pid == ::getpid() ? self_in : pid == guard ? guard_in : others) = true;
+    if (others || ((self_in || guard_in) && !parent_is_own))
       return Error{"enable controller", EBUSY, control,
                    "cannot enable " + missing.front() + ": " + parent +
                        " holds processes other than this one, and cgroup v2 gives controllers "
                        "only to cgroups without processes; run tend in a cgroup of its own "
                        "(systemd: a unit with Delegate=yes)"};
-    if (self_in) {
+    if (self_in || guard_in) {
       std::string leaf = parent + "/" + kSupervisorLeaf;
       if (::mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST)
         return Error::from_errno("mkdir cgroup", leaf);
-      if (auto m = sys::write_file(leaf + "/cgroup.procs", std::to_string(::getpid())); !m)
-        return Error{"move into supervisor leaf", m.error().code, leaf, {}};
+      if (self_in)
+        if (auto m = sys::write_file(leaf + "/cgroup.procs", std::to_string(::getpid())); !m)
+          return Error{"move into supervisor leaf", m.error().code, leaf, {}};
+      if (guard_in)
+        if (auto m = sys::write_file(leaf + "/cgroup.procs", std::to_string(guard)); !m)
+          return Error{"move the job guard into the supervisor leaf", m.error().code, leaf, {}};
     }
   }
   for (const auto& c : missing) {

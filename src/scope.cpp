@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "limits_impl.hpp"
@@ -69,6 +71,37 @@ CgroupSupport probe_cgroup(const std::string& parent) {
   return cg;
 }
 
+namespace {
+// The supervisor's own cgroup as the parent of its jobs' cgroups: probed at its first job and then
+// kept. Reading /proc/self/cgroup takes the kernel's cgroup_mutex, which every mkdir and rmdir of
+// a cgroup on the host holds: milliseconds per job on a busy machine. If the process is moved
+// later, its jobs' cgroups are still made where it was: each is still a cgroup of its own, so
+// containment does not depend on where it is; once that place is gone or refuses (mkdir fails),
+// the probe is made again (Scope::create).
+std::mutex g_own_mutex;
+std::optional<CgroupSupport> g_own;
+
+CgroupSupport own_cgroup_support() {
+  std::lock_guard lock(g_own_mutex);
+  if (g_own) return *g_own;
+  CgroupSupport cg = probe_cgroup();
+  if (cg.writable) g_own = cg;
+  return cg;
+}
+
+// True if there was a kept probe to forget.
+bool forget_own_cgroup_support() {
+  std::lock_guard lock(g_own_mutex);
+  bool had = g_own.has_value();
+  g_own.reset();
+  return had;
+}
+}  // namespace
+
+void detail::forget_own_cgroup() {
+  (void)forget_own_cgroup_support();
+}
+
 bool detail::signal_member(pid_t pid, int sig, const std::function<bool()>& is_member) {
   int fd = sys::pidfd_open(pid, 0);
   if (fd < 0 && (errno == ENOSYS || errno == EPERM)) return is_member() && ::kill(pid, sig) == 0;
@@ -115,13 +148,15 @@ Expected<std::unique_ptr<Scope>> Scope::create(const ScopeOptions& opts) {
     }
   }
   if (level == ScopeLevel::session) return detail::make_session_scope(opts);
-  CgroupSupport cg = probe_cgroup(opts.cgroup_parent);
-  if (cg.writable) {
-    auto s = detail::make_cgroup_scope(opts, cg);
-    if (s || level == ScopeLevel::cgroup) return s;
-  } else if (level == ScopeLevel::cgroup) {
-    return Error::with_detail("cgroup scope", cg.why_not);
-  }
+  const bool own = opts.cgroup_parent.empty();
+  auto make = [&](const CgroupSupport& cg) -> Expected<std::unique_ptr<Scope>> {
+    if (!cg.writable) return Error::with_detail("cgroup scope", cg.why_not);
+    return detail::make_cgroup_scope(opts, cg);
+  };
+  auto s = make(own ? own_cgroup_support() : probe_cgroup(opts.cgroup_parent));
+  // The kept probe may be stale (this process was moved and its old cgroup removed): once more.
+  if (!s && own && forget_own_cgroup_support()) s = make(own_cgroup_support());
+  if (s || level == ScopeLevel::cgroup) return s;
   return detail::make_session_scope(opts);
 }
 

@@ -113,7 +113,7 @@ class CgroupScope final : public Scope {
 
   Usage usage() const override {
     Usage u;
-    if (auto text = sys::read_file(path_ + "/cpu.stat")) {
+    if (auto text = read_here("cpu.stat")) {
       std::istringstream in(*text);
       std::string key;
       long long value;
@@ -122,7 +122,10 @@ class CgroupScope final : public Scope {
         if (key == "system_usec") u.system = std::chrono::microseconds(value) - base_system_;
       }
     }
-    if (auto text = sys::read_file(path_ + "/memory.peak")) {
+    // A reused cgroup has no memory controller (the pool takes none with one), and its peak
+    // would span jobs anyway.
+    if (from_pool_) return u;
+    if (auto text = read_here("memory.peak")) {
       u.peak_memory_bytes = std::strtoull(text->c_str(), nullptr, 10);
     }
     return u;
@@ -156,20 +159,27 @@ class CgroupScope final : public Scope {
     s->make_reusable(c.parent);
     s->base_user_ = c.user;
     s->base_system_ = c.system;
+    s->from_pool_ = true;
     return s;
   }
 
  private:
+  // A file of the cgroup: opened below the directory fd (no walk of the whole path each time).
+  std::optional<std::string> read_here(const char* name) const {
+    if (!dir_) {
+      auto text = sys::read_file(path_ + "/" + name);
+      return text ? std::optional(std::move(*text)) : std::nullopt;
+    }
+    auto fd = sys::open_at(dir_.get(), name, O_RDONLY);
+    if (!fd) return std::nullopt;
+    auto text = sys::read_fd(fd->get());
+    return text ? std::optional(std::move(*text)) : std::nullopt;
+  }
+
   // Hands the emptied cgroup to the pool (scope_pool.hpp) if it is provably empty and limit-free.
   bool give_back() {
-    auto read = [&](const char* name) -> std::optional<std::string> {
-      auto fd = sys::open_at(dir_.get(), name, O_RDONLY);
-      if (!fd) return std::nullopt;
-      auto text = sys::read_fd(fd->get());
-      return text ? std::optional(*text) : std::nullopt;
-    };
-    auto controllers = read("cgroup.controllers");
-    auto stat = read("cgroup.stat");
+    auto controllers = read_here("cgroup.controllers");
+    auto stat = read_here("cgroup.stat");
     auto events = sys::read_fd(events_.get());
     // Linux 6.18 was seen to SIGKILL every process later cloned into a cgroup that had a
     // cgroup.kill (CLONE_INTO_CGROUP and cgroup.kill's sequence count disagree): never reuse one.
@@ -209,6 +219,7 @@ class CgroupScope final : public Scope {
   bool reusable_ = false;  // made by make_cgroup_scope without a name: may go to the pool
   std::string parent_;
   std::chrono::microseconds base_user_{0}, base_system_{0};  // cpu.stat when taken from the pool
+  bool from_pool_ = false;
 };
 
 // Opens what a CgroupScope holds of the cgroup directory `path`, which is `relative` below the

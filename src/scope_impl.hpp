@@ -21,6 +21,9 @@ bool signal_member(pid_t pid, int sig, const std::function<bool()>& is_member);
 void remove_stale_groups(const std::string& parent,
                          const std::function<bool(const std::string&)>& is_empty);
 
+// Scope::create keeps the probe of this process's own cgroup (scope.cpp); forgets it (tests).
+void forget_own_cgroup();
+
 Expected<std::unique_ptr<Scope>> make_cgroup_scope(const ScopeOptions& opts,
                                                    const CgroupSupport& cg);
 Expected<std::unique_ptr<Scope>> make_session_scope(const ScopeOptions& opts);

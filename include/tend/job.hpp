@@ -48,7 +48,7 @@ struct JobOptions {
   OutputSink* output = nullptr;
   OutputLimits limits;
   // A guard process ends the job if this process dies without ending it (SIGKILL, a crash):
-  // the job never outlives its supervisor by more than the guard's wake-up. One fork per job.
+  // the job never outlives its supervisor by more than the guard's wake-up. One guard per process.
   bool guard = true;
 };
 
