@@ -13,7 +13,8 @@ Starts its own 3-member etcd (Debian's etcd-server, data in /dev/shm), 30 agents
   3. throughput: JOBS `true` jobs through the server to 3 agents (round-robin, CLIENTS in
      flight) vs the same jobs posted straight to the 3 agents; jobs/s;
   4. etcd writes per run: the server's tend_etcd_writes_total plus the agents'
-     tend_fleet_etcd_writes_total (and, apart, their lease keep-alives) over phases 2 and 3.
+     tend_fleet_etcd_writes_total over phases 2 and 3 (lease keep-alives are not writes: they
+     are counted apart), and the agents' report txns and late reports.
 Every wait has a deadline; everything it started is stopped at the end (also on error).
 Environment: AGENTS (30), IDLE (60), FANOUT (20), JOBS (300), CLIENTS (24), POLL_MS (10).
 """
@@ -218,14 +219,25 @@ class Fleet:
 
 
 def writes(fleet):
-    """(all etcd writes, of which agents' lease keep-alives) of the server and every agent."""
-    total = Api(fleet.server_addr, fleet.token).metrics().get("tend_etcd_writes_total", 0)
-    keepalives = 0
+    """{"writes": etcd writes of the server and every agent, "keepalives": the agents' lease
+    renewals (not writes), "reports": their report txns, "late": records the fallback wrote}."""
+    out = {"writes": Api(fleet.server_addr, fleet.token).metrics().get("tend_etcd_writes_total", 0),
+           "keepalives": 0, "reports": 0, "late": 0}
     for _, _, addr in fleet.agents:
         m = Api(addr, fleet.token).metrics()
-        total += m.get("tend_fleet_etcd_writes_total", 0)
-        keepalives += m.get("tend_fleet_etcd_keepalives_total", 0)
-    return total, keepalives
+        out["writes"] += m.get("tend_fleet_etcd_writes_total", 0)
+        out["keepalives"] += m.get("tend_fleet_etcd_keepalives_total", 0)
+        out["reports"] += m.get("tend_fleet_report_rounds_total", 0)
+        out["late"] += m.get("tend_fleet_late_reports_total", 0)
+    return out
+
+
+def print_writes(phase, w0, w1, runs):
+    d = {k: w1[k] - w0[k] for k in w0}
+    print(f"etcd writes during {phase}: {d['writes']:.0f} for {runs} runs: "
+          f"{d['writes'] / runs:.2f} per run (lease keep-alives apart: {d['keepalives']:.0f}, "
+          f"{d['keepalives'] / runs:.2f} per run); agents' report txns {d['reports']:.0f}, "
+          f"late reports {d['late']:.0f}")
 
 
 def fan_out(fleet, n):
@@ -323,7 +335,7 @@ def main(build):
             f"agents {(after['agents'] - before['agents']) / span * 100:.1f} %")
 
         # 2. fan-out, and the writes it costs
-        w0, k0 = writes(fleet)
+        w0 = writes(fleet)
         runs = 0
         for n in (3, 10, 30):
             if n > AGENTS:
@@ -335,23 +347,26 @@ def main(build):
                   f"p99 {pct(ref, .99)*1000:.0f} ms; ratio p50 {pct(via, .5)/pct(ref, .5):.2f}x "
                   f"p99 {pct(via, .99)/pct(ref, .99):.2f}x")
         fleet.check_alive()
-        time.sleep(2.5)  # the agents report final states at most 200 ms later; retries every 2 s
-        w1, k1 = writes(fleet)
-        print(f"etcd writes during fan-out: {w1 - w0:.0f} for {runs} runs "
-              f"({FANOUT * 3} jobs): {(w1 - w0) / runs:.2f} per run, "
-              f"{(w1 - w0 - (k1 - k0)) / runs:.2f} per run without lease keep-alives")
+        time.sleep(2.5)  # failed report writes are retried every 2 s
+        print_writes(f"fan-out ({FANOUT * 3} jobs)", w0, writes(fleet), runs)
 
         # 3. throughput, and the writes per single-machine job
+        def cpu():
+            return {k: sum(map(cpu_seconds, v)) for k, v in pids.items()}
+        c0 = cpu()
         direct = throughput(fleet, False)
-        w0, k0 = writes(fleet)
+        c1 = cpu()
+        w0 = writes(fleet)
         via = throughput(fleet, True)
+        c2 = cpu()
         time.sleep(2.5)
-        w1, k1 = writes(fleet)
+        w1 = writes(fleet)
+        for side, a, b in (("direct", c0, c1), ("via server", c1, c2)):
+            print(f"CPU ms per job, {side}: " + ", ".join(
+                f"{k} {(b[k] - a[k]) / JOBS * 1000:.1f}" for k in pids))
         print(f"throughput, 3 agents, {JOBS} jobs, {CLIENTS} in flight: via server {via:.1f} jobs/s, "
               f"direct {direct:.1f} jobs/s: {via / direct * 100:.0f} %")
-        print(f"etcd writes during throughput: {w1 - w0:.0f} for {JOBS} runs: "
-              f"{(w1 - w0) / JOBS:.2f} per run, "
-              f"{(w1 - w0 - (k1 - k0)) / JOBS:.2f} per run without lease keep-alives")
+        print_writes("throughput", w0, w1, JOBS)
         fleet.check_alive()
         ok = True
     finally:

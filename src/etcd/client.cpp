@@ -1,5 +1,7 @@
 #include "etcd/client.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -246,10 +248,33 @@ asio::awaitable<Result<DeleteResult>> Client::delete_range(DeleteRequest req, Mi
 }
 
 asio::awaitable<Result<TxnResult>> Client::txn(TxnRequest req, Millis timeout) {
-  ++counters_.txn;
+  auto is_range = [](const TxnOp& op) { return std::holds_alternative<RangeRequest>(op); };
+  bool reads_only = req.compare.empty() &&
+                    std::all_of(req.success.begin(), req.success.end(), is_range) &&
+                    std::all_of(req.failure.begin(), req.failure.end(), is_range);
+  ++(reads_only ? counters_.read_txn : counters_.txn);
   json body = codec::encode(req);
   return decode_call<TxnResult>(*this, "/v3/kv/txn", std::move(body), timeout, codec::decode_txn,
                                 "txn");
+}
+
+asio::awaitable<Result<std::vector<RangeResult>>> Client::ranges(std::vector<RangeRequest> rs,
+                                                                 Millis timeout) {
+  const size_t n = rs.size();
+  TxnRequest t;
+  for (auto& r : rs) t.success.emplace_back(std::move(r));
+  auto got = co_await txn(std::move(t), timeout);
+  if (!got) co_return got.error();
+  std::vector<RangeResult> out;
+  for (auto& answer : got->responses) {
+    auto* range = std::get_if<RangeResult>(&answer);
+    if (!range) co_return Error{ErrorKind::bad_response, "etcd txn: a range answered otherwise"};
+    range->header = got->header;  // the txn's revision: every range was read at it
+    out.push_back(std::move(*range));
+  }
+  if (out.size() != n)
+    co_return Error{ErrorKind::bad_response, "etcd txn: not one answer per range"};
+  co_return out;
 }
 
 asio::awaitable<Result<LeaseGrant>> Client::lease_grant(int64_t ttl, Millis timeout) {

@@ -63,9 +63,11 @@ struct ClientOptions {
 // What the client sent, for the fleet's "etcd requests per run" and for tests. Calls count once
 // each whatever their attempts; `attempts` counts HTTP requests (keepalives and watch streams
 // included), `rotations` the times a failure moved the client to the next endpoint.
+// `read_txn`: transactions of ranges only (no compare), which change nothing; `txn` the others.
 struct Counters {
-  uint64_t range = 0, put = 0, txn = 0, delete_range = 0, lease_grant = 0, lease_revoke = 0,
-           keepalive = 0, status = 0, compact = 0, watch_streams = 0, authenticate = 0;
+  uint64_t range = 0, read_txn = 0, put = 0, txn = 0, delete_range = 0, lease_grant = 0,
+           lease_revoke = 0, keepalive = 0, status = 0, compact = 0, watch_streams = 0,
+           authenticate = 0;
   uint64_t attempts = 0, rotations = 0, failed_calls = 0;
   // Calls that change the store or a lease's existence (keepalives not included).
   uint64_t writes() const {
@@ -89,6 +91,10 @@ class Client {
   // failing on this very transaction's own earlier success: a create-if-absent claim puts a
   // value unique to the claimer and reads the key in `failure` to tell "mine" from "someone's".
   boost::asio::awaitable<Result<TxnResult>> txn(TxnRequest t, Millis timeout = 0ms);
+  // Several ranges at one revision in one round trip (a txn of ranges only: linearizable
+  // unless every range is serializable). The answers in order.
+  boost::asio::awaitable<Result<std::vector<RangeResult>>> ranges(std::vector<RangeRequest> rs,
+                                                                  Millis timeout = 0ms);
   boost::asio::awaitable<Result<LeaseGrant>> lease_grant(int64_t ttl_seconds, Millis timeout = 0ms);
   // Revoking deletes every key attached. A lease that does not exist: ErrorKind::not_found.
   boost::asio::awaitable<Result<Header>> lease_revoke(int64_t id, Millis timeout = 0ms);

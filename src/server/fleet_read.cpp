@@ -31,27 +31,28 @@ json opt(const std::optional<std::string>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
-asio::awaitable<etcd::Result<etcd::RangeResult>> range_prefix(etcd::Client& c, std::string prefix,
-                                                              int64_t revision, bool keys_only) {
+etcd::RangeRequest prefix_range(const std::string& prefix, int64_t revision, bool keys_only) {
   etcd::RangeRequest r;
   r.key = prefix;
   r.range_end = etcd::prefix_end(prefix);
   r.revision = revision;
   r.keys_only = keys_only;
-  co_return co_await c.range(r);
+  return r;
 }
 
 }  // namespace
 
 asio::awaitable<etcd::Result<std::vector<MachineView>>> read_machines(etcd::Client& c,
                                                                       const fleet::Keys& k) {
-  auto online = co_await range_prefix(c, k.machines_prefix(), 0, false);
-  if (!online) co_return online.error();
-  const int64_t rev = online->header.revision;
-  auto seen = co_await range_prefix(c, k.seen_prefix(), rev, false);
-  if (!seen) co_return seen.error();
-  auto assigned = co_await range_prefix(c, k.assignments_prefix(), rev, true);
-  if (!assigned) co_return assigned.error();
+  // One round trip: the three ranges in one txn, read at one revision.
+  std::vector<etcd::RangeRequest> want = {prefix_range(k.machines_prefix(), 0, false),
+                                          prefix_range(k.seen_prefix(), 0, false),
+                                          prefix_range(k.assignments_prefix(), 0, true)};
+  auto got = co_await c.ranges(std::move(want));
+  if (!got) co_return got.error();
+  const etcd::RangeResult* online = &(*got)[0];
+  const etcd::RangeResult* seen = &(*got)[1];
+  const etcd::RangeResult* assigned = &(*got)[2];
 
   // A record that does not decode is skipped: one bad value must not hide the fleet.
   std::map<std::string, MachineView> by_name;
@@ -136,20 +137,25 @@ std::string overall_state(const std::vector<RunView>& runs) {
 
 asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c,
                                                                const fleet::Keys& k, std::string id,
-                                                               int64_t revision) {
-  etcd::RangeRequest r;
-  r.key = k.job_key(id);
-  r.revision = revision;
-  auto job = co_await c.range(r);
-  if (!job) co_return job.error();
+                                                               int64_t revision,
+                                                               bool serializable) {
+  // One round trip (a poll of the job costs etcd one read): the spec and the runs in one txn.
+  etcd::RangeRequest spec_req;
+  spec_req.key = k.job_key(id);
+  spec_req.revision = revision;
+  spec_req.serializable = serializable;
+  etcd::RangeRequest runs_req = prefix_range(k.runs_prefix(id), revision, false);
+  runs_req.serializable = serializable;
+  std::vector<etcd::RangeRequest> want = {spec_req, runs_req};
+  auto got = co_await c.ranges(std::move(want));
+  if (!got) co_return got.error();
+  const etcd::RangeResult* job = &(*got)[0];
+  const etcd::RangeResult* runs = &(*got)[1];
   if (job->kvs.empty()) co_return std::optional<JobView>{};
   auto spec = fleet::job_from_json(job->kvs.front().value);
   if (!spec)
     co_return etcd::Error{etcd::ErrorKind::bad_response,
                           "jobs/" + id + " holds no job: " + spec.error().message()};
-  const int64_t rev = revision ? revision : job->header.revision;
-  auto runs = co_await range_prefix(c, k.runs_prefix(id), rev, false);
-  if (!runs) co_return runs.error();
 
   JobView v;
   v.id = id;

@@ -60,11 +60,14 @@ bool run_ended(const std::string& state);
 std::string overall_state(const std::vector<RunView>& runs);
 
 // The job and its runs at one revision (`revision` 0: the newest); nullopt if there is no such
-// job.
+// job. `serializable`: answered by the member alone (no round through the cluster; what a poll
+// needs): it may lag the cluster by that member's apply delay, never shows a state that did not
+// happen, and answers without quorum.
 boost::asio::awaitable<etcd::Result<std::optional<JobView>>> read_job(etcd::Client& c,
                                                                       const fleet::Keys& k,
                                                                       std::string id,
-                                                                      int64_t revision = 0);
+                                                                      int64_t revision = 0,
+                                                                      bool serializable = false);
 nlohmann::json job_json(const JobView& j);
 
 }  // namespace tend::server

@@ -128,6 +128,40 @@ TEST_F(FleetTest, TxnComparesEveryTargetAndRunsTheRightBranch) {
   });
 }
 
+// Several ranges in one round trip (a txn of ranges only): every answer read at one revision,
+// a historical revision honoured, and counted as a read (read_txn), not a write.
+TEST_F(FleetTest, RangesReadSeveralPrefixesAtOneRevisionAndWriteNothing) {
+  auto c = client();
+  run([&]() -> asio::awaitable<void> {
+    etcd::PutRequest a{"r/a/1", "x"}, b{"r/b/1", "y"}, b2{"r/b/2", "z"};
+    CO_ASSERT_OK(co_await c->put(a));
+    auto first = co_await c->put(b);
+    CO_ASSERT_OK(first);
+    CO_ASSERT_OK(co_await c->put(b2));
+    std::vector<RangeRequest> now = {
+        RangeRequest{.key = "r/a/", .range_end = etcd::prefix_end("r/a/")},
+        RangeRequest{.key = "r/b/", .range_end = etcd::prefix_end("r/b/")}, RangeRequest{"r/none"}};
+    auto got = co_await c->ranges(now);
+    CO_ASSERT_OK(got);
+    CO_ASSERT_TRUE(got->size() == 3);
+    EXPECT_EQ((*got)[0].kvs.size(), 1u);
+    EXPECT_EQ((*got)[1].kvs.size(), 2u);
+    EXPECT_TRUE((*got)[2].kvs.empty());
+    EXPECT_EQ((*got)[0].header.revision, (*got)[1].header.revision);
+    EXPECT_EQ((*got)[1].header.revision, first->header.revision + 1);
+    // At the revision of the first put to r/b/: one key there.
+    std::vector<RangeRequest> then = {RangeRequest{
+        .key = "r/b/", .range_end = etcd::prefix_end("r/b/"), .revision = first->header.revision}};
+    auto old = co_await c->ranges(then);
+    CO_ASSERT_OK(old);
+    CO_ASSERT_TRUE(old->size() == 1);
+    EXPECT_EQ((*old)[0].kvs.size(), 1u);
+  });
+  EXPECT_EQ(c->counters().read_txn, 2u);
+  EXPECT_EQ(c->counters().txn, 0u);
+  EXPECT_EQ(c->counters().writes(), 3u);  // the puts only
+}
+
 // N clients, each on its own preferred member, race to create one key: exactly one wins, and
 // every loser's failure branch reads the winner's value.
 TEST_F(FleetTest, ExactlyOneOfConcurrentCreatorsWins) {

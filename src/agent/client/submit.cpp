@@ -24,10 +24,14 @@ constexpr auto kReconnectFor = 60s;
 
 // Waits until the job has ended and returns it: an agent's job, or a fleet job once every run
 // has ended. `follow`: while the job runs, wait on its output stream (an agent's, which ends
-// with the job) rather than poll. Lost contact is retried with backoff for kReconnectFor: a
-// restart of the agent or the server does not end the job.
+// with the job) rather than poll. A fleet job is polled (the server reads it from etcd: one
+// read per poll): often at first, as most jobs are short and a poll's interval is a floor on
+// the wait, then less (×1.5 per poll up to kPollAtMost). Lost contact is retried with backoff
+// for kReconnectFor: a restart of the agent or the server does not end the job.
 asio::awaitable<Expected<json>> wait_until_ended(http::Client& cli, const std::string& id,
                                                  bool follow) {
+  constexpr auto kPollFirst = 20ms, kPollAtMost = 500ms;
+  auto poll_for = kPollFirst;
   auto pause_for = 100ms;
   auto gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
   asio::steady_timer pause(co_await asio::this_coro::executor);
@@ -38,14 +42,18 @@ asio::awaitable<Expected<json>> wait_until_ended(http::Client& cli, const std::s
       std::string state = job.is_object() ? job.value("state", "") : "";
       if (state != "queued" && state != "running") co_return job;
       gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
+      pause_for = 100ms;
       if (follow) {
-        pause_for = 100ms;
         // Returns when the job ends, the agent stops, or after an hour of silence.
         (void)co_await cli.stream(
             "/v1/jobs/" + id + "/output?follow=1&offset=0", [](std::string_view) { return true; },
             3600s);
         continue;
       }
+      pause.expires_after(poll_for);
+      co_await pause.async_wait(asio::use_awaitable);
+      poll_for = std::min<std::chrono::milliseconds>(poll_for * 3 / 2, kPollAtMost);
+      continue;
     } else if (r && r->status / 100 == 4) {
       co_return Error::with_detail("wait", r->describe());
     } else if (std::chrono::steady_clock::now() >= gave_up_at) {

@@ -70,8 +70,8 @@ struct Prepared {
   Metrics metrics;
   LimitPolicy limits;
   std::unique_ptr<Scheduler> scheduler;
-  std::shared_ptr<std::atomic<bool>> fleet_dirty;  // fleet jobs changed (set by the scheduler)
-  std::string fleet_id;                            // DATA/fleet-id (with --etcd)
+  std::shared_ptr<RunChanges> fleet_changes;  // jobs changed (fed by the scheduler's thread)
+  std::string fleet_id;                       // DATA/fleet-id (with --etcd)
 };
 
 // Stable per data directory: a restarted agent recognises its own registration and claims.
@@ -183,8 +183,10 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
     auto id = fleet_id(o.data);
     if (!id) return id.error();
     p->fleet_id = *id;
-    p->fleet_dirty = std::make_shared<std::atomic<bool>>(true);
-    sopts.on_recorded = [dirty = p->fleet_dirty](const std::string&) { dirty->store(true); };
+    p->fleet_changes = std::make_shared<RunChanges>();
+    sopts.on_recorded = [changes = p->fleet_changes](const std::string& id) {
+      changes->changed(id);
+    };
   }
   auto scheduler = Scheduler::create(*p->store, p->metrics, std::move(sopts));
   if (!scheduler) return scheduler.error();
@@ -231,7 +233,7 @@ Expected<std::unique_ptr<FleetMember>> join_fleet(asio::io_context& ioc, const A
   cfg.jobs_dir = o.data + "/jobs";
   cfg.version = TEND_AGENT_VERSION;
   cfg.admission = AdmissionPolicy{p.limits, o.users, own_user_name()};
-  cfg.dirty = p.fleet_dirty;
+  cfg.changes = p.fleet_changes;
   auto member = std::make_unique<FleetMember>(ioc, cfg, *p.store, *p.scheduler);
   std::optional<Expected<void>> joined;
   asio::co_spawn(ioc, member->join(), [&](std::exception_ptr e, Expected<void> r) {

@@ -11,6 +11,7 @@
 #include "http/auth.hpp"
 #include "jobspec/job_request.hpp"
 #include "server/clock.hpp"
+#include "server/fleet_common.hpp"
 #include "server/job_admission.hpp"
 #include "server/retention.hpp"
 #include "shim/files.hpp"
@@ -27,53 +28,7 @@ using etcd::PutRequest;
 using etcd::RangeRequest;
 using etcd::TxnRequest;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-void log(const std::string& line) {
-  std::fprintf(stderr, "tend agent: fleet: %s\n", line.c_str());
-}
-
-std::string now_text() {
-  return format_rfc3339(std::chrono::system_clock::now());
-}
-
-std::optional<std::string> ms_text(const std::optional<int64_t>& ms) {
-  if (!ms) return std::nullopt;
-  return format_rfc3339(std::chrono::milliseconds(*ms));
-}
-
-// What etcd should say of a local job.
-fleet::RunRecord run_of(const JobRecord& rec) {
-  fleet::RunRecord r;
-  r.state = to_string(rec.state);
-  r.exit_code = rec.exit_code;
-  r.signal = rec.signal;
-  r.error = rec.error;
-  r.started_at = ms_text(rec.started_ms);
-  r.finished_at = ms_text(rec.finished_ms);
-  r.output_bytes = rec.output_bytes;
-  r.output_dropped_bytes = rec.output_dropped_bytes;
-  r.leftovers_killed = rec.leftovers_killed;
-  return r;
-}
-
-const etcd::RangeResult* range_at(const etcd::TxnResult& r, size_t i) {
-  if (i >= r.responses.size()) return nullptr;
-  return std::get_if<etcd::RangeResult>(&r.responses[i]);
-}
-const etcd::KeyValue* first_kv(const etcd::RangeResult* r) {
-  return r && !r->kvs.empty() ? &r->kvs.front() : nullptr;
-}
-
-// Why a run whose stored record says `lost` is: the marker's own words.
-std::string lost_reason(const etcd::KeyValue* stored) {
-  if (stored)
-    if (auto rec = fleet::run_from_json(stored->value); rec && rec->error) return *rec->error;
-  return "a server marked the run lost";
-}
-
-}  // namespace
+using namespace fleet_detail;
 
 FleetMember::FleetMember(asio::io_context& ioc, FleetMemberConfig cfg, Store& store,
                          Scheduler& scheduler)
@@ -84,13 +39,16 @@ FleetMember::FleetMember(asio::io_context& ioc, FleetMemberConfig cfg, Store& st
       scheduler_(scheduler),
       instance_(cfg_.data_id + ":" + http::random_hex(6)),
       queue_timer_(ioc),
-      report_timer_(ioc),
-      dirty_(cfg_.dirty) {
+      report_timer_(std::make_shared<asio::steady_timer>(ioc)),
+      changes_(cfg_.changes) {
   const etcd::Connection& c = cfg_.fleet.connection;  // checked with the options
   client_ = std::make_unique<etcd::Client>(ioc.get_executor(), c.endpoints, c.options);
 }
 
-FleetMember::~FleetMember() = default;
+// Before the timer and the io_context go: no wake-up is posted from here on.
+FleetMember::~FleetMember() {
+  changes_->detach();
+}
 
 fleet::MachineRecord FleetMember::machine_record() const {
   return {cfg_.fleet.name, cfg_.fleet.labels, cfg_.address, cfg_.version, instance_};
@@ -206,7 +164,7 @@ asio::awaitable<void> FleetMember::membership() {
                           format_duration(cfg_.fleet.lost_after) + " (agent --lost-after)");
     }
     co_await check_lost_marks();
-    dirty_->store(true);
+    changes_->all_changed();
   }
 }
 
@@ -293,19 +251,6 @@ asio::awaitable<void> FleetMember::handle_assignment(etcd::KeyValue kv) {
 
 asio::awaitable<void> FleetMember::claim(std::string id, int64_t assign_mod, bool cancel) {
   const std::string name = cfg_.fleet.name;
-  // The spec first (a read): the claim is then followed at once by the local record, so a crash
-  // between the two is as unlikely as it can be.
-  RangeRequest spec_req{keys_.job_key(id)};
-  auto spec_r = co_await client_->range(spec_req);
-  if (!spec_r) {
-    log("job " + id + ": cannot read its spec (" + spec_r.error().message + "): retrying");
-    co_await pause(1s);
-    // Tried again; if the assignment changed meanwhile, the claim's compare sends the new one.
-    if (!stopping_)
-      enqueue(etcd::KeyValue{keys_.assign_key(name, id), cancel ? "{\"cancel\":true}" : "{}", 0,
-                             assign_mod});
-    co_return;
-  }
   fleet::RunRecord run;
   if (cancel) {
     run.state = "cancelled";
@@ -314,12 +259,16 @@ asio::awaitable<void> FleetMember::claim(std::string id, int64_t assign_mod, boo
   }
   const std::string ckey = keys_.claim_key(id, name), rkey = keys_.run_key(id, name),
                     akey = keys_.assign_key(name, id);
+  // The spec is read by the claim txn itself (one round trip to etcd, not two): a won claim is
+  // followed at once by the local record, so a crash between the two is as unlikely as it can be.
   TxnRequest t;
   t.compare = {Compare::absent(ckey), Compare::number_of(akey, Compare::Target::mod_revision,
                                                          Compare::Op::equal, assign_mod)};
   t.success = {PutRequest{ckey, fleet::to_json(fleet::Claim{instance_}).dump()},
                PutRequest{rkey, fleet::to_json(run).dump()}};
   if (cancel) t.success.emplace_back(DeleteRequest{akey});
+  const size_t spec_at = t.success.size();
+  t.success.emplace_back(RangeRequest{keys_.job_key(id)});
   t.failure = {RangeRequest{ckey}, RangeRequest{rkey}, RangeRequest{akey}};
   ++figures_.run_writes;
   auto r = co_await client_->txn(t);
@@ -341,11 +290,11 @@ asio::awaitable<void> FleetMember::claim(std::string id, int64_t assign_mod, boo
     co_return;
   }
   const int64_t token = r->header.revision;
+  const etcd::KeyValue* spec_kv = first_kv(range_at(*r, spec_at));
   auto spec =
-      spec_r->kvs.empty()
-          ? Expected<fleet::JobSpec>(Error::with_detail(
-                "spec", "the job's spec jobs/" + id + " does not exist", ErrorKind::bad_data))
-          : fleet::job_from_json(spec_r->kvs.front().value);
+      spec_kv ? fleet::job_from_json(spec_kv->value)
+              : Expected<fleet::JobSpec>(Error::with_detail(
+                    "spec", "the job's spec jobs/" + id + " does not exist", ErrorKind::bad_data));
   Expected<void> started = spec ? start_local(id, *spec) : Expected<void>(spec.error());
   if (!started) {
     std::string why =
@@ -432,8 +381,7 @@ Expected<void> FleetMember::start_local(const std::string& id, const fleet::JobS
 
 void FleetMember::track(const std::string& id, Run run) {
   runs_[id] = std::move(run);
-  dirty_->store(true);
-  report_timer_.cancel();
+  changes_->changed(id);
 }
 
 void FleetMember::mark_lost(const std::string& id, const std::string& why) {
@@ -445,129 +393,7 @@ void FleetMember::mark_lost(const std::string& id, const std::string& why) {
   bool running = rec && *rec && !is_final((*rec)->state);
   log("run " + id + ": " + why + (running ? ": killing what is left of it" : ""));
   if (running) (void)scheduler_.cancel(id);
-  dirty_->store(true);
-}
-
-// ---- reports ----
-
-asio::awaitable<void> FleetMember::reporter() {
-  auto last_full = Clock::now();
-  while (!stopping_) {
-    report_timer_.expires_after(200ms);
-    co_await report_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (stopping_) break;
-    // Every 200 ms after a change, and every 2 s anyway (writes that failed are retried).
-    if (!dirty_->exchange(false) && Clock::now() - last_full < 2s) continue;
-    last_full = Clock::now();
-    std::vector<std::string> ids;
-    for (const auto& [id, run] : runs_) ids.push_back(id);
-    for (const auto& id : ids) {
-      if (stopping_) break;
-      co_await report(id);
-    }
-  }
-}
-
-asio::awaitable<void> FleetMember::report(std::string id) {
-  auto it = runs_.find(id);
-  if (it == runs_.end()) co_return;
-  auto rec = store_.get(id);
-  if (!rec) {
-    dirty_->store(true);  // the database is failing: again later
-    co_return;
-  }
-  if (!*rec) {
-    log("run " + id + ": its local record is gone: no longer reported");
-    runs_.erase(id);
-    co_return;
-  }
-  const JobRecord& job = **rec;
-  fleet::RunRecord want = run_of(job);
-  bool final = is_final(job.state);
-  Run run = it->second;
-  if (run.lost) {
-    if (!final) co_return;  // killed: reported once it has ended
-    want.error = run.lost_why + "; on its return the run was " + std::string(to_string(job.state)) +
-                 (want.error ? " (" + *want.error + ")" : "");
-    want.state = fleet::run_state::lost;
-  }
-  if (want.state == run.reported && !final) co_return;
-  const std::string name = cfg_.fleet.name;
-  const std::string ckey = keys_.claim_key(id, name), rkey = keys_.run_key(id, name);
-  const std::string value = fleet::to_json(want).dump();
-  TxnRequest t;
-  t.compare = {
-      Compare::number_of(ckey, Compare::Target::create_revision, Compare::Op::equal, run.token),
-      Compare::number_of(rkey, Compare::Target::mod_revision, Compare::Op::equal, run.run_mod)};
-  t.success = {PutRequest{rkey, value}};
-  if (final) t.success.emplace_back(DeleteRequest{keys_.assign_key(name, id)});
-  t.failure = {RangeRequest{ckey}, RangeRequest{rkey}};
-  ++figures_.run_writes;
-  auto r = co_await client_->txn(t);
-  it = runs_.find(id);
-  if (it == runs_.end()) co_return;
-  if (!r) co_return;  // etcd away: the next round writes the truth of then
-  if (r->succeeded) {
-    it->second.run_mod = r->header.revision;
-    it->second.reported = want.state;
-    if (final) {
-      ++figures_.runs_reported;
-      runs_.erase(it);
-    }
-    co_return;
-  }
-  const etcd::KeyValue* claim = first_kv(range_at(*r, 0));
-  const etcd::KeyValue* stored = first_kv(range_at(*r, 1));
-  if (!claim || claim->create_revision != run.token) {
-    log("run " + id + ": the claim is no longer this machine's: not reported any more");
-    runs_.erase(it);
-    co_return;
-  }
-  if (!stored) {
-    it->second.run_mod = 0;
-    dirty_->store(true);
-    co_return;
-  }
-  it->second.run_mod = stored->mod_revision;
-  if (stored->value == value) {  // our own write, applied by an attempt that timed out
-    it->second.reported = want.state;
-    if (final) {
-      // The assignment's deletion went with it.
-      ++figures_.runs_reported;
-      runs_.erase(it);
-    }
-    co_return;
-  }
-  if (auto seen = fleet::run_from_json(stored->value);
-      seen && seen->state == fleet::run_state::lost)
-    mark_lost(id, lost_reason(stored));
-  dirty_->store(true);  // written again with the new revision
-}
-
-asio::awaitable<void> FleetMember::report_not_started(std::string id, int64_t token,
-                                                      int64_t run_mod, std::string why) {
-  log("run " + id + " not started: " + why);
-  fleet::RunRecord run;
-  run.state = to_string(JobState::failed);
-  run.error = "not started on " + cfg_.fleet.name + ": " + why;
-  run.finished_at = now_text();
-  const std::string name = cfg_.fleet.name;
-  const std::string ckey = keys_.claim_key(id, name), rkey = keys_.run_key(id, name);
-  for (int attempt = 0; attempt < 30 && !stopping_; ++attempt) {
-    TxnRequest t;
-    t.compare = {
-        Compare::number_of(ckey, Compare::Target::create_revision, Compare::Op::equal, token),
-        Compare::number_of(rkey, Compare::Target::mod_revision, Compare::Op::equal, run_mod)};
-    t.success = {PutRequest{rkey, fleet::to_json(run).dump()},
-                 DeleteRequest{keys_.assign_key(name, id)}};
-    ++figures_.run_writes;
-    auto r = co_await client_->txn(t);
-    if (r) {
-      if (r->succeeded) ++figures_.runs_reported;
-      co_return;
-    }
-    co_await pause(1s);
-  }
+  changes_->changed(id);
 }
 
 // ---- life ----
@@ -579,6 +405,7 @@ void FleetMember::start() {
   spawn(membership());
   spawn(assignments());
   spawn(claims_worker());
+  attach_reporter();
   spawn(reporter());
 }
 
@@ -587,7 +414,7 @@ void FleetMember::stop() {
   stopping_ = true;
   if (keeper_) keeper_->stop();
   queue_timer_.cancel();
-  report_timer_.cancel();
+  report_timer_->cancel();
   // The machine leaves at once rather than after its TTL (its jobs keep running under their
   // shims; a restarted agent reports them).
   if (lease_ != 0)
@@ -613,8 +440,14 @@ std::string FleetMember::render_metrics() const {
   line("tend_fleet_etcd_authentications_total",
        "auth tokens asked of etcd (--etcd-user: the first, then one per expired token)",
        c.authenticate);
-  line("tend_fleet_run_writes_total", "etcd writes for runs (claims and run records)",
+  line("tend_fleet_run_writes_total",
+       "etcd write requests for runs (claim txns, report txns: one may carry several runs)",
        figures_.run_writes);
+  line("tend_fleet_report_rounds_total", "report txns sent (each writes every run due then)",
+       figures_.report_rounds);
+  line("tend_fleet_late_reports_total",
+       "run records written by the fallback timer's pass rather than when they changed",
+       figures_.late_records);
   line("tend_fleet_claims_won_total", "runs this machine claimed", figures_.claims_won);
   line("tend_fleet_claims_lost_total", "assignments another agent had claimed",
        figures_.claims_lost);

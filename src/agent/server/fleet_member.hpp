@@ -4,18 +4,19 @@
 //    name is refused), `seen/NAME`, the keepalive, and re-registration after the lease is lost;
 //  - assignments: range + watch of `assign/NAME/`; each new one is claimed by txn, and only a
 //    won claim becomes a local job (id = the fleet job's id, so a restarted agent finds it);
-//  - reports: every change of a fleet job's local state is written to `runs/ID/NAME` by a txn
-//    fenced by the claim's create_revision; writes that fail (etcd away) are retried with the
-//    current truth until they succeed. `{"cancel": true}` cancels the local job.
+//  - reports (fleet_reporter.cpp): every change of a fleet job's local state wakes the reporter,
+//    which writes the changed runs to `runs/ID/NAME` in one txn, each put fenced by its claim's
+//    create_revision; writes that fail (etcd away) are retried with the current truth until they
+//    succeed. `{"cancel": true}` cancels the local job.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,6 +25,7 @@
 #include "etcd/client.hpp"
 #include "etcd/lease_keeper.hpp"
 #include "fleet/protocol.hpp"
+#include "server/fleet_changes.hpp"
 #include "server/job_admission.hpp"
 #include "server/options.hpp"
 #include "server/scheduler.hpp"
@@ -38,16 +40,20 @@ struct FleetMemberConfig {
   std::string jobs_dir;  // DATA/jobs
   std::string version;
   AdmissionPolicy admission;  // as for the agent's API: limits, user policy
-  // Set by the scheduler's hook after each job record it wrote (SchedulerOptions::on_recorded),
+  // Fed by the scheduler's hook after each job record it wrote (SchedulerOptions::on_recorded),
   // from its thread; shared so that a late call after the member's end is harmless.
-  std::shared_ptr<std::atomic<bool>> dirty = std::make_shared<std::atomic<bool>>(true);
+  std::shared_ptr<RunChanges> changes = std::make_shared<RunChanges>();
 };
 
 // Figures for /metrics and the tests: etcd writes the member made for runs (claims and run
 // records; registration and keepalives apart), and runs claimed / finally reported.
+// report_rounds: the reporter's passes that wrote; late_records: run records written by a pass
+// the fallback timer started rather than a change (0 in a healthy fleet: a run's new state is
+// written when it happens, not on the next tick).
 struct FleetFigures {
   uint64_t run_writes = 0, claims_won = 0, claims_lost = 0, runs_reported = 0;
   uint64_t registrations = 0, leases_lost = 0;
+  uint64_t report_rounds = 0, late_records = 0;
 };
 
 class FleetMember {
@@ -85,7 +91,24 @@ class FleetMember {
   boost::asio::awaitable<void> handle_assignment(etcd::KeyValue kv);
   boost::asio::awaitable<void> claim(std::string id, int64_t assign_mod, bool cancel);
   boost::asio::awaitable<void> claim_failed(std::string id, const etcd::TxnResult& r);
-  boost::asio::awaitable<void> report(std::string id);
+  // One record to write: what etcd should say of a tracked run.
+  struct Due {
+    std::string id;
+    fleet::RunRecord want;
+    std::string value;  // want as JSON
+    bool final = false;
+    Run run;  // the tracked run when it was read
+  };
+  // The record `id` needs, if any (nullopt: nothing to write, or no longer tracked).
+  std::optional<Due> due(const std::string& id);
+  // Writes the due records of `ids` in as few txns as etcd takes; `late`: a fallback pass.
+  boost::asio::awaitable<void> report(std::vector<std::string> ids, bool late);
+  boost::asio::awaitable<void> report_batch(std::vector<Due> batch, bool late);
+  // A batch whose compares failed: each run's record looked at apart (failure branch ranges).
+  void batch_failed(const std::vector<Due>& batch, const etcd::TxnResult& r);
+  void reported(const Due& d, int64_t revision);
+  // Lets the scheduler's hook wake the reporter (a post onto this member's io_context).
+  void attach_reporter();
   // A failure to start a claimed run (bad spec, refused user, disk): reported as its end.
   boost::asio::awaitable<void> report_not_started(std::string id, int64_t token, int64_t run_mod,
                                                   std::string why);
@@ -113,9 +136,11 @@ class FleetMember {
   std::chrono::steady_clock::time_point away_since_{};
   std::deque<etcd::KeyValue> queue_;
   boost::asio::steady_timer queue_timer_;
-  boost::asio::steady_timer report_timer_;
+  // Shared with the wake-ups posted from the scheduler's thread, which hold it weakly: one that
+  // runs after the member is gone finds nothing to cancel.
+  std::shared_ptr<boost::asio::steady_timer> report_timer_;
   std::map<std::string, Run> runs_;
-  std::shared_ptr<std::atomic<bool>> dirty_;
+  std::shared_ptr<RunChanges> changes_;
   FleetFigures figures_;
 };
 
