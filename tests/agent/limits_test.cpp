@@ -163,11 +163,11 @@ TEST(AgentLimits, SubmitFlagsCarryTheLimitsAndBadOnesSendNothing) {
   EXPECT_EQ((*j)["limits"], json({{"memory", 64 << 20}, {"pids", 10}, {"cpu", 0.5}})) << *j;
   // Refused by the client (nothing sent), or by the agent (above its ceiling): 125, one line
   // naming the flag or the field, nothing recorded.
-  for (auto [flag, named] : {std::pair{"--pids 0", "--pids"}, std::pair{"--pids ten", "--pids"},
-                             std::pair{"--cpu 0", "--cpu"}, std::pair{"--cpu nan", "--cpu"},
-                             std::pair{"--memory lots", "--memory"},
-                             std::pair{"--swap 1X", "--swap"},
-                             std::pair{"--memory 1G", "limits.memory"}}) {
+  for (auto [flag, named] :
+       {std::pair{"--pids 0", "--pids"}, std::pair{"--pids ten", "--pids"},
+        std::pair{"--cpu 0", "--cpu"}, std::pair{"--cpu nan", "--cpu"},
+        std::pair{"--memory lots", "--memory"}, std::pair{"--swap 1X", "--swap"},
+        std::pair{"--memory 1G", "limits.memory"}}) {
     EXPECT_EQ(run_cli(agent, std::string("submit ") + flag + " -- true 2>&1", &out), 125) << flag;
     EXPECT_NE(out.find(named), std::string::npos) << flag << ": " << out;
   }

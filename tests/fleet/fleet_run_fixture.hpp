@@ -17,16 +17,6 @@
 
 namespace tend::test {
 
-template <class Pred>
-inline bool eventually(Pred pred, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
-
 class FleetRunTest : public FleetTest {
  protected:
   void SetUp() override {
@@ -67,15 +57,7 @@ class FleetRunTest : public FleetTest {
   }
   // The job once its state is final (or as it is after `limit`).
   json finished(FleetServer& s, const std::string& id, std::chrono::milliseconds limit = 30s) {
-    json job;
-    eventually(
-        [&] {
-          job = s.get("/v1/jobs/" + id);
-          std::string st = job.value("state", "");
-          return st != "queued" && st != "running";
-        },
-        limit);
-    return job;
+    return wait_job_final(s, id, limit);
   }
 
   std::string dir;

@@ -206,8 +206,8 @@ TEST_F(FleetRunTest, TheCommandLineSubmitsWaitsAndReportsAMachinePerLine) {
   std::tie(rc, out) = tend({"logs", id});
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "hello\n");
-  std::string two = submit(*servers[0], {{"command", {"echo", "hi"}},
-                                         {"target", {{"machines", {"a", "b"}}}}});
+  std::string two =
+      submit(*servers[0], {{"command", {"echo", "hi"}}, {"target", {{"machines", {"a", "b"}}}}});
   finished(*servers[0], two);
   std::tie(rc, out) = tend({"logs", two});
   EXPECT_EQ(rc, 125) << out;

@@ -21,16 +21,6 @@
 namespace tend::test {
 namespace {
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -41,17 +31,8 @@ void skip_or_fail_without(const std::string& why) {
   GTEST_SKIP() << "LOUD SKIP: " << why;
 }
 
-// The job's final state through `server` (or as it is after `limit`).
 json finished(FleetServer& server, const std::string& id, std::chrono::milliseconds limit = 60s) {
-  json job;
-  eventually(
-      [&] {
-        job = server.get("/v1/jobs/" + id);
-        std::string st = job.value("state", "");
-        return !st.empty() && st != "queued" && st != "running";
-      },
-      limit);
-  return job;
+  return wait_job_final(server, id, limit);
 }
 
 // Submits `echo hello $TEND_MACHINE` to machines a and b and checks both runs and their output.

@@ -220,4 +220,29 @@ class EtcdView {
   etcd::ClientOptions opts_;
 };
 
+// Polls `pred` every 100 ms until it holds or `limit` has passed; its last answer.
+template <class Pred>
+inline bool eventually(Pred pred, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return pred();
+}
+
+// The job once its state through `server` is final (or as it is after `limit`).
+inline json wait_job_final(FleetServer& server, const std::string& id,
+                           std::chrono::milliseconds limit) {
+  json job;
+  eventually(
+      [&] {
+        job = server.get("/v1/jobs/" + id);
+        std::string st = job.value("state", "");
+        return !st.empty() && st != "queued" && st != "running";
+      },
+      limit);
+  return job;
+}
+
 }  // namespace tend::test

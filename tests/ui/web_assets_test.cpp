@@ -58,8 +58,9 @@ TEST_P(WebAssets, EmbedsEachFileByteForByte) {
     std::string path(a.path);
     std::string file = path.substr(path.rfind('/') + 1);
     if (!path.starts_with("/assets/")) continue;
-    expect_asset(GetParam(), path.c_str(), file,
-                 file.ends_with(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8");
+    expect_asset(
+        GetParam(), path.c_str(), file,
+        file.ends_with(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8");
   }
 }
 
