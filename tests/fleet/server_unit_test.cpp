@@ -43,12 +43,12 @@ TEST(OverallState, LostWhenARunWasLost) {
 TEST(JobId, SixteenHexDigitsSortedByCreation) {
   std::set<std::string> seen;
   std::string last;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 20000; ++i) {  // thousands within one millisecond: never the same id
     std::string id = new_job_id();
     ASSERT_EQ(id.size(), 16u) << id;
     EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
     EXPECT_TRUE(seen.insert(id).second) << "duplicate " << id;
-    if (i % 50 == 0) {
+    if (i % 5000 == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       if (!last.empty()) {
         EXPECT_LT(last.substr(0, 11), id.substr(0, 11));
