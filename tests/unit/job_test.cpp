@@ -15,17 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class JobLevels : public ::testing::TestWithParam<ScopeLevel> {
+class JobLevels : public test::ScopeLevelTest {
  protected:
-  void SetUp() override {
-    if (GetParam() == ScopeLevel::cgroup)
-      TEND_REQUIRE(test::cgroup_available(), "a writable cgroup v2: " << probe_cgroup().why_not);
-    marker_ = test::new_marker();
-  }
-  void TearDown() override {
-    EXPECT_EQ(test::count_and_kill_marked(marker_), 0u) << "processes of the job were left behind";
-  }
-
   JobOptions options(std::chrono::milliseconds timeout, std::chrono::milliseconds grace) {
     JobOptions o;
     o.timeout = timeout;
@@ -45,7 +36,6 @@ class JobLevels : public ::testing::TestWithParam<ScopeLevel> {
     return r ? *r : Result{};
   }
 
-  std::string marker_;
   Clock::duration elapsed_{};
 };
 

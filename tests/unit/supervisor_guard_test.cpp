@@ -70,17 +70,8 @@ bool alive(pid_t pid) {
   return st && st->state != 'Z';
 }
 
-class GuardLevels : public ::testing::TestWithParam<ScopeLevel> {
+class GuardLevels : public test::ScopeLevelTest {
  protected:
-  void SetUp() override {
-    if (GetParam() == ScopeLevel::cgroup)
-      TEND_REQUIRE(test::cgroup_available(), "a writable cgroup v2: " << probe_cgroup().why_not);
-    marker_ = test::new_marker();
-  }
-  void TearDown() override {
-    EXPECT_EQ(test::count_and_kill_marked(marker_), 0u) << "processes of the jobs were left";
-  }
-
   // Runs guard_helper with `args`, kills it with SIGKILL once ready, and checks that every job
   // it had is gone within the bound, its cgroup removed, and its guard gone.
   void kill_supervisor_and_check(std::vector<std::string> args, size_t jobs) {
@@ -116,8 +107,6 @@ class GuardLevels : public ::testing::TestWithParam<ScopeLevel> {
     }
     EXPECT_TRUE(test::wait_until([&] { return !alive(r.guard); }, 5s)) << "the guard is left";
   }
-
-  std::string marker_;
 };
 
 TEST_P(GuardLevels, OneGuardEndsEveryJobOfAKilledSupervisor) {

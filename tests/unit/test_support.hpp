@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "proc_walk.hpp"
 #include "require.hpp"
 #include "tend/command.hpp"
@@ -37,5 +39,22 @@ inline size_t open_fd_count() {
   ::closedir(d);
   return n - 1;  // the directory's own fd
 }
+
+// A test run at each containment level (TEST_P over ScopeLevel): the cgroup level needs a writable
+// cgroup v2 (fails under CI=true, skips loudly elsewhere); each test's processes carry marker_,
+// and none may be left when it ends.
+class ScopeLevelTest : public ::testing::TestWithParam<ScopeLevel> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == ScopeLevel::cgroup)
+      TEND_REQUIRE(cgroup_available(), "a writable cgroup v2: " << probe_cgroup().why_not);
+    marker_ = new_marker();
+  }
+  void TearDown() override {
+    EXPECT_EQ(count_and_kill_marked(marker_), 0u) << "processes of the test's jobs were left";
+  }
+
+  std::string marker_;
+};
 
 }  // namespace tend::test
