@@ -18,6 +18,7 @@
 
 #include "claims.hpp"
 #include "sys/syscalls.hpp"
+#include "tend/process.hpp"
 #include "tend/fd.hpp"
 
 namespace tend::detail {
@@ -232,7 +233,7 @@ void handle(Table& jobs, const Message& m, int fd) {
 [[noreturn]] void guard_main(int records, int nudges) {
   (void)::setsid();  // a kill of the supervisor's process group must not take the guard too
   // Its command line is the supervisor's (a fork): the name tells them apart in ps and /proc.
-  (void)::prctl(PR_SET_NAME, "tend-guard", 0, 0, 0);
+  (void)::prctl(PR_SET_NAME, kGuardProcessName.data(), 0, 0, 0);
   const int keep[] = {records, nudges};
   (void)sys::close_except(keep, 2);
   // It holds one fd per running job of the supervisor (which holds several per job itself).

@@ -25,7 +25,12 @@ struct ProcessInfo {
   pid_t sid;
   char state;                     // R, S, D, Z (zombie), T, ... as in proc(5)
   unsigned long long start_time;  // clock ticks since boot: with the pid, an identity
+  char name[16];  // the kernel's name for it (comm, NUL-terminated): argv[0]'s base or prctl's
 };
+
+// The name every supervisor guard process gives itself (see JobOptions::guard). A guard is a fork
+// of its supervisor: the same command line, so only this name tells the two apart.
+inline constexpr std::string_view kGuardProcessName = "tend-guard";
 
 // nullopt once the process is gone (or /proc is not mounted).
 std::optional<ProcessInfo> read_process(pid_t pid);

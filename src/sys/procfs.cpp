@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -106,11 +107,15 @@ std::optional<ProcInfo> read_proc(pid_t pid) {
   if (!text) return std::nullopt;
   // "pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
   //  stime cutime cstime priority nice num_threads itrealvalue starttime ..."
+  auto open = text->find('(');
   auto close = text->rfind(')');
-  if (close == std::string::npos || close + 2 >= text->size()) return std::nullopt;
+  if (open == std::string::npos || close == std::string::npos || close < open ||
+      close + 2 >= text->size())
+    return std::nullopt;
   const char* p = text->c_str() + close + 2;
   ProcInfo info{};
   info.pid = pid;
+  text->copy(info.name, std::min(close - open - 1, sizeof info.name - 1), open + 1);
   info.state = *p;
   p += 1;
   char* end = nullptr;

@@ -10,6 +10,7 @@
 #include "server/shim_processes.hpp"
 #include "tend/child.hpp"
 #include "tend/command.hpp"
+#include "tend/process.hpp"
 
 using namespace agent_test;
 
@@ -28,30 +29,48 @@ tend::Child start_shim(const std::string& cwd, const std::string& jobdir_arg,
   return child.ok() ? std::move(*child) : tend::Child{};
 }
 
+// Every process whose command line says agent-shim: what find_shims saw, for a failure message.
+std::string shim_like_processes() {
+  std::string out;
+  for (const tend::ProcessInfo& p : tend::list_processes()) {
+    auto argv = tend::process_cmdline(p.pid);
+    if (!argv || argv->size() < 2 || (*argv)[1] != "agent-shim") continue;
+    out += "\n  pid " + std::to_string(p.pid) + " ppid " + std::to_string(p.ppid) + " state " +
+           p.state + " name " + p.name + " arg " + argv->back();
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST(ShimProcesses, FindsShimsByAbsoluteAndByRelativeJobDirectory) {
+  static int runs = 0;
   std::unique_ptr<char, decltype(&std::free)> real(::realpath(make_temp_dir().c_str(), nullptr),
                                                    &std::free);
   ASSERT_TRUE(real);
   std::string data = real.get();
   ASSERT_EQ(::mkdir((data + "/jobs").c_str(), 0700), 0);
-  ASSERT_EQ(::mkdir((data + "/jobs/abs1").c_str(), 0700), 0);
-  ASSERT_EQ(::mkdir((data + "/jobs/rel1").c_str(), 0700), 0);
+  // Job ids name cgroups too: unique ones, so that runs side by side (or repeated, while the
+  // last run's cgroups are still being removed) do not meet.
+  const std::string abs_id = "abs-" + std::to_string(::getpid()) + "-" + std::to_string(++runs);
+  const std::string rel_id = "rel-" + std::to_string(::getpid()) + "-" + std::to_string(runs);
+  ASSERT_EQ(::mkdir((data + "/jobs/" + abs_id).c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((data + "/jobs/" + rel_id).c_str(), 0700), 0);
   // The second as an agent before absolute data paths started it: `--data .` from DATA. Looked
   // for at once: each shim may still be starting its job, whose child shares its command line
   // until it execs (and must not be taken for the shim).
-  tend::Child abs = start_shim(data, data + "/jobs/abs1", "abs1");
-  tend::Child rel = start_shim(data, "./jobs/rel1", "rel1");
+  tend::Child abs = start_shim(data, data + "/jobs/" + abs_id, abs_id);
+  tend::Child rel = start_shim(data, "./jobs/" + rel_id, rel_id);
   ASSERT_TRUE(abs.valid() && rel.valid());
 
   auto found = tend::agent::find_shims(data + "/jobs");
-  EXPECT_EQ(found.size(), 2u);
-  ASSERT_TRUE(found.count("abs1"));
-  ASSERT_TRUE(found.count("rel1"));
-  EXPECT_EQ(found["abs1"].pid, abs.pid());
-  EXPECT_EQ(found["rel1"].pid, rel.pid());
-  EXPECT_TRUE(found["rel1"].pidfd.valid());
+  EXPECT_EQ(found.size(), 2u) << "shims started: " << abs.pid() << " " << rel.pid()
+                              << shim_like_processes();
+  ASSERT_TRUE(found.count(abs_id));
+  ASSERT_TRUE(found.count(rel_id));
+  EXPECT_EQ(found[abs_id].pid, abs.pid());
+  EXPECT_EQ(found[rel_id].pid, rel.pid());
+  EXPECT_TRUE(found[rel_id].pidfd.valid());
   // Another data directory's shims are not ours.
   EXPECT_TRUE(tend::agent::find_shims(data + "/other").empty());
 
@@ -68,5 +87,5 @@ TEST(ShimProcesses, FindsShimsByAbsoluteAndByRelativeJobDirectory) {
     ASSERT_TRUE(st.ok()) << st.error().message();
     EXPECT_TRUE(st->exited()) << st->describe();
   }
-  EXPECT_TRUE(tend::agent::find_shims(data + "/jobs").empty());
+  EXPECT_TRUE(tend::agent::find_shims(data + "/jobs").empty()) << shim_like_processes();
 }

@@ -73,6 +73,7 @@ TEST_F(Process, ReadsAChildWhoseNameHasSpacesAndParentheses) {
   ASSERT_TRUE(info);
   EXPECT_EQ(info->ppid, ::getpid());
   EXPECT_NE(info->state, 'Z');
+  EXPECT_STREQ(info->name, "a b) (c");  // spawn returns once the child has exec'd
   auto listed = list_processes();
   auto it = std::find_if(listed.begin(), listed.end(),
                          [&](const ProcessInfo& p) { return p.pid == child->pid(); });

@@ -44,8 +44,11 @@ std::map<std::string, FoundShim> find_shims(const std::string& jobs_dir) {
     return id;
   };
   std::map<pid_t, std::pair<ProcessInfo, std::string>> candidates;
-  for (const ProcessInfo& proc : list_processes())
+  for (const ProcessInfo& proc : list_processes()) {
+    // A shim's guard has its command line (a fork) and may outlive it by a wake-up.
+    if (proc.name == kGuardProcessName) continue;
     if (auto id = job_of(proc.pid)) candidates.emplace(proc.pid, std::make_pair(proc, *id));
+  }
   for (const auto& [pid, candidate] : candidates) {
     const auto& [proc, listed_id] = candidate;
     // A shim starting its job has a child that shares its memory until it execs (CLONE_VFORK):
