@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -157,6 +158,9 @@ Expected<std::unique_ptr<Scope>> Scope::create(const ScopeOptions& opts) {
   // The kept probe may be stale (this process was moved and its old cgroup removed): once more.
   if (!s && own && forget_own_cgroup_support()) s = make(own_cgroup_support());
   if (s || level == ScopeLevel::cgroup) return s;
+  // A name already taken is the caller's clash, not a host without cgroups: a session in its
+  // place would be weaker containment that nobody asked for.
+  if (!opts.name.empty() && s.error().code == EEXIST) return s;
   return detail::make_session_scope(opts);
 }
 

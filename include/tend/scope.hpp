@@ -36,7 +36,8 @@ struct ScopeOptions {
   std::optional<ScopeLevel> level;
   // Parent directory for job cgroups; empty: the cgroup this process is in.
   std::string cgroup_parent;
-  // Name of the job's cgroup directory; empty: "tend-<pid>-<sequence>".
+  // Name of the job's cgroup directory; empty: "tend-<pid>-<sequence>". A name that exists
+  // already is an error (EEXIST), never a fallback to the session level.
   std::string name;
   // Resource limits for the whole scope (see tend/limits.hpp). Any limit that cannot be enforced
   // makes create() fail; none is ever dropped.

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "fleet_run_fixture.hpp"
+#include "require.hpp"
+#include "tend/scope.hpp"
 
 namespace tend::test {
 namespace {
@@ -68,6 +70,34 @@ TEST_F(FleetRunTest, ASubmissionByLabelRunsOnBothMachinesAndItsOutputComesThroug
   auto c = servers[0]->client().Get("/v1/jobs/" + id + "/runs/c/output");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->status, 404);
+}
+
+// A fleet job has one id on every machine, and these agents share one host and one cgroup: each
+// run must still get a cgroup of its own (not a session in its place, as when they shared a name).
+TEST_F(FleetRunTest, EveryMachinesRunOfAJobHasItsOwnCgroup) {
+  TEND_REQUIRE(probe_cgroup().writable, "a writable cgroup v2: " << probe_cgroup().why_not);
+  std::string id =
+      submit(*servers[0], {{"command", {"cat", "/proc/self/cgroup"}}, {"target", {{"all", true}}}});
+  ASSERT_FALSE(id.empty());
+  json job = finished(*servers[0], id);
+  ASSERT_EQ(job["state"], "succeeded") << job.dump();
+  std::set<std::string> cgroups;
+  for (const std::string machine : {"a", "b", "c"}) {
+    auto r = servers[0]->client().Get("/v1/jobs/" + id + "/runs/" + machine + "/output");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    std::string line;  // the v2 line: "0::/path"
+    for (size_t at = 0; at < r->body.size();) {
+      size_t end = r->body.find('\n', at);
+      if (end == std::string::npos) end = r->body.size();
+      if (r->body.compare(at, 3, "0::") == 0) line = r->body.substr(at + 3, end - at - 3);
+      at = end + 1;
+    }
+    EXPECT_NE(line.find("/tend-job-"), std::string::npos)
+        << machine << "'s run is not in a job cgroup: " << r->body;
+    cgroups.insert(line);
+  }
+  EXPECT_EQ(cgroups.size(), 3u) << "runs shared a cgroup";
 }
 
 TEST_F(FleetRunTest, CancelStopsEveryRun) {

@@ -115,6 +115,26 @@ TEST_F(ScopeAttach, MakesNothingWhereThereIsNoCgroup) {
   EXPECT_FALSE(exists(missing));
 }
 
+// Two supervisors that chose the same name for their jobs' cgroups (as fleet agents on one host
+// once did: a fleet job has one id on every machine): the second is refused, not silently given
+// a session, which would contain its job less well than the caller thinks.
+TEST(NamedScope, ANameAlreadyTakenIsAnErrorNotASession) {
+  TEND_REQUIRE(test::cgroup_available(), "a writable cgroup v2: " << probe_cgroup().why_not);
+  ScopeOptions opts;  // the automatic level, as the agent's shims use it
+  opts.name = "tend-test-named-" + std::to_string(::getpid());
+  auto first = Scope::create(opts);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ((*first)->level(), ScopeLevel::cgroup);
+  auto second = Scope::create(opts);
+  ASSERT_FALSE(second) << "got a scope at level " << to_string((*second)->level());
+  EXPECT_EQ(second.error().code, EEXIST) << second.error().message();
+  // Once the first is gone, the name is free again.
+  first->reset();
+  auto third = Scope::create(opts);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_EQ((*third)->level(), ScopeLevel::cgroup);
+}
+
 TEST(ScopeAttachRefuses, ADirectoryThatIsNoCgroup) {
   char dir[] = "/tmp/tend-attach-XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);

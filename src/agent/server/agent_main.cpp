@@ -183,6 +183,7 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
     auto id = fleet_id(o.data);
     if (!id) return id.error();
     p->fleet_id = *id;
+    sopts.cgroup_tag = *id;
     p->fleet_changes = std::make_shared<RunChanges>();
     sopts.on_recorded = [changes = p->fleet_changes](const std::string& id) {
       changes->changed(id);

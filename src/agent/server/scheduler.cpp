@@ -119,7 +119,8 @@ Expected<std::unique_ptr<Scheduler>> Scheduler::create(Store& store, Metrics& me
 }
 
 std::string Scheduler::job_cgroup(const std::string& id) const {
-  return cgroup_parent_.empty() ? std::string() : cgroup_parent_ + "/" + job_cgroup_name(id);
+  return cgroup_parent_.empty() ? std::string()
+                                : cgroup_parent_ + "/" + job_cgroup_name(opts_.cgroup_tag, id);
 }
 
 Scheduler::~Scheduler() {
@@ -339,7 +340,8 @@ void Scheduler::start_job(JobRecord rec) {
                {"request", rec.request},
                {"output_limit", opts_.output_limit},
                {"env", opts_.job_env},
-               {"umask", static_cast<unsigned>(opts_.job_umask)}};
+               {"umask", static_cast<unsigned>(opts_.job_umask)},
+               {"cgroup", job_cgroup_name(opts_.cgroup_tag, rec.id)}};
   auto spec_fd = sealed_memory_file("tend-job-spec", spec.dump());
   if (!spec_fd) return fail_to_start(rec, spec_fd.error());
   Command cmd({opts_.self_exe, "agent-shim", dir.path});

@@ -41,6 +41,8 @@ struct SchedulerOptions {
   // TZ, --pass-env) and the umask the agent was started with (the agent itself runs with 077).
   std::map<std::string, std::string> job_env;
   mode_t job_umask = 022;
+  // Part of every job cgroup's name (job_cgroup_name): a fleet agent's fleet id, else empty.
+  std::string cgroup_tag;
   // Orphans re-parented to this process (PID 1 in a container) are reaped from this signalfd
   // (SIGCHLD, blocked in every thread). Invalid: none are expected.
   UniqueFd sigchld_fd;

@@ -17,8 +17,11 @@
 namespace tend::agent {
 
 // The job's cgroup, made by its shim under the shim's own cgroup (which is the agent's).
-inline std::string job_cgroup_name(const std::string& id) {
-  return "tend-job-" + id;
+// `agent_tag`: empty for a single agent (its job ids are its own); a fleet agent's fleet id,
+// because a fleet job has the same id on every machine, and agents may share a cgroup (several
+// on one host, as the fleet's tests and scripts/fleet.sh run them).
+inline std::string job_cgroup_name(const std::string& agent_tag, const std::string& id) {
+  return agent_tag.empty() ? "tend-job-" + id : "tend-job-" + agent_tag + "-" + id;
 }
 
 struct JobDir {

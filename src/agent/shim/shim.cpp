@@ -16,10 +16,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "jobspec/job_request.hpp"
 #include "shim/files.hpp"
 #include "shim/job_dir.hpp"
 #include "shim/job_env.hpp"
-#include "jobspec/job_request.hpp"
 #include "shim/output_times.hpp"
 #include "tend/job.hpp"
 #include "tend/reaper.hpp"
@@ -35,6 +35,7 @@ constexpr std::chrono::milliseconds kDefaultKillAfter{10'000};
 struct Spec {
   JobRequest request;
   std::string job_id;
+  std::string cgroup;  // the job cgroup's name, chosen by the agent (job_cgroup_name)
   uint64_t output_limit = 64ull << 20;
   std::map<std::string, std::string> passed_env;  // from the agent: locale, TZ, --pass-env
   std::optional<mode_t> umask;                    // the agent's own, before it made its 077
@@ -60,9 +61,14 @@ Expected<Spec> read_spec() {
   if (!req) return Error{"read spec", 0, "stdin", req.error().stage + ": " + req.error().detail};
   Spec spec{std::move(*req),
             j.value("id", std::string()),
+            j.value("cgroup", std::string()),
             j.value("output_limit", uint64_t{64} << 20),
             {},
             std::nullopt};
+  // An agent before fleet ids in cgroup names sent none: its name for the job's cgroup.
+  if (spec.cgroup.empty() && !spec.job_id.empty()) spec.cgroup = job_cgroup_name("", spec.job_id);
+  if (spec.cgroup.find('/') != std::string::npos || spec.cgroup == "." || spec.cgroup == "..")
+    return Error{"read spec", 0, "stdin", "cgroup: not a directory name: " + spec.cgroup};
   if (auto it = j.find("env"); it != j.end() && it->is_object())
     for (const auto& [k, v] : it->items())
       if (v.is_string()) spec.passed_env[k] = v.get<std::string>();
@@ -247,7 +253,7 @@ int shim_main(int argc, char** argv) {
   TimedOutput timed(**out, dir.output_times(), limits);
   opts.output = &timed;
   // A name the agent knows: how it finds (and kills) the job's cgroup if this shim dies.
-  if (!spec->job_id.empty()) opts.scope.name = job_cgroup_name(spec->job_id);
+  opts.scope.name = spec->cgroup;
   // The agent checked that this host can enforce them (limit_policy.hpp); one that cannot after
   // all fails the job's start, never runs it unlimited.
   opts.scope.limits = spec->request.limits;
