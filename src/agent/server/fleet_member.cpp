@@ -202,6 +202,13 @@ asio::awaitable<void> FleetMember::assignments() {
       continue;
     }
     for (const auto& kv : r->kvs) enqueue(kv);
+    if (!adopted_) {
+      adopted_ = true;
+      std::set<std::string> assigned;
+      for (const auto& kv : r->kvs)
+        if (auto id = fleet::Keys::last_segment(prefix, kv.key)) assigned.insert(*id);
+      co_await adopt_unassigned(std::move(assigned));
+    }
     etcd::WatchOptions w;
     w.key = prefix;
     w.range_end = etcd::prefix_end(prefix);
@@ -358,6 +365,30 @@ asio::awaitable<void> FleetMember::claim_failed(std::string id, const etcd::TxnR
     co_return;
   }
   ++figures_.claims_lost;  // another agent's run
+}
+
+asio::awaitable<void> FleetMember::adopt_unassigned(std::set<std::string> assigned) {
+  std::vector<std::string> ids;
+  for (JobState state : {JobState::queued, JobState::running})
+    if (auto local = store_.with_state(state))
+      for (const auto& rec : *local)
+        if (!assigned.count(rec.id)) ids.push_back(rec.id);
+  const std::string name = cfg_.fleet.name;
+  for (const auto& id : ids) {
+    // The claim, the record and the assignment, as the claim txn's failure branch reads them:
+    // claim_failed() then decides as for a run found by its assignment (not claimed here, e.g. a
+    // job of the agent's own API: nothing).
+    TxnRequest t;
+    t.success = {RangeRequest{keys_.claim_key(id, name)}, RangeRequest{keys_.run_key(id, name)},
+                 RangeRequest{keys_.assign_key(name, id)}};
+    auto r = co_await client_->txn(t);
+    if (!r) {
+      log("job " + id + ": cannot read its claim (" + r.error().message + "): not adopted");
+      continue;
+    }
+    if (stopping_) co_return;
+    if (!runs_.count(id)) co_await claim_failed(id, *r);
+  }
 }
 
 Expected<void> FleetMember::start_local(const std::string& id, const fleet::JobSpec& spec) {
