@@ -203,11 +203,10 @@ asio::awaitable<void> FleetMember::assignments() {
     }
     for (const auto& kv : r->kvs) enqueue(kv);
     if (!adopted_) {
-      adopted_ = true;
       std::set<std::string> assigned;
       for (const auto& kv : r->kvs)
         if (auto id = fleet::Keys::last_segment(prefix, kv.key)) assigned.insert(*id);
-      co_await adopt_unassigned(std::move(assigned));
+      adopted_ = co_await adopt_unassigned(std::move(assigned));
     }
     etcd::WatchOptions w;
     w.key = prefix;
@@ -367,12 +366,17 @@ asio::awaitable<void> FleetMember::claim_failed(std::string id, const etcd::TxnR
   ++figures_.claims_lost;  // another agent's run
 }
 
-asio::awaitable<void> FleetMember::adopt_unassigned(std::set<std::string> assigned) {
+asio::awaitable<bool> FleetMember::adopt_unassigned(std::set<std::string> assigned) {
   std::vector<std::string> ids;
-  for (JobState state : {JobState::queued, JobState::running})
-    if (auto local = store_.with_state(state))
-      for (const auto& rec : *local)
-        if (!assigned.count(rec.id)) ids.push_back(rec.id);
+  for (JobState state : {JobState::queued, JobState::running}) {
+    auto local = store_.with_state(state);
+    if (!local) {
+      log("cannot list the local jobs (" + local.error().message() + "): adopted later");
+      co_return false;
+    }
+    for (const auto& rec : *local)
+      if (!assigned.count(rec.id)) ids.push_back(rec.id);
+  }
   const std::string name = cfg_.fleet.name;
   for (const auto& id : ids) {
     // The claim, the record and the assignment, as the claim txn's failure branch reads them:
@@ -383,12 +387,13 @@ asio::awaitable<void> FleetMember::adopt_unassigned(std::set<std::string> assign
                  RangeRequest{keys_.assign_key(name, id)}};
     auto r = co_await client_->txn(t);
     if (!r) {
-      log("job " + id + ": cannot read its claim (" + r.error().message + "): not adopted");
-      continue;
+      log("job " + id + ": cannot read its claim (" + r.error().message + "): adopted later");
+      co_return false;
     }
-    if (stopping_) co_return;
+    if (stopping_) co_return true;
     if (!runs_.count(id)) co_await claim_failed(id, *r);
   }
+  co_return true;
 }
 
 Expected<void> FleetMember::start_local(const std::string& id, const fleet::JobSpec& spec) {
