@@ -76,6 +76,19 @@ class FailoverTest : public FleetRunTest {
     for (const auto& line : lines_of(slurp(dir + "/ledger"))) ++n[line];
     return n;
   }
+  // The id `tend submit` printed, once its job's `runs` runs have started (each appended its
+  // ledger line); "" if not within 60 s.
+  std::string started(Cli& submit, size_t runs) const {
+    std::string id;
+    bool ok = eventually(
+        [&] {
+          auto l = lines_of(submit.out());
+          if (!l.empty()) id = l[0];
+          return !id.empty() && ledger_count().size() == runs;
+        },
+        60s);
+    return ok ? id : "";
+  }
   std::string ledger_cmd(const std::string& rest) const {
     return "echo \"$TEND_JOB_ID $TEND_MACHINE\" >> " + dir + "/ledger; " + rest;
   }
@@ -86,15 +99,8 @@ TEST_F(FailoverTest, SubmitWaitGoesOnWithTheNextServerWhenItsServerIsKilled) {
   Cli cli(dir, "submit", servers[0]->token(),
           {"submit", "--addr", both(), "--on", "a,b", "--wait", "--", "sh", "-c",
            ledger_cmd("sleep 6; test $TEND_MACHINE = a || exit 3")});
-  std::string id;
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto l = lines_of(cli.out());
-        if (!l.empty()) id = l[0];
-        return !id.empty() && ledger_count().size() == 2;
-      },
-      60s))
-      << "the runs did not start: " << cli.out() << cli.err();
+  const std::string id = started(cli, 2);
+  ASSERT_FALSE(id.empty()) << "the runs did not start: " << cli.out() << cli.err();
   // Both runs are running and the client waits on the first server: kill it.
   ASSERT_TRUE(cli.running()) << cli.out() << cli.err();
   servers[0]->kill(SIGKILL);
@@ -185,15 +191,8 @@ TEST_F(FailoverTest, WithEveryServerDeadTheCommandsEndInBoundedTimeWithAClearErr
   Cli submit(dir, "submit", servers[0]->token(),
              {"submit", "--addr", both(), "--reconnect-for", "3s", "--on", "a", "--wait", "--",
               "sh", "-c", ledger_cmd("echo hello; sleep 60")});
-  std::string id;
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto l = lines_of(submit.out());
-        if (!l.empty()) id = l[0];
-        return !id.empty() && ledger_count().size() == 1;
-      },
-      60s))
-      << submit.err();
+  const std::string id = started(submit, 1);
+  ASSERT_FALSE(id.empty()) << submit.out() << submit.err();
   Cli logs(dir, "logs", servers[0]->token(),
            {"logs", "-f", id, "--addr", both(), "--reconnect-for", "3s"});
   ASSERT_TRUE(eventually([&] { return logs.out() == "hello\n"; }, 60s)) << logs.err();

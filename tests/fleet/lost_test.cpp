@@ -69,6 +69,31 @@ class FleetLostTest : public FleetTest {
         << s.get("/v1/jobs/" + id).dump();
     return id;
   }
+  // Agent `a` back (SIGCONT, or started again): the job's processes are killed and its run is
+  // reported lost on top of the mark (--lost-after 4s), for good; the machine is online.
+  void expect_killed_and_reported_lost(int a, const std::string& id, const std::string& marker) {
+    EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 60s))
+        << count_marked(marker) << " processes left\n"
+        << agents->log(a);
+    ASSERT_TRUE(eventually(
+        [&] {
+          return run_of(*servers[0], id).value("error", json()).dump().find("on its return") !=
+                 std::string::npos;
+        },
+        60s))
+        << servers[0]->get("/v1/jobs/" + id).dump() << agents->log(a);
+    EXPECT_TRUE(eventually(
+        [&] { return servers[0]->get("/v1/machines")["machines"][0]["state"] == "online"; }, 30s));
+    std::this_thread::sleep_for(3s);  // a flip back would show by now
+    json run = run_of(*servers.back(), id);
+    EXPECT_EQ(run["state"], "lost") << run.dump();
+    EXPECT_EQ(
+        run.value("error", "")
+            .rfind("machine a unreachable for more than 4s; on its return the run was cancelled",
+                   0),
+        0u)
+        << run.dump();
+  }
   long long marked_lost() const {
     long long n = 0;
     for (const auto& s : servers)
@@ -108,26 +133,7 @@ TEST_F(FleetLostTest, AStoppedAgentsRunIsLostThenKilledAndReportedOnItsReturn) {
   EXPECT_GE(count_marked(marker), 1) << "the job must keep running while its agent is away";
 
   agents->thaw(a);
-  EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 60s))
-      << count_marked(marker) << " processes left\n"
-      << agents->log(a);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return run_of(*servers[0], id).value("error", json()).dump().find("on its return") !=
-               std::string::npos;
-      },
-      60s))
-      << servers[0]->get("/v1/jobs/" + id).dump() << agents->log(a);
-  EXPECT_TRUE(eventually(
-      [&] { return servers[0]->get("/v1/machines")["machines"][0]["state"] == "online"; }, 30s));
-  std::this_thread::sleep_for(3s);  // a flip back would show by now
-  json run = run_of(*servers[1], id);
-  EXPECT_EQ(run["state"], "lost");
-  EXPECT_EQ(
-      run.value("error", "")
-          .rfind("machine a unreachable for more than 4s; on its return the run was cancelled", 0),
-      0u)
-      << run.dump();
+  expect_killed_and_reported_lost(a, id, marker);
   EXPECT_EQ(servers[1]->get("/v1/jobs/" + id)["state"], "lost");
   EXPECT_EQ(servers[0]->get("/v1/machines")["machines"][0]["running"], 0)
       << "the agent's report ends the assignment";
@@ -159,26 +165,8 @@ TEST_F(FleetLostTest, ALostRunsAssignmentGoesAndARestartedAgentStillKillsAndRepo
   agents->kill(a);  // stopped, then killed: its job's shim lives on
   EXPECT_GE(count_marked(marker), 1);
   ASSERT_TRUE(agents->start(a)) << agents->why();
-  EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 60s))
-      << count_marked(marker) << " processes left\n"
-      << agents->log(a);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return run_of(*servers[0], id).value("error", json()).dump().find("on its return") !=
-               std::string::npos;
-      },
-      60s))
-      << servers[0]->get("/v1/jobs/" + id).dump() << agents->log(a);
-  std::this_thread::sleep_for(3s);  // a flip back would show by now
-  json run = run_of(*servers[0], id);
-  EXPECT_EQ(run["state"], "lost") << run.dump();
-  EXPECT_EQ(
-      run.value("error", "")
-          .rfind("machine a unreachable for more than 4s; on its return the run was cancelled", 0),
-      0u)
-      << run.dump();
+  expect_killed_and_reported_lost(a, id, marker);
   EXPECT_EQ(view.count(akey), 0);
-  EXPECT_EQ(servers[0]->get("/v1/machines")["machines"][0]["state"], "online");
 }
 
 // kill -9 of the housekeeper: the other server is elected once the lease lapses and marks the

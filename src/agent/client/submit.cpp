@@ -20,6 +20,9 @@ namespace asio = boost::asio;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
+// How long the submission's connection may take to open (the client's own default).
+constexpr std::chrono::milliseconds kConnectFor = 5s;
+
 // Waits until the job has ended and returns it: an agent's job, or a fleet job once every run
 // has ended. `follow`: while the job runs, wait on its output stream (an agent's, which ends
 // with the job) rather than poll. A fleet job is polled (the server reads it from etcd: one
@@ -28,9 +31,6 @@ using namespace std::chrono_literals;
 // to the next server of --addr that answers (or waits for the agent's restart), for at most
 // --reconnect-for since the last answer: the job goes on meanwhile and is polled by its id,
 // never submitted again.
-// How long the submission's connection may take to open (the client's own default).
-constexpr std::chrono::milliseconds kConnectFor = 5s;
-
 asio::awaitable<Expected<json>> wait_until_ended(Failover& servers, const std::string& id,
                                                  bool follow) {
   constexpr auto kPollFirst = 20ms, kPollAtMost = 500ms;
@@ -255,8 +255,9 @@ int submit_main(int argc, char** argv) {
     // sending it again (here or to another server) could run it twice. So it is not resent.
     auto opened = co_await servers->client().connect_now(kConnectFor);
     if (!opened) {
+      const Error& e = opened.error();
       std::fprintf(stderr, "tend submit: %s; nothing was submitted\n",
-                   opened.error().detail.c_str());
+                   (e.detail.empty() ? e.message() : e.detail).c_str());
       co_return kToolFailed;
     }
     auto r = co_await servers->client().request(http::Verb::post, "/v1/jobs", body.dump());
