@@ -25,6 +25,9 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 // A plain or a TLS connection: every HTTP step is written once, for whichever it is.
 struct Client::Stream {
   std::variant<beast::tcp_stream, TlsStream> s;
+  // An exchange completed on it: a failure at once on the next is taken for a connection the
+  // server closed meanwhile, and that request is sent again once on a new one.
+  bool used = false;
 
   template <class F>
   decltype(auto) with(F&& f) {
@@ -160,7 +163,7 @@ asio::awaitable<Expected<ClientResponse>> Client::request_within(std::chrono::mi
   auto req = make(verb, target, std::move(body), content_type);
   // A kept-alive connection the server has meanwhile closed fails at once; one fresh retry.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    bool reused = conn_ != nullptr;
+    bool reused = conn_ && conn_->used;
     if (!conn_) {
       if (auto r = co_await connect(left()); !r) co_return r.error();
     }
@@ -182,6 +185,7 @@ asio::awaitable<Expected<ClientResponse>> Client::request_within(std::chrono::mi
       co_return failure("request", ec);
     }
     auto res = parser.release();
+    conn_->used = true;
     if (!res.keep_alive()) conn_.reset();
     ClientResponse out{res.result_int(), res.base(), std::move(res.body())};
     co_return out;
@@ -215,6 +219,10 @@ asio::awaitable<Expected<ClientResponse>> Client::relay(std::string target, Asyn
   std::string no_body;
   co_return co_await pump(Verb::get, std::move(target), std::move(no_body), std::move(on_head),
                           std::move(on_data), idle);
+}
+
+asio::awaitable<Expected<void>> Client::connect_now(std::chrono::milliseconds limit) {
+  co_return co_await connect(limit);
 }
 
 void Client::close() {

@@ -81,6 +81,11 @@ class Client {
   boost::asio::awaitable<Expected<ClientResponse>> relay(std::string target, AsyncHead on_head,
                                                          AsyncData on_data,
                                                          std::chrono::milliseconds idle);
+  // Opens a new connection now (closing a kept-alive one), within `limit`. The next request()
+  // goes out on it and is not re-sent when it fails: for a request that must not reach the
+  // server twice (a submission), an error here means nothing was sent, one from that request
+  // that it may have arrived.
+  boost::asio::awaitable<Expected<void>> connect_now(std::chrono::milliseconds limit);
   // Closes the connection: a request or stream in progress ends at once with an error (for a
   // caller whose own client went away).
   void close();

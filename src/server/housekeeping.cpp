@@ -137,14 +137,14 @@ asio::awaitable<etcd::Result<bool>> Housekeeper::mark(const LostRun& l) {
                mod_is(keys_.seen_key(l.machine), l.seen_mod),
                created_at(keys_.claim_key(l.id, l.machine), l.claim_rev),
                mod_is(keys_.run_key(l.id, l.machine), l.run_mod)};
-  t.success = {etcd::PutRequest{keys_.run_key(l.id, l.machine), fleet::to_json(l.record).dump()}};
-  if (l.claim_rev == 0) {
-    // Never claimed: the assignment goes with it, so its agent never starts it (its claim txn
-    // requires the assignment it saw). A claimed run's stays: the agent finds the run by it when
-    // it returns, kills what is left and reports.
-    t.compare.push_back(mod_is(akey, l.assign_mod));
-    t.success.emplace_back(etcd::DeleteRequest{akey});
-  }
+  // The assignment goes with it (else a machine that never returns keeps it for ever, counted
+  // in its `running`). Never claimed: its agent can then never start it (its claim txn requires
+  // the assignment it saw). Claimed: its agent finds the run on its return by the runs it
+  // tracks, or, restarted meanwhile, among its local unfinished jobs (adopt_unassigned), then
+  // kills what is left and reports.
+  t.compare.push_back(mod_is(akey, l.assign_mod));
+  t.success = {etcd::PutRequest{keys_.run_key(l.id, l.machine), fleet::to_json(l.record).dump()},
+               etcd::DeleteRequest{akey}};
   auto r = co_await etcd_.txn(t);
   if (!r) co_return r.error();
   co_return r->succeeded;

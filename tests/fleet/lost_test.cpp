@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "fleet/protocol.hpp"
 #include "fleet_run_fixture.hpp"
 
 namespace tend::test {
@@ -68,6 +69,31 @@ class FleetLostTest : public FleetTest {
         << s.get("/v1/jobs/" + id).dump();
     return id;
   }
+  // Agent `a` back (SIGCONT, or started again): the job's processes are killed and its run is
+  // reported lost on top of the mark (--lost-after 4s), for good; the machine is online.
+  void expect_killed_and_reported_lost(int a, const std::string& id, const std::string& marker) {
+    EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 60s))
+        << count_marked(marker) << " processes left\n"
+        << agents->log(a);
+    ASSERT_TRUE(eventually(
+        [&] {
+          return run_of(*servers[0], id).value("error", json()).dump().find("on its return") !=
+                 std::string::npos;
+        },
+        60s))
+        << servers[0]->get("/v1/jobs/" + id).dump() << agents->log(a);
+    EXPECT_TRUE(eventually(
+        [&] { return servers[0]->get("/v1/machines")["machines"][0]["state"] == "online"; }, 30s));
+    std::this_thread::sleep_for(3s);  // a flip back would show by now
+    json run = run_of(*servers.back(), id);
+    EXPECT_EQ(run["state"], "lost") << run.dump();
+    EXPECT_EQ(
+        run.value("error", "")
+            .rfind("machine a unreachable for more than 4s; on its return the run was cancelled",
+                   0),
+        0u)
+        << run.dump();
+  }
   long long marked_lost() const {
     long long n = 0;
     for (const auto& s : servers)
@@ -107,30 +133,40 @@ TEST_F(FleetLostTest, AStoppedAgentsRunIsLostThenKilledAndReportedOnItsReturn) {
   EXPECT_GE(count_marked(marker), 1) << "the job must keep running while its agent is away";
 
   agents->thaw(a);
-  EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 60s))
-      << count_marked(marker) << " processes left\n"
-      << agents->log(a);
-  ASSERT_TRUE(eventually(
-      [&] {
-        return run_of(*servers[0], id).value("error", json()).dump().find("on its return") !=
-               std::string::npos;
-      },
-      60s))
-      << servers[0]->get("/v1/jobs/" + id).dump() << agents->log(a);
-  EXPECT_TRUE(eventually(
-      [&] { return servers[0]->get("/v1/machines")["machines"][0]["state"] == "online"; }, 30s));
-  std::this_thread::sleep_for(3s);  // a flip back would show by now
-  json run = run_of(*servers[1], id);
-  EXPECT_EQ(run["state"], "lost");
-  EXPECT_EQ(
-      run.value("error", "")
-          .rfind("machine a unreachable for more than 4s; on its return the run was cancelled", 0),
-      0u)
-      << run.dump();
+  expect_killed_and_reported_lost(a, id, marker);
   EXPECT_EQ(servers[1]->get("/v1/jobs/" + id)["state"], "lost");
   EXPECT_EQ(servers[0]->get("/v1/machines")["machines"][0]["running"], 0)
       << "the agent's report ends the assignment";
   EXPECT_EQ(marked_lost(), 1);
+}
+
+// The run marked lost loses its assignment in the same txn (a machine that never returns
+// keeps nothing in etcd: its `running` count drops to 0 while it is away). The agent killed -9
+// while stopped and started again finds the run among its local jobs, not by an assignment:
+// the job is killed and reported lost on top of the mark, never left running.
+TEST_F(FleetLostTest, ALostRunsAssignmentGoesAndARestartedAgentStillKillsAndReportsIt) {
+  int a = start_agent();
+  start_servers(1, {"--lost-after", "4s"});
+  const std::string marker = marker_of("restart");
+  std::string id = running_sleeper(*servers[0], marker);
+  ASSERT_FALSE(id.empty());
+  EtcdView view(cluster->endpoints());
+  const std::string akey = fleet::Keys("/tend/").assign_key("a", id);
+  ASSERT_FALSE(view.value(akey).empty()) << "the running run's assignment";
+  agents->freeze(a);
+  ASSERT_TRUE(eventually([&] { return run_of(*servers[0], id).value("state", "") == "lost"; }, 90s))
+      << servers[0]->get("/v1/jobs/" + id).dump() << servers[0]->log();
+  EXPECT_EQ(view.count(akey), 0) << "the assignment goes with the mark";
+  json m = servers[0]->get("/v1/machines")["machines"][0];
+  EXPECT_EQ(m["state"], "unreachable");
+  EXPECT_EQ(m["running"], 0) << m.dump();
+  EXPECT_GE(count_marked(marker), 1) << "the job must keep running while its agent is away";
+
+  agents->kill(a);  // stopped, then killed: its job's shim lives on
+  EXPECT_GE(count_marked(marker), 1);
+  ASSERT_TRUE(agents->start(a)) << agents->why();
+  expect_killed_and_reported_lost(a, id, marker);
+  EXPECT_EQ(view.count(akey), 0);
 }
 
 // kill -9 of the housekeeper: the other server is elected once the lease lapses and marks the

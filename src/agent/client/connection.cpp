@@ -43,18 +43,17 @@ std::vector<std::string> split_addresses(const std::string& text) {
 
 }  // namespace
 
-boost::asio::awaitable<std::optional<http::Client>> open_client(Connection& c, const char* cmd,
-                                                                boost::asio::any_io_executor ex) {
+std::optional<Endpoints> endpoints_of(Connection& c, const char* cmd) {
   if (c.addr.empty())
     c.addr = std::getenv("TEND_ADDR") ? std::getenv("TEND_ADDR") : "127.0.0.1:8600";
-  std::vector<http::Url> urls;
+  Endpoints e;
   for (const auto& one : split_addresses(c.addr)) {
     auto url = http::parse_url(one);
     if (!url) {
       std::fprintf(stderr, "tend %s: --addr: %s\n", cmd, url.error().detail.c_str());
-      co_return std::nullopt;
+      return std::nullopt;
     }
-    urls.push_back(*url);
+    e.urls.push_back(*url);
   }
   if (c.token.empty() && std::getenv("TEND_TOKEN")) c.token = std::getenv("TEND_TOKEN");
   if (c.token.empty()) {
@@ -64,20 +63,30 @@ boost::asio::awaitable<std::optional<http::Client>> open_client(Connection& c, c
                    "tend %s: no token: pass --token, set TEND_TOKEN, or run where "
                    "./tend-data/token is (%s)\n",
                    cmd, t.error().message().c_str());
-      co_return std::nullopt;
+      return std::nullopt;
     }
     c.token = *t;
   }
-  http::ClientOptions opts;
-  opts.token = c.token;
-  // Several addresses (the servers of a fleet, any of which serves the same API): the first
-  // that answers /healthz in time; if none does, the last, whose error the command reports.
-  for (size_t i = 0; i + 1 < urls.size(); ++i) {
-    http::Client cli(ex, urls[i], opts);
+  e.opts.token = c.token;
+  return e;
+}
+
+boost::asio::awaitable<Chosen> first_answering(const Endpoints& e,
+                                               boost::asio::any_io_executor ex) {
+  for (size_t i = 0; i + 1 < e.urls.size(); ++i) {
+    http::Client cli(ex, e.urls[i], e.opts);
     auto r = co_await cli.request_within(kProbeTimeout, http::Verb::get, "/healthz");
-    if (r && r->status == 200) co_return cli;
+    if (r && r->status == 200) co_return Chosen{i, true, std::move(cli)};
   }
-  co_return http::Client(std::move(ex), urls.back(), opts);
+  co_return Chosen{e.urls.size() - 1, false, http::Client(std::move(ex), e.urls.back(), e.opts)};
+}
+
+boost::asio::awaitable<std::optional<http::Client>> open_client(Connection& c, const char* cmd,
+                                                                boost::asio::any_io_executor ex) {
+  auto e = endpoints_of(c, cmd);
+  if (!e) co_return std::nullopt;
+  auto chosen = co_await first_answering(*e, std::move(ex));
+  co_return std::move(chosen.client);
 }
 
 bool split_kv(const std::string& s, char sep, std::string& k, std::string& v) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -24,9 +25,24 @@ std::optional<int> parse_client(CLI::App& app, int argc, char** argv);
 // How long open_client() waits for each of several addresses before it tries the next.
 inline constexpr std::chrono::milliseconds kProbeTimeout{2000};
 
-// Fills the defaults and makes the client; nullopt (after one line on stderr) if there is no
-// usable address or token. With several addresses ("a:8700,b:8700"), the client of the first
-// that answers.
+// The addresses of a connection (--addr "a:8700,b:8700": the servers of a fleet, any of which
+// serves the same API) and the options of a client to any of them.
+struct Endpoints {
+  std::vector<http::Url> urls;
+  http::ClientOptions opts;
+};
+// Fills the defaults; nullopt (after one line on stderr) if there is no usable address or token.
+std::optional<Endpoints> endpoints_of(Connection& c, const char* cmd);
+// The first address that answers /healthz within kProbeTimeout; if none does, the last (not
+// probed: the command reports its error). One address: not probed.
+struct Chosen {
+  size_t index;
+  bool answered;  // it answered the probe
+  http::Client client;
+};
+boost::asio::awaitable<Chosen> first_answering(const Endpoints& e, boost::asio::any_io_executor ex);
+
+// endpoints_of(), then the client of first_answering().
 boost::asio::awaitable<std::optional<http::Client>> open_client(Connection& c, const char* cmd,
                                                                 boost::asio::any_io_executor ex);
 // Splits "KEY=VALUE"; false for a missing '=' or an empty key.

@@ -8,6 +8,7 @@
 
 #include "client/client.hpp"
 #include "client/connection.hpp"
+#include "client/failover.hpp"
 #include "http/text.hpp"
 
 namespace tend::agent {
@@ -23,10 +24,10 @@ std::string output_target(const std::string& id, const std::string& machine, uin
 
 // A server keeps no output of its own: a fleet job's output is per run. The machines of the job's
 // runs (empty if `id` is not a fleet job or cannot be read).
-boost::asio::awaitable<std::vector<std::string>> run_machines(http::Client& cli,
+boost::asio::awaitable<std::vector<std::string>> run_machines(Failover& servers,
                                                               const std::string& id) {
   std::vector<std::string> names;
-  auto r = co_await cli.request(http::Verb::get, "/v1/jobs/" + http::percent_encode(id));
+  auto r = co_await servers.get("/v1/jobs/" + http::percent_encode(id), std::chrono::seconds(15));
   if (!r || r->status != 200) co_return names;
   auto job = nlohmann::json::parse(r->body, nullptr, false);
   if (!job.is_object() || !job.contains("runs") || !job["runs"].is_array()) co_return names;
@@ -34,6 +35,14 @@ boost::asio::awaitable<std::vector<std::string>> run_machines(http::Client& cli,
     if (run.is_object() && run.contains("machine") && run["machine"].is_string())
       names.push_back(run["machine"].get<std::string>());
   co_return names;
+}
+
+// A 5xx that is about the machine (a server's "unreachable: its output is on it", a bad
+// address): every server would say the same, so it is reported rather than recovered from.
+bool about_the_machine(const http::ClientResponse& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  return j.is_object() && j.contains("error") && j["error"].is_object() &&
+         j["error"].value("field", "") == "machine";
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -50,21 +59,26 @@ int logs_main(int argc, char** argv) {
   add_connection_options(app, conn);
   bool follow = false;
   uint64_t offset = 0;
-  std::string id, machine;
+  std::string id, machine, reconnect_text;
   app.add_option("--machine", machine,
                  "fleet: the output of the run on this machine (to a server; needed when the job "
                  "ran on more than one)");
-  app.add_flag("-f,--follow", follow, "keep printing until the job ends");
+  app.add_flag("-f,--follow", follow,
+               "keep printing until the job ends; if the server in use stops answering, go on "
+               "from the next byte with the next of --addr that answers");
   app.add_option("--offset", offset, "start at this byte");
+  add_reconnect_option(app, reconnect_text);
   app.add_option("id", id, "job id")->required();
   if (auto rc = parse_client(app, argc, argv)) return *rc;
+  auto limit = reconnect_for(reconnect_text, "logs");
+  if (!limit) return kToolFailed;
   return http::run_blocking<int>([&](boost::asio::any_io_executor ex)
                                      -> boost::asio::awaitable<int> {
-    auto cli = co_await open_client(conn, "logs", ex);
-    if (!cli) co_return kToolFailed;
+    auto servers = co_await open_failover(conn, "logs", *limit, ex);
+    if (!servers) co_return kToolFailed;
     if (machine.empty()) {
       // A fleet job without --machine: its one run's output, else say which machines ran it.
-      auto names = co_await run_machines(*cli, id);
+      auto names = co_await run_machines(*servers, id);
       if (names.size() == 1) machine = names[0];
       if (names.size() > 1) {
         std::fprintf(stderr,
@@ -73,19 +87,41 @@ int logs_main(int argc, char** argv) {
         co_return kToolFailed;
       }
     }
-    auto r = co_await cli->stream(
-        output_target(id, machine, offset, follow),
-        [](std::string_view piece) {
-          std::fwrite(piece.data(), 1, piece.size(), stdout);
-          std::fflush(stdout);
-          return true;
-        },
-        std::chrono::hours(24));
-    if (!r || r->status != 200) {
-      std::fprintf(stderr, "tend logs: %s\n", r ? r->describe().c_str() : r.error().detail.c_str());
-      co_return r && r->status == 404 ? 1 : kToolFailed;
+    const uint64_t first = offset;
+    // `offset`: the next byte to print. A stream cut short (the server killed, the connection
+    // lost) is resumed from it, on the next server that answers: no byte twice, none missed.
+    for (;;) {
+      // The head of a 2xx is an answer: a stream that then stays quiet for long and fails
+      // starts a new --reconnect-for.
+      http::Client::AsyncHead head =
+          [&](const http::ClientResponse&) -> boost::asio::awaitable<bool> {
+        servers->answered();
+        co_return true;
+      };
+      http::Client::AsyncData data = [&](std::string_view piece) -> boost::asio::awaitable<bool> {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+        offset += piece.size();
+        co_return true;
+      };
+      auto r = co_await servers->client().relay(output_target(id, machine, offset, follow),
+                                                std::move(head), std::move(data),
+                                                std::chrono::hours(24));
+      if (r && r->status == 200) co_return 0;
+      if (r && (r->status / 100 != 5 || about_the_machine(*r))) {
+        std::fprintf(stderr, "tend logs: %s\n", r->describe().c_str());
+        co_return r->status == 404 ? 1 : kToolFailed;
+      }
+      if (!co_await servers->recover(why_failed(r))) {
+        std::string resume = offset == first
+                                 ? ""
+                                 : " (printed up to byte " + std::to_string(offset) +
+                                       ": go on with --offset " + std::to_string(offset) + ")";
+        std::fprintf(stderr, "tend logs: %s; the last request: %s%s\n", servers->gave_up().c_str(),
+                     why_failed(r).c_str(), resume.c_str());
+        co_return kToolFailed;
+      }
     }
-    co_return 0;
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include "client/client.hpp"
 #include "client/connection.hpp"
+#include "client/failover.hpp"
 #include "tend/parse.hpp"
 
 namespace tend::agent {
@@ -19,49 +20,43 @@ namespace asio = boost::asio;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-// How long --wait keeps trying when the agent cannot be reached (a restart takes seconds).
-constexpr auto kReconnectFor = 60s;
+// How long the submission's connection may take to open (the client's own default).
+constexpr std::chrono::milliseconds kConnectFor = 5s;
 
 // Waits until the job has ended and returns it: an agent's job, or a fleet job once every run
 // has ended. `follow`: while the job runs, wait on its output stream (an agent's, which ends
 // with the job) rather than poll. A fleet job is polled (the server reads it from etcd: one
 // read per poll): often at first, as most jobs are short and a poll's interval is a floor on
-// the wait, then less (×1.5 per poll up to kPollAtMost). Lost contact is retried with backoff
-// for kReconnectFor: a restart of the agent or the server does not end the job.
-asio::awaitable<Expected<json>> wait_until_ended(http::Client& cli, const std::string& id,
+// the wait, then less (x1.5 per poll up to kPollAtMost). Lost contact (no answer, a 5xx) moves
+// to the next server of --addr that answers (or waits for the agent's restart), for at most
+// --reconnect-for since the last answer: the job goes on meanwhile and is polled by its id,
+// never submitted again.
+asio::awaitable<Expected<json>> wait_until_ended(Failover& servers, const std::string& id,
                                                  bool follow) {
   constexpr auto kPollFirst = 20ms, kPollAtMost = 500ms;
+  // A poll is one etcd read on the server: an answer later than this is a server in trouble.
+  constexpr auto kPollTimeout = 15s;
   auto poll_for = kPollFirst;
-  auto pause_for = 100ms;
-  auto gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
-    auto r = co_await cli.request(http::Verb::get, "/v1/jobs/" + id);
-    if (r && r->status == 200) {
-      json job = json::parse(r->body, nullptr, false);
-      std::string state = job.is_object() ? job.value("state", "") : "";
-      if (state != "queued" && state != "running") co_return job;
-      gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
-      pause_for = 100ms;
-      if (follow) {
-        // Returns when the job ends, the agent stops, or after an hour of silence.
-        (void)co_await cli.stream(
-            "/v1/jobs/" + id + "/output?follow=1&offset=0", [](std::string_view) { return true; },
-            3600s);
-        continue;
-      }
-      pause.expires_after(poll_for);
-      co_await pause.async_wait(asio::use_awaitable);
-      poll_for = std::min<std::chrono::milliseconds>(poll_for * 3 / 2, kPollAtMost);
+    auto r = co_await servers.get("/v1/jobs/" + id, kPollTimeout);
+    if (!r || r->status / 100 == 5)
+      co_return Error::with_detail("wait",
+                                   servers.gave_up() + "; the last request: " + why_failed(r));
+    if (r->status != 200) co_return Error::with_detail("wait", r->describe());
+    json job = json::parse(r->body, nullptr, false);
+    std::string state = job.is_object() ? job.value("state", "") : "";
+    if (state != "queued" && state != "running") co_return job;
+    if (follow) {
+      // Returns when the job ends, the agent stops, or after an hour of silence.
+      (void)co_await servers.client().stream(
+          "/v1/jobs/" + id + "/output?follow=1&offset=0", [](std::string_view) { return true; },
+          3600s);
       continue;
-    } else if (r && r->status / 100 == 4) {
-      co_return Error::with_detail("wait", r->describe());
-    } else if (std::chrono::steady_clock::now() >= gave_up_at) {
-      co_return Error::with_detail("wait", r ? r->describe() : r.error().detail);
     }
-    pause.expires_after(pause_for);
+    pause.expires_after(poll_for);
     co_await pause.async_wait(asio::use_awaitable);
-    pause_for = std::min(pause_for * 2, std::chrono::milliseconds(1000));
+    poll_for = std::min<std::chrono::milliseconds>(poll_for * 3 / 2, kPollAtMost);
   }
 }
 
@@ -176,7 +171,11 @@ int submit_main(int argc, char** argv) {
                  "the script's interpreter: sh, bash, python3 or a path");
   app.add_flag("--wait", wait,
                "wait for the job and exit with its status (like tend run); for a fleet job: "
-               "wait for every run, print a line per machine, exit 0 only if all succeeded");
+               "wait for every run, print a line per machine, exit 0 only if all succeeded. "
+               "If the server in use stops answering, the wait goes on with the next of --addr "
+               "that answers (the job is never submitted twice)");
+  std::string reconnect_text;
+  add_reconnect_option(app, reconnect_text);
   std::string on;
   std::vector<std::string> match;
   bool all = false;
@@ -245,34 +244,50 @@ int submit_main(int argc, char** argv) {
     }
   }
 
+  auto limit = reconnect_for(reconnect_text, "submit");
+  if (!limit) return kToolFailed;
+
   return http::run_blocking<int>([&](asio::any_io_executor ex) -> asio::awaitable<int> {
-    auto cli = co_await open_client(conn, "submit", ex);
-    if (!cli) co_return kToolFailed;
-    auto r = co_await cli->request(http::Verb::post, "/v1/jobs", body.dump());
-    if (!r || r->status != 201) {
-      std::fprintf(stderr, "tend submit: %s\n",
-                   r ? r->describe().c_str() : r.error().detail.c_str());
+    auto servers = co_await open_failover(conn, "submit", *limit, ex);
+    if (!servers) co_return kToolFailed;
+    // The submission goes out once, on a connection opened for it: if that cannot be opened,
+    // nothing was sent; if the request then gets no answer, the job may exist or not, and
+    // sending it again (here or to another server) could run it twice. So it is not resent.
+    auto opened = co_await servers->client().connect_now(kConnectFor);
+    if (!opened) {
+      const Error& e = opened.error();
+      std::fprintf(stderr, "tend submit: %s; nothing was submitted\n",
+                   (e.detail.empty() ? e.message() : e.detail).c_str());
       co_return kToolFailed;
     }
+    auto r = co_await servers->client().request(http::Verb::post, "/v1/jobs", body.dump());
+    if (!r) {
+      std::fprintf(stderr,
+                   "tend submit: the submission got no answer from %s (%s): the job may or may "
+                   "not have been created, and is not sent again, which could run it twice; look "
+                   "for it with `tend jobs` before submitting again\n",
+                   servers->where().c_str(), r.error().detail.c_str());
+      co_return kToolFailed;
+    }
+    if (r->status != 201) {
+      std::fprintf(stderr, "tend submit: %s\n", r->describe().c_str());
+      co_return kToolFailed;
+    }
+    servers->answered();
     std::string id = json::parse(r->body, nullptr, false).value("id", "");
     std::printf("%s\n", id.c_str());
     std::fflush(stdout);
     if (!wait) co_return 0;
-    if (body.contains("target")) {
-      auto job = co_await wait_until_ended(*cli, id, /*follow=*/false);
-      if (!job) {
-        std::fprintf(stderr, "tend submit: lost contact with the server while waiting for %s: %s\n",
-                     id.c_str(), job.error().detail.c_str());
-        co_return kToolFailed;
-      }
-      co_return report_runs(*job);
-    }
-    auto job = co_await wait_until_ended(*cli, id, /*follow=*/true);
+    const bool fleet = body.contains("target");
+    auto job = co_await wait_until_ended(*servers, id, /*follow=*/!fleet);
     if (!job) {
-      std::fprintf(stderr, "tend submit: lost contact with the agent while waiting for %s: %s\n",
-                   id.c_str(), job.error().detail.c_str());
+      std::fprintf(stderr,
+                   "tend submit: lost contact with the %s while waiting for %s: %s (the job goes "
+                   "on: see it later with `tend jobs`)\n",
+                   fleet ? "servers" : "agent", id.c_str(), job.error().detail.c_str());
       co_return kToolFailed;
     }
+    if (fleet) co_return report_runs(*job);
     if ((*job)["error"].is_string())
       std::fprintf(stderr, "tend submit: job %s: %s\n", id.c_str(),
                    (*job)["error"].get<std::string>().c_str());

@@ -202,6 +202,12 @@ asio::awaitable<void> FleetMember::assignments() {
       continue;
     }
     for (const auto& kv : r->kvs) enqueue(kv);
+    if (!adopted_) {
+      std::set<std::string> assigned;
+      for (const auto& kv : r->kvs)
+        if (auto id = fleet::Keys::last_segment(prefix, kv.key)) assigned.insert(*id);
+      adopted_ = co_await adopt_unassigned(std::move(assigned));
+    }
     etcd::WatchOptions w;
     w.key = prefix;
     w.range_end = etcd::prefix_end(prefix);
@@ -358,6 +364,36 @@ asio::awaitable<void> FleetMember::claim_failed(std::string id, const etcd::TxnR
     co_return;
   }
   ++figures_.claims_lost;  // another agent's run
+}
+
+asio::awaitable<bool> FleetMember::adopt_unassigned(std::set<std::string> assigned) {
+  std::vector<std::string> ids;
+  for (JobState state : {JobState::queued, JobState::running}) {
+    auto local = store_.with_state(state);
+    if (!local) {
+      log("cannot list the local jobs (" + local.error().message() + "): adopted later");
+      co_return false;
+    }
+    for (const auto& rec : *local)
+      if (!assigned.count(rec.id)) ids.push_back(rec.id);
+  }
+  const std::string name = cfg_.fleet.name;
+  for (const auto& id : ids) {
+    // The claim, the record and the assignment, as the claim txn's failure branch reads them:
+    // claim_failed() then decides as for a run found by its assignment (not claimed here, e.g. a
+    // job of the agent's own API: nothing).
+    TxnRequest t;
+    t.success = {RangeRequest{keys_.claim_key(id, name)}, RangeRequest{keys_.run_key(id, name)},
+                 RangeRequest{keys_.assign_key(name, id)}};
+    auto r = co_await client_->txn(t);
+    if (!r) {
+      log("job " + id + ": cannot read its claim (" + r.error().message + "): adopted later");
+      co_return false;
+    }
+    if (stopping_) co_return true;
+    if (!runs_.count(id)) co_await claim_failed(id, *r);
+  }
+  co_return true;
 }
 
 Expected<void> FleetMember::start_local(const std::string& id, const fleet::JobSpec& spec) {

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,12 @@ class FleetMember {
   boost::asio::awaitable<void> handle_assignment(etcd::KeyValue kv);
   boost::asio::awaitable<void> claim(std::string id, int64_t assign_mod, bool cancel);
   boost::asio::awaitable<void> claim_failed(std::string id, const etcd::TxnResult& r);
+  // At the first read of the assignments (and the next ones until it went through): the local runs
+  // that are not finished and not assigned (`assigned`: the ids read). A housekeeping server
+  // deletes the assignment of a run it marks lost, so a restarted agent finds such a run only here:
+  // each that this machine claimed is tracked again (and, marked lost, killed and reported). False
+  // if etcd failed meanwhile: then it runs again at the next read.
+  boost::asio::awaitable<bool> adopt_unassigned(std::set<std::string> assigned);
   // One record to write: what etcd should say of a tracked run.
   struct Due {
     std::string id;
@@ -133,6 +140,7 @@ class FleetMember {
   int64_t lease_ = 0;
   etcd::LeaseKeeper* keeper_ = nullptr;
   bool stopping_ = false;
+  bool adopted_ = false;  // adopt_unassigned() has run through
   std::chrono::steady_clock::time_point away_since_{};
   std::deque<etcd::KeyValue> queue_;
   boost::asio::steady_timer queue_timer_;
