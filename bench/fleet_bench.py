@@ -16,7 +16,8 @@ Starts its own 3-member etcd (Debian's etcd-server, data in /dev/shm), 30 agents
      tend_fleet_etcd_writes_total over phases 2 and 3 (lease keep-alives are not writes: they
      are counted apart), and the agents' report txns and late reports.
 Every wait has a deadline; everything it started is stopped at the end (also on error).
-Environment: AGENTS (30), IDLE (60), FANOUT (20), JOBS (300), CLIENTS (24), POLL_MS (10).
+Environment: AGENTS (30), IDLE (60), FANOUT (20), JOBS (300), CLIENTS (24), POLL_MS (10),
+JOB_CACHE (the server's --job-cache; unset: its default, 0: polls read etcd).
 """
 import concurrent.futures as cf
 import http.client
@@ -38,6 +39,7 @@ FANOUT = int(os.environ.get("FANOUT", 20))
 JOBS = int(os.environ.get("JOBS", 300))
 CLIENTS = int(os.environ.get("CLIENTS", 24))
 POLL = float(os.environ.get("POLL_MS", 10)) / 1000
+JOB_CACHE = os.environ.get("JOB_CACHE")
 FINAL = {"succeeded", "failed", "cancelled"}
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -195,7 +197,8 @@ class Fleet:
         os.mkdir(data)
         self.server = self.spawn("server", [
             self.tend, "server", "--etcd", self.endpoints, "--listen", "127.0.0.1:0", "--data",
-            data, "--token-file", self.token_file])
+            data, "--token-file", self.token_file] +
+            (["--job-cache", JOB_CACHE] if JOB_CACHE is not None else []))
         path = os.path.join(data, "address")
         self.server_addr = wait_for("server address", lambda: os.path.exists(path) and
                                     open(path).read().strip(), 60)
@@ -357,7 +360,10 @@ def main(build):
         direct = throughput(fleet, False)
         c1 = cpu()
         w0 = writes(fleet)
+        server_api = Api(fleet.server_addr, fleet.token)
+        m0 = server_api.metrics()
         via = throughput(fleet, True)
+        m1 = server_api.metrics()
         c2 = cpu()
         time.sleep(2.5)
         w1 = writes(fleet)
@@ -367,6 +373,13 @@ def main(build):
         print(f"throughput, 3 agents, {JOBS} jobs, {CLIENTS} in flight: via server {via:.1f} jobs/s, "
               f"direct {direct:.1f} jobs/s: {via / direct * 100:.0f} %")
         print_writes("throughput", w0, w1, JOBS)
+
+        def delta(name):
+            return m1.get(name, 0) - m0.get(name, 0)
+        print(f"server, throughput: {delta('tend_etcd_calls_total'):.0f} etcd calls; "
+              f"job polls from the view {delta('tend_server_job_cache_hits_total'):.0f}, "
+              f"from etcd {delta('tend_server_job_cache_misses_total'):.0f} "
+              f"(JOB_CACHE={JOB_CACHE if JOB_CACHE is not None else 'default'})")
         fleet.check_alive()
         ok = True
     finally:

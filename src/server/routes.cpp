@@ -7,6 +7,7 @@
 #include "http/text.hpp"
 #include "server/election.hpp"
 #include "server/fleet_read.hpp"
+#include "server/job_cache.hpp"
 #include "server/output_proxy.hpp"
 #include "server/submit.hpp"
 #include "server/web_routes.hpp"
@@ -82,6 +83,20 @@ Response metrics(ServerContext& ctx) {
   one("tend_etcd_authentications_total", "counter",
       "Auth tokens asked of etcd (--etcd-user: the first, then one per expired token).",
       e.authenticate);
+  if (ctx.jobs) {
+    const auto& s = ctx.jobs->stats();
+    one("tend_server_job_cache_hits_total", "counter",
+        "GET /v1/jobs/{id} answered from the watch-fed view (no etcd read).", s.hits);
+    one("tend_server_job_cache_misses_total", "counter",
+        "GET /v1/jobs/{id} read from etcd (job not held, or the view not current).", s.misses);
+    one("tend_server_job_cache_loads_total", "counter",
+        "Full reads of jobs/ and runs/ into the view (the first, then one per resync).", s.loads);
+    one("tend_server_job_cache_resyncs_total", "counter",
+        "Watches of the view ended by etcd (compaction): the view was read again.", s.resyncs);
+    one("tend_server_job_cache_jobs", "gauge", "Jobs held in the view.", ctx.jobs->size());
+    one("tend_server_job_cache_current", "gauge", "1 while the view is served.",
+        ctx.jobs->current() ? 1 : 0);
+  }
   if (ctx.server) out += http::render_http_metrics(ctx.server->stats());
   return http::text_response(Status::ok, std::move(out), "text/plain; version=0.0.4");
 }
@@ -95,9 +110,12 @@ asio::awaitable<Response> list_machines(ServerContext& ctx) {
 }
 
 asio::awaitable<Response> get_job(ServerContext& ctx, std::string id) {
-  // Polled: a serializable read (the member alone, no ReadIndex round per poll: at 24 clients
-  // polling, that round was most of etcd's work). A job it does not have yet (created through a
-  // member that is ahead) is read again linearizably, so a job a client was told of is found.
+  // Polled: answered from the watch-fed view when it is current and holds the job (no etcd read
+  // at all; job_cache.hpp). Else a serializable read (the member alone, no ReadIndex round per
+  // poll). A job that member does not have yet (created through a member that is ahead) is read
+  // again linearizably, so a job a client was told of is found.
+  if (ctx.jobs)
+    if (auto held = ctx.jobs->find(id)) co_return json_response(Status::ok, job_json(*held));
   auto job = co_await read_job(ctx.etcd, ctx.keys, id, 0, /*serializable=*/true);
   if (job && !*job) job = co_await read_job(ctx.etcd, ctx.keys, id);
   if (!job) co_return etcd_unavailable(job.error());
