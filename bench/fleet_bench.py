@@ -17,7 +17,9 @@ Starts its own 3-member etcd (Debian's etcd-server, data in /dev/shm), 30 agents
      are counted apart), and the agents' report txns and late reports.
 Every wait has a deadline; everything it started is stopped at the end (also on error).
 Environment: AGENTS (30), IDLE (60), FANOUT (20), JOBS (300), CLIENTS (24), POLL_MS (10),
-JOB_CACHE (the server's --job-cache; unset: its default, 0: polls read etcd).
+JOB_CACHE (the server's --job-cache; unset: its default, 0: polls read etcd), LONG_POLL (1: the
+clients of the server long-poll GET /v1/jobs/ID?wait=10s, as `tend submit --wait` does, instead
+of polling every POLL_MS; the agents' clients poll as before).
 """
 import concurrent.futures as cf
 import http.client
@@ -40,6 +42,7 @@ JOBS = int(os.environ.get("JOBS", 300))
 CLIENTS = int(os.environ.get("CLIENTS", 24))
 POLL = float(os.environ.get("POLL_MS", 10)) / 1000
 JOB_CACHE = os.environ.get("JOB_CACHE")
+LONG_POLL = os.environ.get("LONG_POLL") == "1"
 FINAL = {"succeeded", "failed", "cancelled"}
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -80,7 +83,8 @@ def wait_for(what, check, timeout):
 class Api:
     """One keep-alive connection to one HTTP service (one per thread)."""
 
-    def __init__(self, addr, token):
+    def __init__(self, addr, token, long_poll=False):
+        self.long_poll = long_poll
         self.host, port = addr.rsplit(":", 1)
         self.port = int(port)
         self.headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
@@ -117,13 +121,16 @@ class Api:
     def wait_final(self, job_id, timeout=120):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status, data = self.call("GET", f"/v1/jobs/{job_id}")
+            wait = "?wait=10s" if self.long_poll else ""
+            status, data = self.call("GET", f"/v1/jobs/{job_id}{wait}")
             if status == 200:
                 state = json.loads(data)["state"]
                 if state in FINAL:
                     if state != "succeeded":
                         raise SystemExit(f"fleet_bench: job {job_id} ended {state}: {data[:400]!r}")
                     return
+                if self.long_poll:
+                    continue  # the server answered a change (or its deadline): ask again
             time.sleep(POLL)
         raise SystemExit(f"fleet_bench: job {job_id} did not finish within {timeout} s")
 
@@ -246,7 +253,7 @@ def print_writes(phase, w0, w1, runs):
 def fan_out(fleet, n):
     names = [a[0] for a in fleet.agents[:n]]
     addrs = [a[2] for a in fleet.agents[:n]]
-    server = Api(fleet.server_addr, fleet.token)
+    server = Api(fleet.server_addr, fleet.token, LONG_POLL)
     direct = [Api(a, fleet.token) for a in addrs]
     body = {"command": ["true"]}
     via, ref = [], []
@@ -281,7 +288,7 @@ def throughput(fleet, via_server):
                 return
             if via_server:
                 if not hasattr(local, "api"):
-                    local.api = Api(fleet.server_addr, fleet.token)
+                    local.api = Api(fleet.server_addr, fleet.token, LONG_POLL)
                 api = local.api
                 body = {"command": ["true"], "target": {"machines": [names[i % 3]]}}
             else:
@@ -381,7 +388,8 @@ def main(build):
         print(f"server, throughput: {delta('tend_etcd_calls_total'):.0f} etcd calls; "
               f"job polls from the view {delta('tend_server_job_cache_hits_total'):.0f}, "
               f"from etcd {delta('tend_server_job_cache_misses_total'):.0f} "
-              f"(JOB_CACHE={JOB_CACHE if JOB_CACHE is not None else 'default'})")
+              f"(JOB_CACHE={JOB_CACHE if JOB_CACHE is not None else 'default'}, "
+              f"LONG_POLL={int(LONG_POLL)})")
         fleet.check_alive()
         ok = True
     finally:

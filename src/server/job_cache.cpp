@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -163,6 +164,24 @@ void JobCache::apply_run(const std::string& id, const std::string& machine, cons
   else
     set_record(*run, "");
   note_ended(it->second);
+  wake(id);
+}
+
+void JobCache::wake(const std::string& id) {
+  auto [from, to] = waiters_.equal_range(id);
+  for (auto it = from; it != to; ++it) it->second->cancel();
+}
+
+void JobCache::wake_all() {
+  for (auto& [id, timer] : waiters_) timer->cancel();
+}
+
+asio::awaitable<void> JobCache::wait_change(const std::string& id, Clock::time_point deadline) {
+  asio::steady_timer t(etcd_.executor());
+  t.expires_at(deadline);
+  auto it = waiters_.emplace(id, &t);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: woken
+  waiters_.erase(it);
 }
 
 void JobCache::apply(const etcd::Event& e) {
@@ -170,6 +189,7 @@ void JobCache::apply(const etcd::Event& e) {
   if (auto id = fleet::Keys::last_segment(keys_.jobs_prefix(), key)) {
     if (e.type == etcd::Event::Type::del) {
       jobs_.erase(*id);  // its id may stay in ended_: erasing an absent id is harmless
+      wake(*id);
       return;
     }
     if (jobs_.contains(*id)) return;  // a job's spec is written once
@@ -206,6 +226,7 @@ asio::awaitable<void> JobCache::run() {
     o.start_revision = revision_ + 1;
     o.keep_going = [this] {
       streaming_ = false;  // the stream ended or broke: not current until it delivers again
+      wake_all();          // long-polls go on reading etcd
       return !stopping_;
     };
     auto ended = co_await etcd::watch(etcd_, std::move(o), [this](const etcd::WatchUpdate& u) {
@@ -217,6 +238,7 @@ asio::awaitable<void> JobCache::run() {
     });
     loaded_ = false;
     streaming_ = false;
+    wake_all();
     if (stopping_) break;
     // Canceled by etcd: compacted past revision_ (or another reason): the changes in between
     // are gone, so the view is read again whole.

@@ -19,11 +19,13 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "etcd/client.hpp"
 #include "etcd/watch.hpp"
@@ -46,12 +48,22 @@ class JobCache {
 
   // Loads and follows the watch until stop(); never returns an error (etcd away: it retries).
   boost::asio::awaitable<void> run();
-  void stop() { stopping_ = true; }
+  void stop() {
+    stopping_ = true;
+    wake_all();
+  }
 
   // The job as of the view's revision, if the view is current and holds it.
   std::optional<JobView> find(const std::string& id);
   // A job this server just wrote, at `revision`: known at once (no-op if the view has it).
   void created(const fleet::JobSpec& spec, int64_t revision);
+
+  // Whether find(id) would answer from the view now.
+  bool holds(const std::string& id) const { return current() && jobs_.contains(id); }
+  // Returns once the view's record of job `id` changed, the view stopped being current, or at
+  // `deadline` (the long-poll GET /v1/jobs/{id}?wait=).
+  boost::asio::awaitable<void> wait_change(const std::string& id,
+                                           std::chrono::steady_clock::time_point deadline);
 
   bool current() const;
   size_t size() const { return jobs_.size(); }
@@ -69,6 +81,8 @@ class JobCache {
   bool insert(JobView job);  // false: over the bound, not held
   void note_ended(Entry& e);
   void evict();
+  void wake(const std::string& id);
+  void wake_all();
 
   etcd::Client& etcd_;
   fleet::Keys keys_;
@@ -81,6 +95,9 @@ class JobCache {
   std::chrono::steady_clock::time_point last_update_{};
   bool stopping_ = false;
   JobCacheStats stats_;
+  // Long-polls waiting on a job: woken (their timer cancelled) by its change. A multimap: its
+  // iterators stay valid while others are added.
+  std::multimap<std::string, boost::asio::steady_timer*> waiters_;
 };
 
 }  // namespace tend::server

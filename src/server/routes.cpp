@@ -1,6 +1,11 @@
 #include "server/routes.hpp"
 
 #include <algorithm>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "http/guard.hpp"
 #include "http/server.hpp"
@@ -11,6 +16,7 @@
 #include "server/output_proxy.hpp"
 #include "server/submit.hpp"
 #include "server/web_routes.hpp"
+#include "tend/parse.hpp"
 
 namespace tend::server {
 
@@ -109,18 +115,64 @@ asio::awaitable<Response> list_machines(ServerContext& ctx) {
   co_return json_response(Status::ok, {{"machines", out}});
 }
 
-asio::awaitable<Response> get_job(ServerContext& ctx, std::string id) {
+// The job's JSON, or the answer that says why not (404, 503).
+using JobAnswer = std::variant<json, Response>;
+
+asio::awaitable<JobAnswer> job_answer(ServerContext& ctx, const std::string& id) {
   // Polled: answered from the watch-fed view when it is current and holds the job (no etcd read
   // at all; job_cache.hpp). Else a serializable read (the member alone, no ReadIndex round per
   // poll). A job that member does not have yet (created through a member that is ahead) is read
   // again linearizably, so a job a client was told of is found.
   if (ctx.jobs)
-    if (auto held = ctx.jobs->find(id)) co_return json_response(Status::ok, job_json(*held));
+    if (auto held = ctx.jobs->find(id)) co_return JobAnswer(job_json(*held));
   auto job = co_await read_job(ctx.etcd, ctx.keys, id, 0, /*serializable=*/true);
   if (job && !*job) job = co_await read_job(ctx.etcd, ctx.keys, id);
-  if (!job) co_return etcd_unavailable(job.error());
-  if (!*job) co_return error_response(Status::not_found, "id", "no job " + id);
-  co_return json_response(Status::ok, job_json(**job));
+  if (!job) co_return JobAnswer(etcd_unavailable(job.error()));
+  if (!*job) co_return JobAnswer(error_response(Status::not_found, "id", "no job " + id));
+  co_return JobAnswer(job_json(**job));
+}
+
+Response answer_of(JobAnswer a) {
+  if (auto* j = std::get_if<json>(&a)) return json_response(Status::ok, *j);
+  return std::get<Response>(std::move(a));
+}
+
+// GET /v1/jobs/{id}, and with ?wait=DURATION the long-poll: answered once the job differs from
+// what it was when asked (or it has ended), else at the deadline as it is then. Woken by the
+// view's watch; a job the view does not hold (or a view not current) is read from etcd every
+// kWaitPoll instead.
+constexpr auto kMaxWait = std::chrono::milliseconds(60s);
+constexpr auto kWaitPoll = std::chrono::milliseconds(100);
+
+asio::awaitable<Response> get_job(ServerContext& ctx, std::string id,
+                                  std::optional<std::string> wait) {
+  std::chrono::milliseconds wait_for{0};
+  if (wait) {
+    auto d = parse_duration(*wait);
+    if (!d || d->count() <= 0 || *d > kMaxWait)
+      co_return error_response(
+          Status::bad_request, "wait",
+          "expected a duration from 1ms to 60s, like 30s, got \"" + *wait + "\"");
+    wait_for = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
+  JobAnswer first = co_await job_answer(ctx, id);
+  const json* was = std::get_if<json>(&first);
+  if (!wait || !was || run_ended(was->value("state", ""))) co_return answer_of(std::move(first));
+  const auto deadline = std::chrono::steady_clock::now() + wait_for;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    if (ctx.jobs && ctx.jobs->holds(id)) {
+      co_await ctx.jobs->wait_change(id, deadline);
+    } else {
+      pause.expires_after(std::min<std::chrono::steady_clock::duration>(
+          kWaitPoll, deadline - std::chrono::steady_clock::now()));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    JobAnswer now = co_await job_answer(ctx, id);
+    const json* is = std::get_if<json>(&now);
+    if (!is || *is != *was || std::chrono::steady_clock::now() >= deadline)
+      co_return answer_of(std::move(now));
+  }
 }
 
 struct ListQuery {
@@ -257,7 +309,7 @@ http::Router make_routes(ServerContext& ctx) {
   add_async(r, Verb::post, "/v1/jobs", [&ctx](const Request& q) { return submit_job(ctx, q); });
   add_async(r, Verb::get, "/v1/jobs", [&ctx](const Request& q) { return list_jobs(ctx, q); });
   add_async(r, Verb::get, "/v1/jobs/{}",
-            [&ctx](const Request& q) { return get_job(ctx, q.param(0)); });
+            [&ctx](const Request& q) { return get_job(ctx, q.param(0), q.query("wait")); });
   add_async(r, Verb::post, "/v1/jobs/{}/cancel",
             [&ctx](const Request& q) { return cancel_job(ctx, q.param(0)); });
   r.add_stream(Verb::get, "/v1/jobs/{}/runs/{}/output",

@@ -212,6 +212,64 @@ TEST_F(JobCacheTest, TheViewKeepsABoundedNumberOfEndedJobsAndReadsTheRestFromEtc
   for (const auto& id : ids) EXPECT_TRUE(run_is(again, id, "succeeded")) << id;
 }
 
+// GET /v1/jobs/{id}?wait=: answered when the job changes (not before: the answer carries the
+// change), at the deadline when nothing changed, at once for an ended job; a bad duration is
+// 400. With the view off (--job-cache 0) the same, read from etcd.
+TEST_F(JobCacheTest, ALongPollAnswersWhenTheJobChangesOrAtItsDeadline) {
+  for (const char* cache : {"1000", "0"}) {
+    SCOPED_TRACE(std::string("--job-cache ") + cache);
+    servers.push_back(std::make_unique<FleetServer>(cluster->endpoints(), token_file));
+    FleetServer& s = *servers.back();
+    ASSERT_TRUE(s.start(20s, {"--job-cache", cache})) << s.error();
+    if (std::string(cache) != "0") {
+      ASSERT_TRUE(eventually([&] { return current(s); }, 30s));
+    }
+    std::string id = submit(s);
+    ASSERT_FALSE(id.empty());
+    run_state(id, R"({"state":"running"})");
+    ASSERT_TRUE(eventually([&] { return run_is(s, id, "running"); }, 10s));
+
+    for (const char* bad : {"abc", "0", "-1s", "61s", ""}) {
+      auto r = s.client().Get("/v1/jobs/" + id + "?wait=" + bad);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
+      EXPECT_NE(r->body.find("\"wait\""), std::string::npos) << r->body;
+    }
+
+    // Nothing changes: the answer comes at the deadline, as the job is.
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = s.client().Get("/v1/jobs/" + id + "?wait=1s");
+    auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    EXPECT_EQ(json::parse(r->body)["runs"][0]["state"], "running");
+    EXPECT_GE(took, 900ms);
+    EXPECT_LT(took, 20s);
+
+    // The run ends while a long-poll waits: its answer is the end, well before its deadline.
+    std::thread writer([&] {
+      std::this_thread::sleep_for(500ms);
+      run_state(id, R"({"state":"succeeded","exit_code":0})");
+    });
+    t0 = std::chrono::steady_clock::now();
+    r = s.client().Get("/v1/jobs/" + id + "?wait=50s");
+    took = std::chrono::steady_clock::now() - t0;
+    writer.join();
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    EXPECT_EQ(json::parse(r->body)["state"], "succeeded") << r->body;
+    EXPECT_LT(took, 30s);
+
+    // Ended: at once.
+    t0 = std::chrono::steady_clock::now();
+    r = s.client().Get("/v1/jobs/" + id + "?wait=50s");
+    ASSERT_TRUE(r && r->status == 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
+    EXPECT_EQ(status_of(s, "0000000000absent"), 404);
+    auto absent = s.client().Get("/v1/jobs/0000000000absent?wait=5s");
+    ASSERT_TRUE(absent);
+    EXPECT_EQ(absent->status, 404);
+  }
+}
+
 TEST_F(JobCacheTest, ABadJobCacheSizeExits125AndZeroTurnsTheViewOff) {
   for (const char* bad : {"-1", "x", "1000001", ""}) {
     Command cmd({TEND_BINARY, "server", "--etcd", cluster->endpoints(), "--token-file", token_file,

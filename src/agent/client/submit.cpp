@@ -24,19 +24,23 @@ constexpr auto kReconnectFor = 60s;
 
 // Waits until the job has ended and returns it: an agent's job, or a fleet job once every run
 // has ended. `follow`: while the job runs, wait on its output stream (an agent's, which ends
-// with the job) rather than poll. A fleet job is polled (the server reads it from etcd: one
-// read per poll): often at first, as most jobs are short and a poll's interval is a floor on
-// the wait, then less (×1.5 per poll up to kPollAtMost). Lost contact is retried with backoff
-// for kReconnectFor: a restart of the agent or the server does not end the job.
+// with the job) rather than poll. A fleet job is long-polled (`?wait=`: the server answers when
+// the job changed, or after kLongPoll): asked again at once after a change; after an answer
+// that did not change (the deadline, or a server without long-polls) a pause, short at first
+// as most jobs are short, then longer (×1.5 per poll up to kPollAtMost). Lost contact is
+// retried with backoff for kReconnectFor: a restart of the agent or the server does not end
+// the job.
 asio::awaitable<Expected<json>> wait_until_ended(http::Client& cli, const std::string& id,
                                                  bool follow) {
   constexpr auto kPollFirst = 20ms, kPollAtMost = 500ms;
+  const std::string path = "/v1/jobs/" + id + (follow ? "" : "?wait=30s");  // < request timeout
+  std::string last;  // the previous answer's body
   auto poll_for = kPollFirst;
   auto pause_for = 100ms;
   auto gave_up_at = std::chrono::steady_clock::now() + kReconnectFor;
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
-    auto r = co_await cli.request(http::Verb::get, "/v1/jobs/" + id);
+    auto r = co_await cli.request(http::Verb::get, path);
     if (r && r->status == 200) {
       json job = json::parse(r->body, nullptr, false);
       std::string state = job.is_object() ? job.value("state", "") : "";
@@ -50,6 +54,9 @@ asio::awaitable<Expected<json>> wait_until_ended(http::Client& cli, const std::s
             3600s);
         continue;
       }
+      const bool changed = r->body != last;
+      last = r->body;
+      if (changed) continue;
       pause.expires_after(poll_for);
       co_await pause.async_wait(asio::use_awaitable);
       poll_for = std::min<std::chrono::milliseconds>(poll_for * 3 / 2, kPollAtMost);
