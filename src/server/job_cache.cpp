@@ -66,7 +66,7 @@ JobCache::JobCache(etcd::Client& etcd, fleet::Keys keys, size_t max_ended)
       max_jobs_(10 * std::max<size_t>(1, max_ended)) {}
 
 bool JobCache::current() const {
-  return loaded_ && streaming_ && Clock::now() - last_update_ < kSilence;
+  return !stopping_ && loaded_ && streaming_ && Clock::now() - last_update_ < kSilence;
 }
 
 std::optional<JobView> JobCache::find(const std::string& id) {
@@ -179,9 +179,14 @@ void JobCache::wake_all() {
 asio::awaitable<void> JobCache::wait_change(const std::string& id, Clock::time_point deadline) {
   asio::steady_timer t(etcd_.executor());
   t.expires_at(deadline);
-  auto it = waiters_.emplace(id, &t);
+  // Registered for exactly as long as the timer lives (also when the wait is cancelled by a
+  // client that left, which may unwind this frame with an exception).
+  struct Registered {
+    std::multimap<std::string, asio::steady_timer*>& in;
+    std::multimap<std::string, asio::steady_timer*>::iterator it;
+    ~Registered() { in.erase(it); }
+  } reg{waiters_, waiters_.emplace(id, &t)};
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: woken
-  waiters_.erase(it);
 }
 
 void JobCache::apply(const etcd::Event& e) {

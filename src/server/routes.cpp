@@ -4,6 +4,7 @@
 #include <variant>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -308,8 +309,15 @@ http::Router make_routes(ServerContext& ctx) {
   add_async(r, Verb::get, "/v1/machines", [&ctx](const Request&) { return list_machines(ctx); });
   add_async(r, Verb::post, "/v1/jobs", [&ctx](const Request& q) { return submit_job(ctx, q); });
   add_async(r, Verb::get, "/v1/jobs", [&ctx](const Request& q) { return list_jobs(ctx, q); });
-  add_async(r, Verb::get, "/v1/jobs/{}",
-            [&ctx](const Request& q) { return get_job(ctx, q.param(0), q.query("wait")); });
+  // A long-poll ends early when its client leaves or the server stops.
+  r.add_stream(Verb::get, "/v1/jobs/{}", [&ctx](http::Exchange& ex) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    std::string id = ex.request().param(0);
+    std::optional<std::string> wait = ex.request().query("wait");
+    auto got = co_await (get_job(ctx, std::move(id), std::move(wait)) || ex.closed());
+    if (got.index() == 1) co_return;
+    co_await ex.reply(std::move(std::get<0>(got)));
+  });
   add_async(r, Verb::post, "/v1/jobs/{}/cancel",
             [&ctx](const Request& q) { return cancel_job(ctx, q.param(0)); });
   r.add_stream(Verb::get, "/v1/jobs/{}/runs/{}/output",

@@ -270,6 +270,26 @@ TEST_F(JobCacheTest, ALongPollAnswersWhenTheJobChangesOrAtItsDeadline) {
   }
 }
 
+// A long-poll does not hold the server: SIGTERM ends it within the HTTP layer's grace, not at
+// the poll's deadline (60 s).
+TEST_F(JobCacheTest, AServerStoppedDuringALongPollExitsAtOnce) {
+  FleetServer& s = start_server();
+  std::string id = submit(s);
+  ASSERT_FALSE(id.empty());
+  run_state(id, R"({"state":"running"})");
+  ASSERT_TRUE(eventually([&] { return run_is(s, id, "running"); }, 10s));
+  const long long hits = s.metric("tend_server_job_cache_hits_total");
+  std::thread poller([&] { (void)s.client().Get("/v1/jobs/" + id + "?wait=60s"); });
+  // Its first look at the job is a hit: the long-poll has begun.
+  EXPECT_TRUE(eventually([&] { return s.metric("tend_server_job_cache_hits_total") > hits; }, 10s));
+  std::this_thread::sleep_for(300ms);  // the long-poll is waiting
+  auto t0 = std::chrono::steady_clock::now();
+  s.kill(SIGTERM);
+  auto took = std::chrono::steady_clock::now() - t0;
+  poller.join();
+  EXPECT_LT(took, 30s) << "the server waited for the long-poll's deadline";
+}
+
 TEST_F(JobCacheTest, ABadJobCacheSizeExits125AndZeroTurnsTheViewOff) {
   for (const char* bad : {"-1", "x", "1000001", ""}) {
     Command cmd({TEND_BINARY, "server", "--etcd", cluster->endpoints(), "--token-file", token_file,
