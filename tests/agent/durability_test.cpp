@@ -92,18 +92,27 @@ TEST(AgentDurability, QueuedJobsStartAfterARestart) {
   Agent first{{"--max-running", "1"}};
   ASSERT_TRUE(first.start()) << first.last_error();
   std::string m = unique_marker();
-  std::string blocker =
-      first.submit_ok({{"command", {"sleep", "1"}}, {"env", {{"TEND_TEST_MARKER", m}}}});
+  // The blocker runs until the test opens its gate: the jobs behind it are still queued when
+  // the agent is killed, however long the submissions take on a loaded machine (a `sleep 1`
+  // could end first, and the last one would be running or done already).
+  const std::string gate = first.data() + "/gate";
+  std::string blocker = first.submit_ok(
+      {{"command", {"sh", "-c", "until [ -e '" + gate + "' ]; do sleep 0.05; done"}},
+       {"env", {{"TEND_TEST_MARKER", m}}},
+       {"timeout", "300s"}});  // not forever if the test fails before it opens the gate
   auto deadline = Clock::now() + 10s;
   while (count_marked(m) < 1 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_GE(count_marked(m), 1) << "the blocker did not start";
   std::vector<std::string> queued;
   for (int i = 0; i < 3; ++i)
     queued.push_back(first.submit_ok({{"command", {"sh", "-c", "exit " + std::to_string(i)}}}));
-  EXPECT_EQ(first.job(queued[2]).value()["state"], "queued");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(first.job(queued[i]).value()["state"], "queued") << i;
   first.stop(SIGKILL);
 
   Agent second{{"--max-running", "1"}, first.data()};
   ASSERT_TRUE(second.start()) << second.last_error();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(second.job(queued[i]).value()["state"], "queued") << i;
+  { std::ofstream(gate) << "\n"; }
   EXPECT_EQ(second.wait_final(blocker)["state"], "succeeded");
   for (int i = 0; i < 3; ++i) EXPECT_EQ(second.wait_final(queued[i])["exit_code"], i);
 }

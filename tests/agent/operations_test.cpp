@@ -388,6 +388,16 @@ TEST(AgentFullDisk, NoJobStaysRunningOnceSpaceReturns) {
   std::string log = read_text(data + "/agent.log");
   EXPECT_NE(log.find("degraded"), std::string::npos) << log;
 
+  // The agent is degraded at its first record that cannot be written, which may come before
+  // every job has ended (a slow start, or a record other than a job's end): jobs still writing
+  // would take the space given back and fill the disk again. So the space returns once each
+  // job has ended, i.e. once its shim has written its result (into the space it reserved).
+  deadline = Clock::now() + 30s;
+  for (const auto& id : ids) {
+    const std::string result = data + "/jobs/" + id + "/result.json";
+    while (read_text(result).empty() && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    EXPECT_FALSE(read_text(result).empty()) << "job " << id << " did not end on the full disk";
+  }
   // Space returns: the records catch up from the shims' results, nothing stays running.
   ASSERT_EQ(::unlink(filler.c_str()), 0);
   deadline = Clock::now() + 20s;
