@@ -16,7 +16,10 @@ Starts its own 3-member etcd (Debian's etcd-server, data in /dev/shm), 30 agents
      tend_fleet_etcd_writes_total over phases 2 and 3 (lease keep-alives are not writes: they
      are counted apart), and the agents' report txns and late reports.
 Every wait has a deadline; everything it started is stopped at the end (also on error).
-Environment: AGENTS (30), IDLE (60), FANOUT (20), JOBS (300), CLIENTS (24), POLL_MS (10).
+Environment: AGENTS (30), IDLE (60), FANOUT (20), JOBS (300), CLIENTS (24), POLL_MS (10),
+JOB_CACHE (the server's --job-cache; unset: its default, 0: polls read etcd), LONG_POLL (1: the
+clients of the server long-poll GET /v1/jobs/ID?wait=10s, as `tend submit --wait` does, instead
+of polling every POLL_MS; the agents' clients poll as before).
 """
 import concurrent.futures as cf
 import http.client
@@ -38,6 +41,8 @@ FANOUT = int(os.environ.get("FANOUT", 20))
 JOBS = int(os.environ.get("JOBS", 300))
 CLIENTS = int(os.environ.get("CLIENTS", 24))
 POLL = float(os.environ.get("POLL_MS", 10)) / 1000
+JOB_CACHE = os.environ.get("JOB_CACHE")
+LONG_POLL = os.environ.get("LONG_POLL") == "1"
 FINAL = {"succeeded", "failed", "cancelled"}
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -78,7 +83,8 @@ def wait_for(what, check, timeout):
 class Api:
     """One keep-alive connection to one HTTP service (one per thread)."""
 
-    def __init__(self, addr, token):
+    def __init__(self, addr, token, long_poll=False):
+        self.long_poll = long_poll
         self.host, port = addr.rsplit(":", 1)
         self.port = int(port)
         self.headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
@@ -115,13 +121,16 @@ class Api:
     def wait_final(self, job_id, timeout=120):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status, data = self.call("GET", f"/v1/jobs/{job_id}")
+            wait = "?wait=10s" if self.long_poll else ""
+            status, data = self.call("GET", f"/v1/jobs/{job_id}{wait}")
             if status == 200:
                 state = json.loads(data)["state"]
                 if state in FINAL:
                     if state != "succeeded":
                         raise SystemExit(f"fleet_bench: job {job_id} ended {state}: {data[:400]!r}")
                     return
+                if self.long_poll:
+                    continue  # the server answered a change (or its deadline): ask again
             time.sleep(POLL)
         raise SystemExit(f"fleet_bench: job {job_id} did not finish within {timeout} s")
 
@@ -195,7 +204,8 @@ class Fleet:
         os.mkdir(data)
         self.server = self.spawn("server", [
             self.tend, "server", "--etcd", self.endpoints, "--listen", "127.0.0.1:0", "--data",
-            data, "--token-file", self.token_file])
+            data, "--token-file", self.token_file] +
+            (["--job-cache", JOB_CACHE] if JOB_CACHE is not None else []))
         path = os.path.join(data, "address")
         self.server_addr = wait_for("server address", lambda: os.path.exists(path) and
                                     open(path).read().strip(), 60)
@@ -243,7 +253,7 @@ def print_writes(phase, w0, w1, runs):
 def fan_out(fleet, n):
     names = [a[0] for a in fleet.agents[:n]]
     addrs = [a[2] for a in fleet.agents[:n]]
-    server = Api(fleet.server_addr, fleet.token)
+    server = Api(fleet.server_addr, fleet.token, LONG_POLL)
     direct = [Api(a, fleet.token) for a in addrs]
     body = {"command": ["true"]}
     via, ref = [], []
@@ -278,7 +288,7 @@ def throughput(fleet, via_server):
                 return
             if via_server:
                 if not hasattr(local, "api"):
-                    local.api = Api(fleet.server_addr, fleet.token)
+                    local.api = Api(fleet.server_addr, fleet.token, LONG_POLL)
                 api = local.api
                 body = {"command": ["true"], "target": {"machines": [names[i % 3]]}}
             else:
@@ -352,21 +362,34 @@ def main(build):
 
         # 3. throughput, and the writes per single-machine job
         def cpu():
-            return {k: sum(map(cpu_seconds, v)) for k, v in pids.items()}
+            # The clients (this script's threads, one Python process) count too: they poll.
+            return dict({k: sum(map(cpu_seconds, v)) for k, v in pids.items()},
+                        clients=cpu_seconds(os.getpid()))
         c0 = cpu()
         direct = throughput(fleet, False)
         c1 = cpu()
         w0 = writes(fleet)
+        server_api = Api(fleet.server_addr, fleet.token)
+        m0 = server_api.metrics()
         via = throughput(fleet, True)
+        m1 = server_api.metrics()
         c2 = cpu()
         time.sleep(2.5)
         w1 = writes(fleet)
         for side, a, b in (("direct", c0, c1), ("via server", c1, c2)):
             print(f"CPU ms per job, {side}: " + ", ".join(
-                f"{k} {(b[k] - a[k]) / JOBS * 1000:.1f}" for k in pids))
+                f"{k} {(b[k] - a[k]) / JOBS * 1000:.1f}" for k in a))
         print(f"throughput, 3 agents, {JOBS} jobs, {CLIENTS} in flight: via server {via:.1f} jobs/s, "
               f"direct {direct:.1f} jobs/s: {via / direct * 100:.0f} %")
         print_writes("throughput", w0, w1, JOBS)
+
+        def delta(name):
+            return m1.get(name, 0) - m0.get(name, 0)
+        print(f"server, throughput: {delta('tend_etcd_calls_total'):.0f} etcd calls; "
+              f"job polls from the view {delta('tend_server_job_cache_hits_total'):.0f}, "
+              f"from etcd {delta('tend_server_job_cache_misses_total'):.0f} "
+              f"(JOB_CACHE={JOB_CACHE if JOB_CACHE is not None else 'default'}, "
+              f"LONG_POLL={int(LONG_POLL)})")
         fleet.check_alive()
         ok = True
     finally:

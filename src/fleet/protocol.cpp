@@ -74,6 +74,9 @@ std::string Keys::run_key(std::string_view id, std::string_view name) const {
 std::string Keys::runs_prefix(std::string_view id) const {
   return cat({prefix_, "runs/", id, "/"});
 }
+std::string Keys::all_runs_prefix() const {
+  return prefix_ + "runs/";
+}
 
 std::string Keys::housekeeper_key() const {
   return prefix_ + "housekeeper";

@@ -39,6 +39,7 @@ class Keys {
   std::string claims_prefix(std::string_view id) const;                     // claims/ID/
   std::string run_key(std::string_view id, std::string_view name) const;    // runs/ID/NAME
   std::string runs_prefix(std::string_view id) const;                       // runs/ID/
+  std::string all_runs_prefix() const;  // runs/ (every job's runs: the server's job cache)
   // housekeeper: the elected server that marks runs lost (on that server's lease).
   std::string housekeeper_key() const;
 

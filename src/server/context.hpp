@@ -26,6 +26,7 @@ struct ServerCounters {
 };
 
 class Election;
+class JobCache;
 
 struct ServerContext {
   etcd::Client& etcd;
@@ -37,6 +38,7 @@ struct ServerContext {
   const http::Server* server = nullptr;
   const Election* election = nullptr;               // null when --lost-after is off
   const etcd::Client* housekeeping_etcd = nullptr;  // the election's and housekeeping's client
+  JobCache* jobs = nullptr;  // the watch-fed view of jobs; null with --job-cache 0
 };
 
 }  // namespace tend::server

@@ -1,6 +1,7 @@
 // Reading the fleet's state from etcd (docs/fleet.md): the machines (machines/ + seen/), a job
 // with its runs (jobs/ID + claims/ID/ + runs/ID/, all read at one revision) and their JSON for
-// the API. The server keeps none of it: every answer is read from etcd when asked.
+// the API. Read from etcd when asked; only GET /v1/jobs/{id} may be answered from the
+// watch-fed view of jobs instead (job_cache.hpp), which holds these same JobViews.
 #pragma once
 
 #include <map>

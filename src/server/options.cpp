@@ -4,11 +4,14 @@
 #include <cstdio>
 
 #include "etcd/connect_flags.hpp"
+#include "http/text.hpp"
 #include "tend/parse.hpp"
 
 namespace tend::server {
 
 namespace {
+
+constexpr uint64_t kMaxJobCache = 1000000;
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "tend server: %s\n", msg.c_str());
@@ -41,6 +44,11 @@ std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
                  "a run whose machine is unreachable this long becomes lost (0 or off: never); "
                  "longer than the agents' --ttl")
       ->capture_default_str();
+  std::string job_cache = std::to_string(o.job_cache);
+  app.add_option("--job-cache", job_cache,
+                 "ended jobs the server's watch-fed view keeps (plus every job not ended, up to "
+                 "10x this); 0: no view, every job read goes to etcd")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -71,6 +79,11 @@ std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
     return usage_error("--lost-after: expected a duration of at least 1s, or 0/off, got \"" +
                        lost_after + "\"");
   o.lost_after = *la;
+  auto jc = http::parse_uint(job_cache, kMaxJobCache);
+  if (!jc)
+    return usage_error("--job-cache: expected a number from 0 to " + std::to_string(kMaxJobCache) +
+                       ", got \"" + job_cache + "\"");
+  o.job_cache = static_cast<size_t>(*jc);
   return std::nullopt;
 }
 

@@ -25,6 +25,9 @@ struct ServerOptions {
   // Runs of a machine unreachable (lease lapsed) this long become `lost` (housekeeping, by the
   // one server elected among those running). 0: never (`--lost-after 0` or `off`).
   std::chrono::milliseconds lost_after{5 * 60 * 1000};
+  // Ended jobs the watch-fed view of jobs keeps (job_cache.hpp); 0: no view, every
+  // GET /v1/jobs/{id} reads etcd.
+  size_t job_cache = 1000;
 };
 
 // Parses argv into `o`. Returns the exit status when the program must end now (0 after --help,

@@ -1,15 +1,23 @@
 #include "server/routes.hpp"
 
 #include <algorithm>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "http/guard.hpp"
 #include "http/server.hpp"
 #include "http/text.hpp"
 #include "server/election.hpp"
 #include "server/fleet_read.hpp"
+#include "server/job_cache.hpp"
 #include "server/output_proxy.hpp"
 #include "server/submit.hpp"
 #include "server/web_routes.hpp"
+#include "tend/parse.hpp"
 
 namespace tend::server {
 
@@ -82,6 +90,20 @@ Response metrics(ServerContext& ctx) {
   one("tend_etcd_authentications_total", "counter",
       "Auth tokens asked of etcd (--etcd-user: the first, then one per expired token).",
       e.authenticate);
+  if (ctx.jobs) {
+    const auto& s = ctx.jobs->stats();
+    one("tend_server_job_cache_hits_total", "counter",
+        "GET /v1/jobs/{id} answered from the watch-fed view (no etcd read).", s.hits);
+    one("tend_server_job_cache_misses_total", "counter",
+        "GET /v1/jobs/{id} read from etcd (job not held, or the view not current).", s.misses);
+    one("tend_server_job_cache_loads_total", "counter",
+        "Full reads of jobs/ and runs/ into the view (the first, then one per resync).", s.loads);
+    one("tend_server_job_cache_resyncs_total", "counter",
+        "Watches of the view ended by etcd (compaction): the view was read again.", s.resyncs);
+    one("tend_server_job_cache_jobs", "gauge", "Jobs held in the view.", ctx.jobs->size());
+    one("tend_server_job_cache_current", "gauge", "1 while the view is served.",
+        ctx.jobs->current() ? 1 : 0);
+  }
   if (ctx.server) out += http::render_http_metrics(ctx.server->stats());
   return http::text_response(Status::ok, std::move(out), "text/plain; version=0.0.4");
 }
@@ -94,15 +116,64 @@ asio::awaitable<Response> list_machines(ServerContext& ctx) {
   co_return json_response(Status::ok, {{"machines", out}});
 }
 
-asio::awaitable<Response> get_job(ServerContext& ctx, std::string id) {
-  // Polled: a serializable read (the member alone, no ReadIndex round per poll: at 24 clients
-  // polling, that round was most of etcd's work). A job it does not have yet (created through a
-  // member that is ahead) is read again linearizably, so a job a client was told of is found.
+// The job's JSON, or the answer that says why not (404, 503).
+using JobAnswer = std::variant<json, Response>;
+
+asio::awaitable<JobAnswer> job_answer(ServerContext& ctx, const std::string& id) {
+  // Polled: answered from the watch-fed view when it is current and holds the job (no etcd read
+  // at all; job_cache.hpp). Else a serializable read (the member alone, no ReadIndex round per
+  // poll). A job that member does not have yet (created through a member that is ahead) is read
+  // again linearizably, so a job a client was told of is found.
+  if (ctx.jobs)
+    if (auto held = ctx.jobs->find(id)) co_return JobAnswer(job_json(*held));
   auto job = co_await read_job(ctx.etcd, ctx.keys, id, 0, /*serializable=*/true);
   if (job && !*job) job = co_await read_job(ctx.etcd, ctx.keys, id);
-  if (!job) co_return etcd_unavailable(job.error());
-  if (!*job) co_return error_response(Status::not_found, "id", "no job " + id);
-  co_return json_response(Status::ok, job_json(**job));
+  if (!job) co_return JobAnswer(etcd_unavailable(job.error()));
+  if (!*job) co_return JobAnswer(error_response(Status::not_found, "id", "no job " + id));
+  co_return JobAnswer(job_json(**job));
+}
+
+Response answer_of(JobAnswer a) {
+  if (auto* j = std::get_if<json>(&a)) return json_response(Status::ok, *j);
+  return std::get<Response>(std::move(a));
+}
+
+// GET /v1/jobs/{id}, and with ?wait=DURATION the long-poll: answered once the job differs from
+// what it was when asked (or it has ended), else at the deadline as it is then. Woken by the
+// view's watch; a job the view does not hold (or a view not current) is read from etcd every
+// kWaitPoll instead.
+constexpr auto kMaxWait = std::chrono::milliseconds(60s);
+constexpr auto kWaitPoll = std::chrono::milliseconds(100);
+
+asio::awaitable<Response> get_job(ServerContext& ctx, std::string id,
+                                  std::optional<std::string> wait) {
+  std::chrono::milliseconds wait_for{0};
+  if (wait) {
+    auto d = parse_duration(*wait);
+    if (!d || d->count() <= 0 || *d > kMaxWait)
+      co_return error_response(
+          Status::bad_request, "wait",
+          "expected a duration from 1ms to 60s, like 30s, got \"" + *wait + "\"");
+    wait_for = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
+  JobAnswer first = co_await job_answer(ctx, id);
+  const json* was = std::get_if<json>(&first);
+  if (!wait || !was || run_ended(was->value("state", ""))) co_return answer_of(std::move(first));
+  const auto deadline = std::chrono::steady_clock::now() + wait_for;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    if (ctx.jobs && ctx.jobs->holds(id)) {
+      co_await ctx.jobs->wait_change(id, deadline);
+    } else {
+      pause.expires_after(std::min<std::chrono::steady_clock::duration>(
+          kWaitPoll, deadline - std::chrono::steady_clock::now()));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    JobAnswer now = co_await job_answer(ctx, id);
+    const json* is = std::get_if<json>(&now);
+    if (!is || *is != *was || std::chrono::steady_clock::now() >= deadline)
+      co_return answer_of(std::move(now));
+  }
 }
 
 struct ListQuery {
@@ -238,8 +309,15 @@ http::Router make_routes(ServerContext& ctx) {
   add_async(r, Verb::get, "/v1/machines", [&ctx](const Request&) { return list_machines(ctx); });
   add_async(r, Verb::post, "/v1/jobs", [&ctx](const Request& q) { return submit_job(ctx, q); });
   add_async(r, Verb::get, "/v1/jobs", [&ctx](const Request& q) { return list_jobs(ctx, q); });
-  add_async(r, Verb::get, "/v1/jobs/{}",
-            [&ctx](const Request& q) { return get_job(ctx, q.param(0)); });
+  // A long-poll ends early when its client leaves or the server stops.
+  r.add_stream(Verb::get, "/v1/jobs/{}", [&ctx](http::Exchange& ex) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    std::string id = ex.request().param(0);
+    std::optional<std::string> wait = ex.request().query("wait");
+    auto got = co_await (get_job(ctx, std::move(id), std::move(wait)) || ex.closed());
+    if (got.index() == 1) co_return;
+    co_await ex.reply(std::move(std::get<0>(got)));
+  });
   add_async(r, Verb::post, "/v1/jobs/{}/cancel",
             [&ctx](const Request& q) { return cancel_job(ctx, q.param(0)); });
   r.add_stream(Verb::get, "/v1/jobs/{}/runs/{}/output",

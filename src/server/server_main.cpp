@@ -19,6 +19,7 @@
 #include "http/auth.hpp"
 #include "server/election.hpp"
 #include "server/housekeeping.hpp"
+#include "server/job_cache.hpp"
 #include "server/options.hpp"
 #include "server/routes.hpp"
 #include "tend/fd.hpp"
@@ -72,7 +73,7 @@ Expected<void> write_address(const std::string& dir, const std::string& addr) {
 }
 
 asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::Server& server,
-                                    Election* election) {
+                                    Election* election, JobCache* jobs) {
   for (;;) {
     auto [ec] = co_await sig.async_wait(asio::posix::stream_descriptor::wait_read,
                                         asio::as_tuple(asio::use_awaitable));
@@ -82,6 +83,7 @@ asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::S
     if (si.ssi_signo == SIGPIPE) continue;
     std::fputs("tend server: stopping\n", stderr);
     if (election) election->stop();
+    if (jobs) jobs->stop();
     server.stop([&] {
       boost::system::error_code ignored;
       sig.close(ignored);
@@ -192,10 +194,19 @@ int server_main(int argc, char** argv) {
     std::printf("tend server: runs of a machine unreachable for %s become lost\n",
                 format_duration(o.lost_after).c_str());
   }
+  // The watch-fed view of jobs, on the API's client (its one watch stream adds no call).
+  std::optional<JobCache> jobs;
+  if (o.job_cache > 0) {
+    jobs.emplace(etcd, ctx.keys, o.job_cache);
+    ctx.jobs = &*jobs;
+    asio::co_spawn(ioc, jobs->run(), asio::detached);
+  }
   std::fflush(stdout);
 
   asio::posix::stream_descriptor sig(ioc, stop_fd->release());
-  asio::co_spawn(ioc, watch_signals(sig, server, election ? &*election : nullptr), asio::detached);
+  asio::co_spawn(
+      ioc, watch_signals(sig, server, election ? &*election : nullptr, jobs ? &*jobs : nullptr),
+      asio::detached);
   ioc.run();
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "http/auth.hpp"
 #include "jobspec/job_request.hpp"
 #include "server/fleet_read.hpp"
+#include "server/job_cache.hpp"
 #include "tend/time.hpp"
 
 namespace tend::server {
@@ -116,6 +117,7 @@ asio::awaitable<http::Response> submit_job(ServerContext& ctx, const http::Reque
       if (auto* got = std::get_if<etcd::RangeResult>(&r->responses.front()))
         ours = !got->kvs.empty() && got->kvs.front().value == value;
     if (!ours) continue;  // another job has this id (same millisecond, same 20 random bits)
+    if (ctx.jobs) ctx.jobs->created(job, r->header.revision);  // read-your-writes
     ++ctx.counters.jobs_submitted;
     ctx.counters.submit_seconds_sum_us += static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());

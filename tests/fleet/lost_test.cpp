@@ -122,7 +122,13 @@ TEST_F(FleetLostTest, AStoppedAgentsRunIsLostThenKilledAndReportedOnItsReturn) {
   std::printf("[ figures ] lost %.1f s after SIGSTOP (TTL 2 s + --lost-after 4 s)\n",
               std::chrono::duration<double>(took).count());
   EXPECT_GE(took, 4s) << "lost before --lost-after had passed";
-  json job = servers[1]->get("/v1/jobs/" + id);
+  json job;  // the other server's view follows etcd's watch: it shows the change within moments
+  EXPECT_TRUE(eventually(
+      [&] {
+        job = servers[1]->get("/v1/jobs/" + id);
+        return job["state"] == "lost";
+      },
+      10s));
   EXPECT_EQ(job["state"], "lost");
   EXPECT_EQ(job["runs"][0]["error"], "machine a unreachable for more than 4s");
   // The counter moves once the housekeeper has its txn's answer, maybe after we saw the mark.

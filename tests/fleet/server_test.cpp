@@ -246,14 +246,25 @@ TEST_F(ServerTest, SubmitWritesTheJobAndOneAssignmentPerMachineInOneTxn) {
   EXPECT_EQ(job["runs"][0]["state"], "assigned");
   ASSERT_TRUE(view->put("/tend/runs/" + id + "/a", R"({"state":"queued"})"));
   ASSERT_TRUE(view->put("/tend/runs/" + id + "/b", R"({"state":"running"})"));
-  job = server->get("/v1/jobs/" + id);
+  // The server's view of jobs follows etcd through a watch: a change shows within moments.
+  EXPECT_TRUE(eventually(
+      [&] {
+        job = server->get("/v1/jobs/" + id);
+        return job["runs"][1]["state"] == "running";
+      },
+      10s));
   EXPECT_EQ(job["runs"][0]["state"], "queued");
   EXPECT_EQ(job["runs"][1]["state"], "running");
   EXPECT_EQ(job["state"], "running");
   ASSERT_TRUE(view->put("/tend/runs/" + id + "/a", R"({"state":"succeeded","exit_code":0})"));
   ASSERT_TRUE(view->put("/tend/runs/" + id + "/b",
                         R"({"state":"succeeded","exit_code":0,"output_bytes":3})"));
-  job = server->get("/v1/jobs/" + id);
+  EXPECT_TRUE(eventually(
+      [&] {
+        job = server->get("/v1/jobs/" + id);
+        return job["runs"][1]["output_bytes"] == 3;
+      },
+      10s));
   EXPECT_EQ(job["state"], "succeeded");
   EXPECT_EQ(job["runs"][1]["exit_code"], 0);
   EXPECT_EQ(job["runs"][1]["output_bytes"], 3);
@@ -301,7 +312,8 @@ TEST_F(ServerTest, CancelMarksEveryAssignmentStillThere) {
   auto again = server->client().Post("/v1/jobs/" + id + "/cancel");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 409);
-  EXPECT_EQ(server->get("/v1/jobs/" + id)["state"], "cancelled");
+  EXPECT_TRUE(
+      eventually([&] { return server->get("/v1/jobs/" + id)["state"] == "cancelled"; }, 10s));
   auto unknown = server->client().Post("/v1/jobs/0000000000000000/cancel");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);

@@ -25,21 +25,25 @@ constexpr std::chrono::milliseconds kConnectFor = 5s;
 
 // Waits until the job has ended and returns it: an agent's job, or a fleet job once every run
 // has ended. `follow`: while the job runs, wait on its output stream (an agent's, which ends
-// with the job) rather than poll. A fleet job is polled (the server reads it from etcd: one
-// read per poll): often at first, as most jobs are short and a poll's interval is a floor on
-// the wait, then less (x1.5 per poll up to kPollAtMost). Lost contact (no answer, a 5xx) moves
-// to the next server of --addr that answers (or waits for the agent's restart), for at most
-// --reconnect-for since the last answer: the job goes on meanwhile and is polled by its id,
-// never submitted again.
+// with the job) rather than poll. A fleet job is long-polled (`?wait=`: the server answers when
+// the job changed, or after 10 s): asked again at once after a change; after an answer
+// that did not change (the deadline, or a server without long-polls) a pause, short at first
+// as most jobs are short, then longer (x1.5 per poll up to kPollAtMost). Lost contact (no
+// answer, a 5xx) moves to the next server of --addr that answers (or waits for the agent's
+// restart), for at most --reconnect-for since the last answer: the job goes on meanwhile and
+// is polled by its id, never submitted again.
 asio::awaitable<Expected<json>> wait_until_ended(Failover& servers, const std::string& id,
                                                  bool follow) {
   constexpr auto kPollFirst = 20ms, kPollAtMost = 500ms;
-  // A poll is one etcd read on the server: an answer later than this is a server in trouble.
+  // The server holds a long-poll this long; an answer later than kPollTimeout is a server in
+  // trouble.
   constexpr auto kPollTimeout = 15s;
+  const std::string path = "/v1/jobs/" + id + (follow ? "" : "?wait=10s");
+  std::string last;  // the previous answer's body
   auto poll_for = kPollFirst;
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
-    auto r = co_await servers.get("/v1/jobs/" + id, kPollTimeout);
+    auto r = co_await servers.get(path, kPollTimeout);
     if (!r || r->status / 100 == 5)
       co_return Error::with_detail("wait",
                                    servers.gave_up() + "; the last request: " + why_failed(r));
@@ -54,6 +58,9 @@ asio::awaitable<Expected<json>> wait_until_ended(Failover& servers, const std::s
           3600s);
       continue;
     }
+    const bool changed = r->body != last;
+    last = r->body;
+    if (changed) continue;
     pause.expires_after(poll_for);
     co_await pause.async_wait(asio::use_awaitable);
     poll_for = std::min<std::chrono::milliseconds>(poll_for * 3 / 2, kPollAtMost);
