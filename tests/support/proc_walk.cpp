@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -146,17 +147,20 @@ bool wait_marked(const std::string& marker, int n, std::chrono::milliseconds wit
 }
 
 int kill_marked(const std::string& marker) {
-  int killed = 0;
-  // Repeat: a process may fork while we sweep.
-  for (int pass = 0; pass < 5; ++pass) {
+  std::set<pid_t> killed;
+  // Until none is left: a process may fork while we sweep, and a killed one may take seconds
+  // to be gone on a machine starved of CPU or I/O (it must run its exit, and one in
+  // uninterruptible sleep, e.g. paging in the binary it execs, sees SIGKILL only after it).
+  // CI's 2 s bound was once too short. Returns at once when nothing is marked.
+  const auto deadline = Clock::now() + 30s;
+  for (;;) {
     auto pids = marked_pids(marker);
-    if (pids.empty()) break;
+    if (pids.empty() || Clock::now() >= deadline) break;
     for (pid_t p : pids)
-      if (::kill(p, SIGKILL) == 0) ++killed;
+      if (::kill(p, SIGKILL) == 0) killed.insert(p);
     std::this_thread::sleep_for(20ms);
   }
-  wait_until([&] { return marked_pids(marker).empty(); }, 2s);
-  return killed;
+  return static_cast<int>(killed.size());
 }
 
 namespace {
