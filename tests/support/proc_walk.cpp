@@ -151,11 +151,13 @@ int kill_marked(const std::string& marker) {
   // Until none is left: a process may fork while we sweep, and a killed one may take seconds
   // to be gone on a machine starved of CPU or I/O (it must run its exit, and one in
   // uninterruptible sleep, e.g. paging in the binary it execs, sees SIGKILL only after it).
-  // CI's 2 s bound was once too short. Returns at once when nothing is marked.
+  // "None" must hold for 3 looks in a row: a process in the middle of execve shows an empty
+  // environment for a moment (the new image's is not mapped yet), and CI once stopped at such a
+  // look while the job's leftover went on to exec `sleep`.
   const auto deadline = Clock::now() + 30s;
-  for (;;) {
+  for (int empty_looks = 0; empty_looks < 3 && Clock::now() < deadline;) {
     auto pids = marked_pids(marker);
-    if (pids.empty() || Clock::now() >= deadline) break;
+    empty_looks = pids.empty() ? empty_looks + 1 : 0;
     for (pid_t p : pids)
       if (::kill(p, SIGKILL) == 0) killed.insert(p);
     std::this_thread::sleep_for(20ms);

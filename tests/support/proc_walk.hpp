@@ -49,7 +49,8 @@ int count_marked(const std::string& marker,
 // Waits until exactly `n` marked processes are alive.
 bool wait_marked(const std::string& marker, int n, std::chrono::milliseconds within);
 // SIGKILLs every marked process, again while new ones appear (cleanup, so a failing test does
-// not poison the next), until none is left or 30 s have passed. Returns how many it killed.
+// not poison the next), until none is seen 3 looks in a row or 30 s have passed. Returns how
+// many it killed.
 int kill_marked(const std::string& marker);
 
 // The whole file as text ("" if it cannot be read).
