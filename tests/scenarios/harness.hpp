@@ -81,6 +81,7 @@ using tend::test::count_marked;
 using tend::test::kill_marked;
 using tend::test::marked_pids;
 using tend::test::wait_marked;
+using tend::test::wait_one_marked_running;
 inline std::string unique_marker() {
   return tend::test::new_marker();
 }

@@ -146,6 +146,17 @@ bool wait_marked(const std::string& marker, int n, std::chrono::milliseconds wit
   return wait_until([&] { return static_cast<int>(marked_pids(marker).size()) == n; }, within);
 }
 
+bool wait_one_marked_running(const std::string& marker, const std::string& comm,
+                             std::chrono::milliseconds within) {
+  return wait_until(
+      [&] {
+        auto pids = marked_pids(marker);
+        return pids.size() == 1 &&
+               read_text("/proc/" + std::to_string(pids[0]) + "/comm") == comm + "\n";
+      },
+      within);
+}
+
 int kill_marked(const std::string& marker) {
   std::set<pid_t> killed;
   // Until none is left: a process may fork while we sweep, and a killed one may take seconds

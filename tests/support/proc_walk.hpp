@@ -48,6 +48,11 @@ int count_marked(const std::string& marker,
                  std::chrono::milliseconds settle = std::chrono::milliseconds(500));
 // Waits until exactly `n` marked processes are alive.
 bool wait_marked(const std::string& marker, int n, std::chrono::milliseconds within);
+// Waits until exactly one marked process is alive and it runs `comm` (its kernel name, e.g.
+// "sleep"): a process that execs on its way there (sh's fork -> setsid -> sleep) reads as
+// unmarked mid-execve, so a count taken before it settles may miss it.
+bool wait_one_marked_running(const std::string& marker, const std::string& comm,
+                             std::chrono::milliseconds within);
 // SIGKILLs every marked process, again while new ones appear (cleanup, so a failing test does
 // not poison the next), until none is seen 3 looks in a row or 30 s have passed. Returns how
 // many it killed.
