@@ -99,6 +99,10 @@ asio::awaitable<bool> Exchange::send(std::string_view piece) {
   co_return !ec;
 }
 
+void Exchange::abort() {
+  conn_->close();
+}
+
 asio::awaitable<void> Exchange::closed() {
   auto& sock = conn_->stream.socket();
   while (open()) {

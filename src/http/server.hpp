@@ -66,6 +66,10 @@ class Exchange {
                                             std::optional<uint64_t> length = std::nullopt);
   // Sends a piece of the body (bounded by the write deadline). False if the client is gone.
   boost::asio::awaitable<bool> send(std::string_view piece);
+  // Ends a started stream as broken (its source failed midway): closes the connection without
+  // the chunked body's last chunk (or short of its length), so the client sees it cut short
+  // rather than complete.
+  void abort();
   // Completes when the client has hung up or the server is stopping. Meant to be raced against
   // a wait for more data (asio's awaitable operators): it is cancellable.
   boost::asio::awaitable<void> closed();

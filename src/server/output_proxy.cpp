@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "http/client.hpp"
+#include "http/heartbeat.hpp"
 #include "http/text.hpp"
 #include "server/fleet_read.hpp"
 
@@ -59,11 +60,21 @@ asio::awaitable<void> relay(http::Client& up, http::Exchange& ex, std::string ta
   http::Client::AsyncData data = [&ex](std::string_view piece) -> asio::awaitable<bool> {
     co_return co_await ex.send(piece);
   };
-  auto r = co_await up.relay(std::move(target), std::move(head), std::move(data),
-                             follow ? std::chrono::milliseconds(std::chrono::hours(24)) : 60s);
+  // Events carry the agent's heartbeats: silence beyond a few is an agent gone. Plain bytes have
+  // none, so a quiet job is told from nothing there.
+  const bool sse = ex.request().query("sse") == "1";
+  auto idle = sse      ? std::chrono::milliseconds(http::kHeartbeatLost)
+              : follow ? std::chrono::milliseconds(std::chrono::hours(24))
+                       : std::chrono::milliseconds(60s);
+  auto r = co_await up.relay(std::move(target), std::move(head), std::move(data), idle);
   if (!r) {
-    if (started || !ex.open()) co_return;
-    // Before the head: the client gets an error; after it, the stream just ends.
+    if (!ex.open()) co_return;
+    // After the head, the agent failing midway (killed, its connection lost) must not look like
+    // the end of the output: the client's stream is cut short too (no last chunk).
+    if (started) {
+      ex.abort();
+      co_return;
+    }
     co_await ex.reply(error_response(Status::bad_gateway, "",
                                      "the machine's agent did not answer: " + r.error().detail));
     co_return;
