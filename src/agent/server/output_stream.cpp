@@ -7,6 +7,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cerrno>
 
+#include "http/heartbeat.hpp"
 #include "http/text.hpp"
 #include "server/job_json.hpp"
 #include "server/store_errors.hpp"
@@ -22,7 +23,6 @@ constexpr size_t kChunk = 64 * 1024;
 // Bound on one wait: the state is re-read after it (a missed event costs at most this).
 constexpr auto kWaitNotified = std::chrono::milliseconds(1000);
 constexpr auto kWaitPolling = std::chrono::milliseconds(250);
-constexpr auto kKeepAlive = std::chrono::seconds(15);  // SSE comment after this much silence
 
 // Reads up to `max` bytes of `fd` at `pos`; empty at EOF or on error.
 std::string read_at(int fd, uint64_t pos, size_t max) {
@@ -109,10 +109,13 @@ boost::asio::awaitable<void> serve_output(http::Exchange& ex, OutputContext& ctx
     uint64_t gen = sub.generation();
     // The state first, then the bytes: a job is recorded finished only after its output file
     // is complete, so "finished and nothing more to read" means the stream is over.
-    // A record that cannot be read ends the stream (the Store has logged why): the client sees
-    // no `end` event, so it knows the output may be incomplete.
+    // A record that cannot be read ends the stream (the Store has logged why) cut short: no
+    // `end` event, no last chunk, so the client knows the output may be incomplete.
     auto again = ctx.store.get(id);
-    if (!again || !*again) co_return;
+    if (!again || !*again) {
+      ex.abort();  // cut short, never a clean end: the output may be incomplete
+      co_return;
+    }
     rec = std::move(*again);
     if (sse && rec->state != last_state) {
       last_state = rec->state;
@@ -142,7 +145,7 @@ boost::asio::awaitable<void> serve_output(http::Exchange& ex, OutputContext& ctx
     auto wait = sub.notified() ? kWaitNotified : kWaitPolling;
     auto woke = co_await (sub.changed(gen, wait) || ex.closed());
     if (woke.index() == 1) co_return;  // the client hung up, or the server is stopping
-    if (sse && std::chrono::steady_clock::now() - quiet_since >= kKeepAlive) {
+    if (sse && std::chrono::steady_clock::now() - quiet_since >= http::kHeartbeat) {
       quiet_since = std::chrono::steady_clock::now();
       if (!co_await ex.send(": keep-alive\n\n")) co_return;
     }
