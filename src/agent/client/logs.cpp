@@ -9,6 +9,8 @@
 #include "client/client.hpp"
 #include "client/connection.hpp"
 #include "client/failover.hpp"
+#include "client/sse_output.hpp"
+#include "http/heartbeat.hpp"
 #include "http/text.hpp"
 
 namespace tend::agent {
@@ -19,7 +21,7 @@ std::string output_target(const std::string& id, const std::string& machine, uin
                           bool follow) {
   return "/v1/jobs/" + http::percent_encode(id) +
          (machine.empty() ? "" : "/runs/" + http::percent_encode(machine)) +
-         "/output?offset=" + std::to_string(offset) + (follow ? "&follow=1" : "");
+         "/output?offset=" + std::to_string(offset) + (follow ? "&sse=1" : "");
 }
 
 // A server keeps no output of its own: a fleet job's output is per run. The machines of the job's
@@ -88,9 +90,24 @@ int logs_main(int argc, char** argv) {
       }
     }
     const uint64_t first = offset;
+    // Where a cut-off output stopped, for the messages: "" when nothing was printed.
+    auto resume = [&] {
+      return offset == first
+                 ? std::string()
+                 : " (the output was cut off: printed up to byte " + std::to_string(offset) +
+                       ", go on with --offset " + std::to_string(offset) + ")";
+    };
+    auto print = [&](std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+      offset += piece.size();
+    };
     // `offset`: the next byte to print. A stream cut short (the server killed, the connection
-    // lost) is resumed from it, on the next server that answers: no byte twice, none missed.
+    // lost, the agent failing under a server's relay), or silent beyond a few heartbeats (the
+    // server frozen), is resumed from it, on the next server that answers: no byte twice, none
+    // missed. Followed, the output comes as events: complete only with the `end` event.
     for (;;) {
+      SseOutput events([&](std::string_view text, std::optional<uint64_t>) { print(text); });
       // The head of a 2xx is an answer: a stream that then stays quiet for long and fails
       // starts a new --reconnect-for.
       http::Client::AsyncHead head =
@@ -99,26 +116,24 @@ int logs_main(int argc, char** argv) {
         co_return true;
       };
       http::Client::AsyncData data = [&](std::string_view piece) -> boost::asio::awaitable<bool> {
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
-        std::fflush(stdout);
-        offset += piece.size();
+        if (follow)
+          events.feed(piece);
+        else
+          print(piece);
         co_return true;
       };
-      auto r = co_await servers->client().relay(output_target(id, machine, offset, follow),
-                                                std::move(head), std::move(data),
-                                                std::chrono::hours(24));
-      if (r && r->status == 200) co_return 0;
-      if (r && (r->status / 100 != 5 || about_the_machine(*r))) {
-        std::fprintf(stderr, "tend logs: %s\n", r->describe().c_str());
+      auto r =
+          co_await servers->client().relay(output_target(id, machine, offset, follow),
+                                           std::move(head), std::move(data), http::kHeartbeatLost);
+      if (r && r->status == 200 && (!follow || events.ended())) co_return 0;
+      if (r && r->status != 200 && (r->status / 100 != 5 || about_the_machine(*r))) {
+        std::fprintf(stderr, "tend logs: %s%s\n", r->describe().c_str(), resume().c_str());
         co_return r->status == 404 ? 1 : kToolFailed;
       }
-      if (!co_await servers->recover(why_failed(r))) {
-        std::string resume = offset == first
-                                 ? ""
-                                 : " (printed up to byte " + std::to_string(offset) +
-                                       ": go on with --offset " + std::to_string(offset) + ")";
+      std::string why = r ? "the output stream ended before the job did" : why_failed(r);
+      if (!co_await servers->recover(why)) {
         std::fprintf(stderr, "tend logs: %s; the last request: %s%s\n", servers->gave_up().c_str(),
-                     why_failed(r).c_str(), resume.c_str());
+                     why.c_str(), resume().c_str());
         co_return kToolFailed;
       }
     }

@@ -10,6 +10,7 @@
 #include "client/client.hpp"
 #include "client/connection.hpp"
 #include "client/failover.hpp"
+#include "http/heartbeat.hpp"
 #include "tend/parse.hpp"
 
 namespace tend::agent {
@@ -52,10 +53,11 @@ asio::awaitable<Expected<json>> wait_until_ended(Failover& servers, const std::s
     std::string state = job.is_object() ? job.value("state", "") : "";
     if (state != "queued" && state != "running") co_return job;
     if (follow) {
-      // Returns when the job ends, the agent stops, or after an hour of silence.
+      // Returns when the job ends, the agent stops, or is silent beyond a few heartbeats (frozen):
+      // the poll above then finds the job's state or recovers.
       (void)co_await servers.client().stream(
-          "/v1/jobs/" + id + "/output?follow=1&offset=0", [](std::string_view) { return true; },
-          3600s);
+          "/v1/jobs/" + id + "/output?sse=1&offset=0", [](std::string_view) { return true; },
+          http::kHeartbeatLost);
       continue;
     }
     const bool changed = r->body != last;
