@@ -5,14 +5,17 @@
 // server dead they end within --reconnect-for with a clear error. A real 3-member etcd, three
 // agents and two servers (FleetRunTest).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fleet_run_fixture.hpp"
+#include "http/heartbeat.hpp"
 
 namespace tend::test {
 namespace {
@@ -226,6 +229,149 @@ TEST_F(FailoverTest, WithEveryServerDeadTheCommandsEndInBoundedTimeWithAClearErr
   EXPECT_EQ(c->status, 202) << c->body;
   EXPECT_EQ(wait_job_final(*servers[1], id, 30s)["state"], "cancelled");
   EXPECT_EQ(ledger_count()[id + " a"], 1);
+}
+
+// A plain HTTP client's GET in a thread of its own, and what it got (read once join()ed).
+struct RawRead {
+  RawRead(const FleetServer& s, std::string path)
+      : thread([this, &s, path] {
+          auto c = s.client();
+          c.set_read_timeout(120, 0);
+          auto last = std::chrono::steady_clock::now();
+          auto r = c.Get(path, [&](const char* d, size_t n) {
+            auto now = std::chrono::steady_clock::now();
+            longest_silence = std::max(longest_silence, now - last);
+            last = now;
+            body.append(d, n);
+            got += n;
+            return true;
+          });
+          answered = static_cast<bool>(r);
+          status = r ? r->status : 0;
+          if (!r) error = httplib::to_string(r.error());
+        }) {}
+  ~RawRead() { join(); }
+  void join() {
+    if (thread.joinable()) thread.join();
+  }
+
+  bool answered = false;  // a whole response (its framing complete)
+  int status = 0;
+  std::string error;  // httplib's, when not answered
+  std::string body;
+  std::atomic<size_t> got{0};  // body's size, to watch while it runs
+  // The longest wait for a piece of the body (the first included).
+  std::chrono::steady_clock::duration longest_silence{};
+  std::thread thread;  // last: starts once the fields above exist
+};
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = 0; (at = text.find(what, at)) != std::string::npos; at += what.size()) ++n;
+  return n;
+}
+
+// The agent killed -9 while a server relays its run's output: the server's answer is cut short
+// (no last chunk), never ended as if the output were complete. A plain HTTP follower sees a
+// broken response; `tend logs -f` says where the output was cut off and exits 125 (the machine
+// becomes unreachable: every server would say so), and resuming with the --offset it gives,
+// once the agent is back, yields the rest: no byte twice, none lost.
+TEST_F(FailoverTest, AnAgentKilledMidRelayCutsTheOutputShortNeverEndsItCleanly) {
+  std::string expected;
+  for (int i = 1; i <= 80; ++i)
+    expected += "line " + std::to_string(i) + " " + std::string(200, 'x') + "\n";
+  std::string id = submit(
+      *servers[1],
+      {{"command",
+        {"sh", "-c",
+         ledger_cmd("i=1; while [ $i -le 80 ]; do printf 'line %d %s\\n' $i $(printf '%200s' | "
+                    "tr ' ' x); sleep 0.1; i=$((i+1)); done")}},
+       {"target", {{"machines", {"a"}}}}});
+  ASSERT_FALSE(id.empty());
+  RawRead raw(*servers[0], "/v1/jobs/" + id + "/runs/a/output?follow=1");
+  Cli cli(dir, "logs", servers[0]->token(),
+          {"logs", "-f", id, "--machine", "a", "--addr", servers[0]->addr()});
+  // Both read through the relay (the plain follower too, so it gets no 502 after the kill).
+  ASSERT_TRUE(eventually([&] { return lines_of(cli.out()).size() >= 5 && raw.got >= 1000; }, 60s))
+      << cli.out() << cli.err();
+  agents->kill(0);  // agent a: its job's shim goes on, the output stays on the machine
+  const size_t before = cli.out().size();
+  raw.join();
+  EXPECT_LT(before, expected.size()) << "the job ended before its agent was killed";
+  // The plain follower: a broken response, never a complete one with part of the output.
+  EXPECT_FALSE(raw.answered) << "status " << raw.status << ", " << raw.body.size() << " of "
+                             << expected.size() << " bytes, as if complete";
+  EXPECT_LT(raw.body.size(), expected.size());
+  EXPECT_EQ(expected.compare(0, raw.body.size(), raw.body), 0);
+
+  const int rc = cli.wait(120s);
+  const std::string out = cli.out(), err = cli.err();
+  EXPECT_EQ(rc, 125) << err;
+  EXPECT_LT(out.size(), expected.size());
+  EXPECT_EQ(expected.compare(0, out.size(), out), 0) << "printed:\n" << out;
+  EXPECT_NE(err.find("cut off"), std::string::npos) << err;
+  EXPECT_NE(err.find("--offset " + std::to_string(out.size())), std::string::npos) << err;
+  std::printf(
+      "[ figures ] relay cut: plain follower %zu bytes (%s), logs -f %zu of %zu bytes, "
+      "rc %d; stderr: %s",
+      raw.body.size(), raw.error.c_str(), out.size(), expected.size(), rc, err.c_str());
+
+  // The agent back (it re-attaches the job's shim): the rest from the offset given.
+  ASSERT_TRUE(agents->start(0)) << agents->why();
+  json job = wait_job_final(*servers[1], id, 120s);
+  ASSERT_EQ(job["state"], "succeeded") << job.dump();
+  Cli rest(dir, "rest", servers[0]->token(),
+           {"logs", id, "--machine", "a", "--addr", servers[1]->addr(), "--offset",
+            std::to_string(out.size())});
+  EXPECT_EQ(rest.wait(60s), 0) << rest.err();
+  EXPECT_TRUE(out + rest.out() == expected) << "resumed:\n" << rest.out();
+  EXPECT_EQ(ledger_count()[id + " a"], 1);
+}
+
+// A server frozen (SIGSTOP) under an idle follow is noticed: the event stream carries a
+// heartbeat after every http::kHeartbeat of silence, so `logs -f` takes a silence of
+// http::kHeartbeatLost for a server gone and goes on with the next one from the next byte. A
+// healthy idle stream is never that silent, and no heartbeat shows in the output.
+TEST_F(FailoverTest, LogsFollowOfAnIdleJobLeavesAFrozenServer) {
+  std::string id =
+      submit(*servers[1], {{"command", {"sh", "-c", "echo start; sleep 30; echo done"}},
+                           {"target", {{"machines", {"a"}}}}});
+  ASSERT_FALSE(id.empty());
+  Cli cli(dir, "logs", servers[0]->token(), {"logs", "-f", id, "--machine", "a", "--addr", both()});
+  ASSERT_TRUE(eventually([&] { return cli.out() == "start\n"; }, 60s)) << cli.out() << cli.err();
+  // The raw event stream from the other server meanwhile: the heartbeats as sent.
+  RawRead events(*servers[1], "/v1/jobs/" + id + "/runs/a/output?sse=1");
+  servers[0]->signal(SIGSTOP);
+  struct Thaw {
+    FleetServer& s;
+    ~Thaw() { s.signal(SIGCONT); }
+  } thaw{*servers[0]};
+  const auto frozen = std::chrono::steady_clock::now();
+
+  const int rc = cli.wait(180s);
+  const auto ended = std::chrono::steady_clock::now() - frozen;
+  events.join();
+  const std::string out = cli.out(), err = cli.err();
+  EXPECT_EQ(rc, 0) << err;
+  EXPECT_EQ(out, "start\ndone\n") << err;
+  EXPECT_NE(err.find("going on with " + servers[1]->addr()), std::string::npos) << err;
+  // The job's 30 s, the silence limit, a probe of the frozen server: far less.
+  EXPECT_LT(ended, 150s);
+
+  ASSERT_TRUE(events.answered) << events.error;
+  EXPECT_EQ(events.status, 200);
+  EXPECT_GE(count_of(events.body, ": keep-alive\n\n"), 3u) << events.body;
+  EXPECT_NE(events.body.find("event: end\n"), std::string::npos) << events.body;
+  EXPECT_LT(events.longest_silence, std::chrono::seconds(http::kHeartbeatLost));
+  auto whole = servers[1]->client().Get("/v1/jobs/" + id + "/runs/a/output");
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->body, "start\ndone\n");
+  std::printf(
+      "[ figures ] frozen server left after %.1f s; %zu heartbeats in %zu bytes of "
+      "events, longest silence %.1f s; stderr: %s",
+      std::chrono::duration<double>(ended).count(), count_of(events.body, ": keep-alive\n\n"),
+      events.body.size(), std::chrono::duration<double>(events.longest_silence).count(),
+      err.c_str());
 }
 
 }  // namespace

@@ -107,6 +107,10 @@ class FleetServer {
     (void)child_.signal(sig);
     (void)child_.wait();
   }
+  // Sends `sig` and returns (SIGSTOP, SIGCONT: the process does not end).
+  void signal(int sig) {
+    if (child_.valid() && !child_.status()) (void)child_.signal(sig);
+  }
 
   httplib::Client client(bool with_token = true) const {
     httplib::Client c("http://" + addr_);
