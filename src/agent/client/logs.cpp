@@ -43,8 +43,10 @@ boost::asio::awaitable<std::vector<std::string>> run_machines(Failover& servers,
 // address): every server would say the same, so it is reported rather than recovered from.
 bool about_the_machine(const http::ClientResponse& r) {
   auto j = nlohmann::json::parse(r.body, nullptr, false);
-  return j.is_object() && j.contains("error") && j["error"].is_object() &&
-         j["error"].value("field", "") == "machine";
+  if (!j.is_object() || !j.contains("error") || !j["error"].is_object()) return false;
+  const auto& e = j["error"];
+  // No field is null (value() would throw on it): only a string names one.
+  return e.contains("field") && e["field"].is_string() && e["field"] == "machine";
 }
 
 std::string joined(const std::vector<std::string>& names) {
