@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "agent_harness.hpp"
+#include "proc_walk.hpp"
 
 using namespace agent_test;
 
@@ -12,8 +13,8 @@ namespace {
 // pids of the shims supervising jobs in `data_dir` (found by their command line; a shim's guard
 // is a fork of it, with the same command line and its own name).
 std::vector<pid_t> shim_pids(const std::string& data_dir) {
-  return pids_where([&](const std::string& dir) {
-    if (read_text(dir + "/comm").rfind("tend-guard", 0) == 0) return false;
+  return tend::test::processes_where([&](pid_t pid, const std::string& dir) {
+    if (tend::test::named_tend_guard(pid)) return false;
     std::string cmd = read_text(dir + "/cmdline");
     return cmd.find("agent-shim") != std::string::npos && cmd.find(data_dir) != std::string::npos;
   });
