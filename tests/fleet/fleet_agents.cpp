@@ -21,13 +21,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
@@ -199,28 +192,6 @@ double FleetAgents::metric(int i, const std::string& name) const {
   for (std::string line; std::getline(in, line);)
     if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
   return -1;
-}
-
-// Processes whose environment holds TEND_TEST_MARKER=marker.
-int count_marked(const std::string& marker) {
-  std::string needle = "TEND_TEST_MARKER=" + marker;
-  int n = 0;
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = d ? ::readdir(d) : nullptr) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string env = read_text(std::string("/proc/") + e->d_name + "/environ");
-    for (size_t pos = 0; pos < env.size();) {
-      size_t nul = env.find('\0', pos);
-      if (nul == std::string::npos) nul = env.size();
-      if (env.compare(pos, nul - pos, needle) == 0) {
-        ++n;
-        break;
-      }
-      pos = nul + 1;
-    }
-  }
-  if (d) ::closedir(d);
-  return n;
 }
 
 boost::asio::awaitable<etcd::Result<etcd::TxnResult>> fleet_submit(
