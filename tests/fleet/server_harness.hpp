@@ -33,7 +33,7 @@ using namespace std::chrono_literals;
 // Client sockets of the tests may meet a server that closed first: an EPIPE, not a death.
 inline const bool kServerTestSigpipeIgnored = (::signal(SIGPIPE, SIG_IGN), true);
 
-inline inline std::string temp_dir(const char* what) {
+inline std::string temp_dir(const char* what) {
   std::string tmpl = std::string("/tmp/tend-") + what + "-XXXXXX";
   char* d = ::mkdtemp(tmpl.data());
   EXPECT_NE(d, nullptr);
