@@ -70,21 +70,12 @@ std::vector<pid_t> pids_where(Pred pred) {
   return out;
 }
 
-// Processes whose environment holds TEND_TEST_MARKER=marker (zombies have no environ: skipped).
+// Processes whose environment holds TEND_TEST_MARKER=marker: tests/support's exact walk (a
+// process caught mid-execve reads an empty environ; it is looked at again, not skipped).
 inline int count_marked(const std::string& marker) {
   // Without /proc nothing would be found, and "0 left" would pass: -1 fails every such check.
   if (::access("/proc/self/environ", R_OK) != 0) return -1;
-  std::string needle = "TEND_TEST_MARKER=" + marker;
-  return static_cast<int>(pids_where([&](const std::string& dir) {
-                            std::string env = read_text(dir + "/environ");
-                            for (size_t pos = 0; pos < env.size();) {
-                              size_t nul = env.find('\0', pos);
-                              if (nul == std::string::npos) nul = env.size();
-                              if (env.compare(pos, nul - pos, needle) == 0) return true;
-                              pos = nul + 1;
-                            }
-                            return false;
-                          }).size());
+  return static_cast<int>(tend::test::marked_pids(marker).size());
 }
 
 // Waits (bounded) until no marked process is left; returns how many remain.

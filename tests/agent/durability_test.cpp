@@ -11,12 +11,18 @@ using namespace agent_test;
 namespace {
 
 // pids of the shims supervising jobs in `data_dir` (found by their command line; a shim's guard
-// is a fork of it, with the same command line and its own name).
+// is a fork of it, with the same command line and its own name, taken only once the fork has
+// run: on a loaded machine it may not have yet, so a fork of a shim is never a shim).
 std::vector<pid_t> shim_pids(const std::string& data_dir) {
+  auto is_shim = [&](const std::string& cmd) {
+    return cmd.find("agent-shim") != std::string::npos && cmd.find(data_dir) != std::string::npos;
+  };
   return tend::test::processes_where([&](pid_t pid, const std::string& dir) {
     if (tend::test::named_tend_guard(pid)) return false;
-    std::string cmd = read_text(dir + "/cmdline");
-    return cmd.find("agent-shim") != std::string::npos && cmd.find(data_dir) != std::string::npos;
+    const std::string cmd = read_text(dir + "/cmdline");
+    if (!is_shim(cmd)) return false;
+    auto st = tend::test::read_stat(pid);
+    return st && read_text("/proc/" + std::to_string(st->ppid) + "/cmdline") != cmd;
   });
 }
 

@@ -6,9 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -23,23 +25,38 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// `n` distinct free loopback ports: all bound at once (so none repeats), then released for etcd.
+// The lowest port the kernel hands out by itself (bind to port 0, or connect): ports below it
+// are taken only by whoever asks for them by number.
+int ephemeral_low() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  return in >> low ? low : 32768;
+}
+
+// `n` distinct free loopback ports for etcd, all bound at once (so none repeats), then released.
+// Drawn at random below the ephemeral range: between the release and etcd's bind (and while a
+// killed member is down before its restart on the same ports) no listener on port 0 and no
+// outgoing connection of a parallel test can take one, and parallel clusters rarely draw alike.
 std::vector<int> free_ports(int n) {
+  constexpr int kLowest = 10000;
+  const int high = std::min(ephemeral_low(), 65536);
+  if (high - kLowest < 1000) return {};
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> pick(kLowest, high - 1);
   std::vector<UniqueFd> held;
   std::vector<int> ports;
-  for (int i = 0; i < n; ++i) {
+  for (int tries = 0; static_cast<int>(ports.size()) < n && tries < 1000; ++tries) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return {};
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      return {};
+    a.sin_port = htons(static_cast<uint16_t>(pick(rng)));
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) continue;  // in use
     ports.push_back(ntohs(a.sin_port));
     held.push_back(std::move(fd));
   }
-  return ports;
+  return static_cast<int>(ports.size()) == n ? ports : std::vector<int>{};
 }
 
 // Runs one etcd call on a private io_context against one member.

@@ -12,6 +12,7 @@
 
 #include <httplib.h>
 
+#include "proc_walk.hpp"
 #include "tend/command.hpp"
 
 namespace tend::test {

@@ -114,20 +114,77 @@ std::vector<pid_t> children_of(pid_t parent) {
   });
 }
 
+namespace {
+
+enum class Marking { marked, unmarked, unknown };
+
+bool holds_entry(const std::string& env, const std::string& needle) {
+  for (size_t pos = 0; pos < env.size();) {
+    size_t nul = env.find('\0', pos);
+    if (nul == std::string::npos) nul = env.size();
+    if (env.compare(pos, nul - pos, needle) == 0) return true;
+    pos = nul + 1;
+  }
+  return false;
+}
+
+// From /proc/PID/stat: whether the process is still a live user process (not gone, not a zombie,
+// not a kernel thread: those have no environment to read).
+bool live_user_process(const std::string& dir) {
+  constexpr unsigned long kKernelThread = 0x00200000;  // PF_KTHREAD
+  const std::string text = read_text(dir + "/stat");
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return false;
+  char state = '?';
+  unsigned long flags = 0;
+  // state ppid pgrp session tty_nr tpgid flags
+  if (std::sscanf(text.c_str() + close + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+    return false;
+  return state != 'Z' && state != 'X' && !(flags & kKernelThread);
+}
+
+// Whether the process at `dir` carries `needle` in its environment. An empty environ is not an
+// answer: a process in the middle of execve reads empty (the new image's mm has no arguments nor
+// environment yet, or the mm opened was the old one, gone by the read), and so does one that is
+// exiting. It is an answer only for a zombie or a dead pid, a kernel thread, or a process whose
+// command line reads non-empty around an empty environ (a real empty environment, e.g. `env -i`
+// or PID 1 of a container: the kernel sets both ranges in the same step of exec).
+Marking marking_of(const std::string& dir, const std::string& needle) {
+  std::string env = read_text(dir + "/environ");
+  if (!env.empty()) return holds_entry(env, needle) ? Marking::marked : Marking::unmarked;
+  if (!live_user_process(dir)) return Marking::unmarked;
+  if (read_text(dir + "/cmdline").empty()) return Marking::unknown;
+  env = read_text(dir + "/environ");
+  if (env.empty()) return Marking::unmarked;
+  return holds_entry(env, needle) ? Marking::marked : Marking::unmarked;
+}
+
+}  // namespace
+
 std::vector<pid_t> marked_pids(const std::string& marker) {
   const std::string needle = marker_entry(marker);
   const pid_t self = ::getpid();
-  return processes_where([&](pid_t pid, const std::string& dir) {
+  std::vector<pid_t> unknown;
+  auto out = processes_where([&](pid_t pid, const std::string& dir) {
     if (pid == self) return false;
-    const std::string env = read_text(dir + "/environ");
-    for (size_t pos = 0; pos < env.size();) {
-      size_t nul = env.find('\0', pos);
-      if (nul == std::string::npos) nul = env.size();
-      if (env.compare(pos, nul - pos, needle) == 0) return true;
-      pos = nul + 1;
-    }
-    return false;
+    const Marking m = marking_of(dir, needle);
+    if (m == Marking::unknown) unknown.push_back(pid);
+    return m == Marking::marked;
   });
+  // Look again at those caught mid-execve (or mid-exit) until each settles; bounded, so that a
+  // process stuck there for good (it would be a stranger's) cannot stall the test.
+  const auto deadline = Clock::now() + 2s;
+  while (!unknown.empty() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+    std::vector<pid_t> still;
+    for (pid_t pid : unknown) {
+      const Marking m = marking_of("/proc/" + std::to_string(pid), needle);
+      if (m == Marking::marked) out.push_back(pid);
+      if (m == Marking::unknown) still.push_back(pid);
+    }
+    unknown = std::move(still);
+  }
+  return out;
 }
 
 int count_marked(const std::string& marker, std::chrono::milliseconds settle) {
