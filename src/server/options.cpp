@@ -1,7 +1,6 @@
 #include "server/options.hpp"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 
 #include "etcd/connect_flags.hpp"
 #include "http/text.hpp"
@@ -12,11 +11,8 @@ namespace tend::server {
 namespace {
 
 constexpr uint64_t kMaxJobCache = 1000000;
-
-int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "tend server: %s\n", msg.c_str());
-  return 125;
-}
+// How usage errors name the program (tend::usage_error).
+constexpr std::string_view kProgram = "tend server";
 
 }  // namespace
 
@@ -54,35 +50,44 @@ std::optional<int> parse_options(int argc, char** argv, ServerOptions& o) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
+    return usage_error(kProgram, e.what()).status;
   }
   auto conn = etcd::connect_from_flags(o.etcd_flags);
-  if (!conn) return usage_error(conn.error().message);
+  if (!conn) return usage_error(kProgram, conn.error().message).status;
   o.etcd = std::move(*conn);
   if (o.prefix.empty() || o.prefix.front() != '/' || o.prefix.back() != '/')
-    return usage_error("--etcd-prefix: expected a prefix that starts and ends with '/', got \"" +
-                       o.prefix + "\"");
+    return usage_error(kProgram,
+                       "--etcd-prefix: expected a prefix that starts and ends with '/', got \"" +
+                           o.prefix + "\"")
+        .status;
   auto hp = http::parse_host_port(listen);
-  if (!hp) return usage_error("--listen: " + hp.error().detail);
+  if (!hp) return usage_error(kProgram, "--listen: " + hp.error().detail).status;
   o.listen = *hp;
   auto wait = parse_duration(etcd_wait);
   if (!wait || wait->count() <= 0)
-    return usage_error("--etcd-wait: expected a duration like 10s, got \"" + etcd_wait + "\"");
+    return usage_error(kProgram,
+                       "--etcd-wait: expected a duration like 10s, got \"" + etcd_wait + "\"")
+        .status;
   o.start_wait = std::chrono::duration_cast<std::chrono::milliseconds>(*wait);
   auto body = parse_size(body_limit);
   if (!body || *body == 0)
-    return usage_error("--body-limit: expected a size like 1MiB, got \"" + body_limit + "\"");
+    return usage_error(kProgram,
+                       "--body-limit: expected a size like 1MiB, got \"" + body_limit + "\"")
+        .status;
   o.http.body_bytes = *body;
   auto la = lost_after == "off" ? Expected<std::chrono::milliseconds>(std::chrono::milliseconds(0))
                                 : parse_duration(lost_after);
   if (!la || (la->count() != 0 && *la < std::chrono::seconds(1)))
-    return usage_error("--lost-after: expected a duration of at least 1s, or 0/off, got \"" +
-                       lost_after + "\"");
+    return usage_error(kProgram,
+                       "--lost-after: expected a duration of at least 1s, or 0/off, got \"" +
+                           lost_after + "\"")
+        .status;
   o.lost_after = *la;
   auto jc = http::parse_uint(job_cache, kMaxJobCache);
   if (!jc)
-    return usage_error("--job-cache: expected a number from 0 to " + std::to_string(kMaxJobCache) +
-                       ", got \"" + job_cache + "\"");
+    return usage_error(kProgram, "--job-cache: expected a number from 0 to " +
+                                     std::to_string(kMaxJobCache) + ", got \"" + job_cache + "\"")
+        .status;
   o.job_cache = static_cast<size_t>(*jc);
   return std::nullopt;
 }

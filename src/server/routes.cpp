@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "http/guard.hpp"
+#include "http/list_query.hpp"
 #include "http/server.hpp"
 #include "http/text.hpp"
 #include "server/election.hpp"
@@ -31,9 +32,6 @@ using http::Status;
 using http::Verb;
 
 namespace {
-
-constexpr int kDefaultLimit = 50;
-constexpr int kMaxLimit = 500;
 
 Response etcd_unavailable(const etcd::Error& e) {
   return error_response(
@@ -177,20 +175,14 @@ asio::awaitable<Response> get_job(ServerContext& ctx, std::string id,
 }
 
 struct ListQuery {
-  int limit = kDefaultLimit;
+  int limit = http::kDefaultPageSize;
   std::optional<std::string> state, machine;
   std::optional<std::pair<std::string, std::string>> label;
   int64_t before_revision = 0;  // the cursor: jobs created before this revision
 };
 
 std::optional<Response> read_list_query(const Request& req, ListQuery& q) {
-  if (auto l = req.query("limit")) {
-    auto n = http::parse_uint(*l, kMaxLimit);
-    if (!n || *n < 1)
-      return error_response(Status::bad_request, "limit",
-                            "must be a number from 1 to " + std::to_string(kMaxLimit));
-    q.limit = static_cast<int>(*n);
-  }
+  if (auto bad = http::read_page_size(req, q.limit)) return bad;
   if (auto s = req.query("state")) {
     static const char* kStates[] = {"queued", "running",   "succeeded",
                                     "failed", "cancelled", "lost"};
@@ -199,12 +191,7 @@ std::optional<Response> read_list_query(const Request& req, ListQuery& q) {
       return error_response(Status::bad_request, "state", "unknown state \"" + *s + "\"");
     q.state = *s;
   }
-  if (auto l = req.query("label")) {
-    auto colon = l->find(':');
-    if (colon == std::string::npos || colon == 0)
-      return error_response(Status::bad_request, "label", "expected label=KEY:VALUE");
-    q.label = std::make_pair(l->substr(0, colon), l->substr(colon + 1));
-  }
+  if (auto bad = http::read_label_filter(req, q.label)) return bad;
   if (auto m = req.query("machine")) q.machine = *m;
   if (auto c = req.query("cursor"); c && !c->empty()) {
     auto v = http::parse_uint(*c, INT64_MAX);

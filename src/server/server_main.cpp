@@ -2,11 +2,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -17,6 +15,7 @@
 
 #include "etcd/client.hpp"
 #include "http/auth.hpp"
+#include "http/stop_signals.hpp"
 #include "server/election.hpp"
 #include "server/housekeeping.hpp"
 #include "server/job_cache.hpp"
@@ -70,26 +69,6 @@ Expected<void> write_address(const std::string& dir, const std::string& addr) {
   if (auto r = write_all(fd.get(), addr + "\n"); !r) return r.error();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::from_errno("rename", path);
   return {};
-}
-
-asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::Server& server,
-                                    Election* election, JobCache* jobs) {
-  for (;;) {
-    auto [ec] = co_await sig.async_wait(asio::posix::stream_descriptor::wait_read,
-                                        asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    struct signalfd_siginfo si {};
-    if (::read(sig.native_handle(), &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
-    if (si.ssi_signo == SIGPIPE) continue;
-    std::fputs("tend server: stopping\n", stderr);
-    if (election) election->stop();
-    if (jobs) jobs->stop();
-    server.stop([&] {
-      boost::system::error_code ignored;
-      sig.close(ignored);
-    });
-    co_return;
-  }
 }
 
 // The leader's lease: a killed housekeeper is replaced within about this long.
@@ -204,9 +183,13 @@ int server_main(int argc, char** argv) {
   std::fflush(stdout);
 
   asio::posix::stream_descriptor sig(ioc, stop_fd->release());
-  asio::co_spawn(
-      ioc, watch_signals(sig, server, election ? &*election : nullptr, jobs ? &*jobs : nullptr),
-      asio::detached);
+  asio::co_spawn(ioc,
+                 http::stop_on_signal(sig, server, "tend server: stopping\n",
+                                      [&] {
+                                        if (election) election->stop();
+                                        if (jobs) jobs->stop();
+                                      }),
+                 asio::detached);
   ioc.run();
   return 0;
 }

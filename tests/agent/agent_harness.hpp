@@ -39,12 +39,7 @@ using namespace std::chrono_literals;
 // default back before exec (Agent::start).
 inline const bool kSigpipeIgnored = (::signal(SIGPIPE, SIG_IGN), true);
 
-inline std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using tend::test::read_text;
 
 inline std::string make_temp_dir() {
   char tmpl[] = "/tmp/tend-agent-test-XXXXXX";

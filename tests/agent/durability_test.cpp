@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "agent_harness.hpp"
+#include "proc_walk.hpp"
 
 using namespace agent_test;
 
@@ -16,11 +17,11 @@ std::vector<pid_t> shim_pids(const std::string& data_dir) {
   auto is_shim = [&](const std::string& cmd) {
     return cmd.find("agent-shim") != std::string::npos && cmd.find(data_dir) != std::string::npos;
   };
-  return pids_where([&](const std::string& dir) {
-    if (read_text(dir + "/comm").rfind("tend-guard", 0) == 0) return false;
+  return tend::test::processes_where([&](pid_t pid, const std::string& dir) {
+    if (tend::test::named_tend_guard(pid)) return false;
     const std::string cmd = read_text(dir + "/cmdline");
     if (!is_shim(cmd)) return false;
-    auto st = tend::test::read_stat(std::atoi(dir.c_str() + 6));
+    auto st = tend::test::read_stat(pid);
     return st && read_text("/proc/" + std::to_string(st->ppid) + "/cmdline") != cmd;
   });
 }

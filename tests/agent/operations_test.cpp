@@ -12,6 +12,7 @@
 #include <set>
 
 #include "agent_harness.hpp"
+#include "require.hpp"
 
 using namespace agent_test;
 
@@ -44,11 +45,6 @@ std::set<std::string> listed_ids(const Agent& agent) {
 
 bool have_user(const char* name) {
   return ::getpwnam(name) != nullptr;
-}
-
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
 }
 
 }  // namespace
@@ -227,10 +223,7 @@ TEST(AgentFiles, EverythingUnderDataIsPrivate) {
 }
 
 TEST(AgentFiles, ScriptRunsAsAnotherUser) {
-  if (::geteuid() != 0 || !have_user("nobody")) {
-    if (in_ci()) FAIL() << "needs root and the user nobody";
-    GTEST_SKIP() << "needs root and the user nobody";
-  }
+  TEND_REQUIRE(::geteuid() == 0 && have_user("nobody"), "root and the user nobody");
   Agent agent;
   ASSERT_TRUE(agent.start()) << agent.last_error();
   std::string id = agent.submit_ok({{"script", "id -un; head -c 5 \"$0\"; echo; echo \"$HOME\""},
@@ -346,10 +339,7 @@ int healthz_status(const Agent& agent) {
 }  // namespace
 
 TEST(AgentFullDisk, NoJobStaysRunningOnceSpaceReturns) {
-  if (::geteuid() != 0) {
-    if (in_ci()) FAIL() << "needs root (mount -t tmpfs)";
-    GTEST_SKIP() << "needs root (mount -t tmpfs)";
-  }
+  TEND_REQUIRE(::geteuid() == 0, "root (mount -t tmpfs)");
   SmallDisk disk("6m");
   ASSERT_TRUE(disk.mounted) << "mount tmpfs: " << std::strerror(errno);
   std::string data = disk.dir + "/data";

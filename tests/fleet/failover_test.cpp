@@ -62,8 +62,8 @@ class Cli {
                              : Expected<std::optional<ExitStatus>>(std::optional<ExitStatus>{});
     return st && !*st;
   }
-  std::string out() const { return slurp(out_); }
-  std::string err() const { return slurp(err_); }
+  std::string out() const { return read_text(out_); }
+  std::string err() const { return read_text(err_); }
 
  private:
   std::string out_, err_;
@@ -76,7 +76,7 @@ class FailoverTest : public FleetRunTest {
   // The lines of the ledger the jobs of a test append "ID MACHINE" to, counted.
   std::map<std::string, int> ledger_count() const {
     std::map<std::string, int> n;
-    for (const auto& line : lines_of(slurp(dir + "/ledger"))) ++n[line];
+    for (const auto& line : lines_of(read_text(dir + "/ledger"))) ++n[line];
     return n;
   }
   // The id `tend submit` printed, once its job's `runs` runs have started (each appended its

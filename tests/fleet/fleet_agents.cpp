@@ -195,12 +195,6 @@ double FleetAgents::metric(int i, const std::string& name) const {
   return -1;
 }
 
-// Processes whose environment holds TEND_TEST_MARKER=marker: tests/support's exact walk (a
-// process caught mid-execve reads an empty environ; it is looked at again, not skipped).
-int count_marked(const std::string& marker) {
-  return static_cast<int>(marked_pids(marker).size());
-}
-
 boost::asio::awaitable<etcd::Result<etcd::TxnResult>> fleet_submit(
     etcd::Client& c, const fleet::Keys& keys, const std::string& id, const json& request,
     const std::vector<std::string>& machines) {

@@ -5,7 +5,8 @@
 // every agent and every job shim they left, and removes the directories.
 //
 // Submitting without `tend server`: fleet_submit() writes jobs/ID and the assignments in one txn
-// exactly as docs/fleet.md says (what a server does).
+// exactly as docs/fleet.md says (what a server does). What a test's jobs left is counted by
+// their TEND_TEST_MARKER with tests/support's count_marked (proc_walk.hpp).
 #pragma once
 
 #include <chrono>
@@ -19,6 +20,7 @@
 
 #include "etcd/client.hpp"
 #include "fleet/protocol.hpp"
+#include "proc_walk.hpp"
 #include "tend/child.hpp"
 
 namespace tend::test {
@@ -87,10 +89,6 @@ class FleetAgents {
   std::vector<Agent> agents_;
   std::string why_;
 };
-
-// Processes (anyone's) whose environment holds TEND_TEST_MARKER=marker: a test's job sets it
-// to count what is left of the job.
-int count_marked(const std::string& marker);
 
 // Coroutines: await them at once (their arguments are references).
 // What `tend server` does for POST /v1/jobs: jobs/ID and assign/NAME/ID for every machine in one

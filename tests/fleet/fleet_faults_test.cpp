@@ -19,7 +19,7 @@ namespace {
 // "JOB MACHINE" → how many times it ran (one ledger line per run).
 std::map<std::string, int> ledger_counts(const std::string& ledger) {
   std::map<std::string, int> runs;
-  std::istringstream lines(slurp(ledger));
+  std::istringstream lines(read_text(ledger));
   for (std::string line; std::getline(lines, line);) ++runs[line];
   return runs;
 }
@@ -202,7 +202,7 @@ TEST_F(FleetCompactionTest, AnAssignmentWrittenAndCompactedWhileTheWatchIsDownRu
     CO_ASSERT_OK(co_await c->compact(compacted));
   });
   ASSERT_GT(compacted, 300);
-  EXPECT_EQ(slurp(ledger), "J0 m1\n") << "J1 ran while the agent could not see etcd";
+  EXPECT_EQ(read_text(ledger), "J0 m1\n") << "J1 ran while the agent could not see etcd";
   cluster->restart(0);
   ASSERT_TRUE(cluster->wait_healthy(0, 60s));
   run([&]() -> asio::awaitable<void> {
@@ -212,7 +212,7 @@ TEST_F(FleetCompactionTest, AnAssignmentWrittenAndCompactedWhileTheWatchIsDownRu
     EXPECT_EQ(r->exit_code, 0);
     co_await sleep_for(3s);  // a second run would show by now
   });
-  EXPECT_EQ(slurp(ledger), "J0 m1\nJ1 m1\n") << agents.log(a);
+  EXPECT_EQ(read_text(ledger), "J0 m1\nJ1 m1\n") << agents.log(a);
 }
 
 // A randomized fault loop, bounded in time: submissions interleaved with agents killed (-9) and

@@ -18,6 +18,7 @@
 
 #include "etcd/client.hpp"
 #include "etcd_cluster.hpp"
+#include "require.hpp"
 
 namespace tend::test {
 
@@ -44,11 +45,6 @@ using namespace std::chrono_literals;
     }                                                                                        \
   }
 
-inline bool under_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
 inline asio::awaitable<void> sleep_for(Millis d) {
   asio::steady_timer t(co_await asio::this_coro::executor);
   t.expires_after(d);
@@ -59,7 +55,7 @@ class FleetTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = EtcdCluster::missing(); !why.empty()) {
-      if (under_ci()) FAIL() << "CI=true and the fleet tests cannot run: " << why;
+      if (in_ci()) FAIL() << "CI=true and the fleet tests cannot run: " << why;
       GTEST_SKIP() << "LOUD SKIP: " << why;
     }
     cluster.emplace();

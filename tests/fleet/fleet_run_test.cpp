@@ -159,7 +159,7 @@ TEST_F(FleetRunTest, AServerKilledDuringABurstLosesNoAcceptedJobAndRunsNoneTwice
   }
   // Each ran exactly once on each of its 3 machines: one ledger line per (job, machine).
   std::map<std::string, int> runs;
-  std::istringstream lines(slurp(ledger));
+  std::istringstream lines(read_text(ledger));
   for (std::string line; std::getline(lines, line);) ++runs[line];
   for (const auto& [line, n] : runs) EXPECT_EQ(n, 1) << "ran twice: " << line;
   for (const auto& id : stored)
@@ -208,7 +208,7 @@ TEST_F(FleetRunTest, TheCommandLineSubmitsWaitsAndReportsAMachinePerLine) {
     cmd.stdin_(Stdio::null()).stdout_(Stdio::file(out)).stderr_(Stdio::file(out));
     auto child = spawn(cmd);
     auto st = child ? child->wait() : Expected<ExitStatus>(child.error());
-    return std::pair<int, std::string>{st ? st->shell_code() : -1, slurp(out)};
+    return std::pair<int, std::string>{st ? st->shell_code() : -1, read_text(out)};
   };
   auto [rc, out] = tend({"submit", "--match", "role=web", "--wait", "--", "true"});
   EXPECT_EQ(rc, 0) << out;

@@ -27,7 +27,7 @@ bool contains(const std::string& text, const std::string& part) {
 
 void skip_or_fail_without(const std::string& why) {
   if (why.empty()) return;
-  if (under_ci()) FAIL() << "CI=true and the fleet's TLS tests cannot run: " << why;
+  if (in_ci()) FAIL() << "CI=true and the fleet's TLS tests cannot run: " << why;
   GTEST_SKIP() << "LOUD SKIP: " << why;
 }
 
@@ -63,7 +63,7 @@ std::pair<int, std::string> run_tend(const std::vector<std::string>& args, const
   auto child = spawn(cmd);
   if (!child) return {-1, child.error().message()};
   auto st = child->wait();
-  return {st ? st->shell_code() : -1, slurp(out)};
+  return {st ? st->shell_code() : -1, read_text(out)};
 }
 
 // Both faces refuse every bad etcd flag the same way: 125, one line naming the flag, nothing

@@ -311,7 +311,7 @@ TEST_F(JobCacheTest, ABadJobCacheSizeExits125AndZeroTurnsTheViewOff) {
     auto st = child->wait();
     ASSERT_TRUE(st);
     EXPECT_EQ(st->shell_code(), 125) << bad;
-    EXPECT_NE(slurp(dir + "/bad.txt").find("--job-cache"), std::string::npos) << bad;
+    EXPECT_NE(read_text(dir + "/bad.txt").find("--job-cache"), std::string::npos) << bad;
   }
   servers.push_back(std::make_unique<FleetServer>(cluster->endpoints(), token_file));
   FleetServer& off = *servers.back();

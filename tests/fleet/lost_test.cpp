@@ -259,7 +259,7 @@ TEST_F(FleetLostTest, JobsAssignedAndCompactedWhileTheAgentIsStoppedRunOnceEach)
     if (r && r->status == 201) ids.push_back(json::parse(r->body)["id"]);
   };
   submit();  // the watch works
-  ASSERT_TRUE(eventually([&] { return slurp(ledger).size() > 0; }, 60s)) << agents->log(a);
+  ASSERT_TRUE(eventually([&] { return read_text(ledger).size() > 0; }, 60s)) << agents->log(a);
   agents->freeze(a);
   cluster->kill(0);
   for (int i = 0; i < 5; ++i) submit();
@@ -277,11 +277,11 @@ TEST_F(FleetLostTest, JobsAssignedAndCompactedWhileTheAgentIsStoppedRunOnceEach)
         << id << agents->log(a);
   std::this_thread::sleep_for(3s);  // a second run would show by now
   std::map<std::string, int> runs;
-  std::istringstream lines(slurp(ledger));
+  std::istringstream lines(read_text(ledger));
   for (std::string line; std::getline(lines, line);) ++runs[line];
   std::map<std::string, int> want;
   for (const auto& id : ids) want[id + " a"] = 1;
-  EXPECT_EQ(runs, want) << slurp(ledger) << agents->log(a);
+  EXPECT_EQ(runs, want) << read_text(ledger) << agents->log(a);
   const std::string log = agents->log(a);
   EXPECT_NE(log.find("the assignment watch ended (etcd watch: revision"), std::string::npos)
       << "the compaction-cancelled path was not taken:\n"

@@ -21,6 +21,7 @@
 
 #include "etcd/client.hpp"
 #include "http/client.hpp"
+#include "proc_walk.hpp"
 #include "tend/child.hpp"
 #include "tend/command.hpp"
 
@@ -31,13 +32,6 @@ using namespace std::chrono_literals;
 
 // Client sockets of the tests may meet a server that closed first: an EPIPE, not a death.
 inline const bool kServerTestSigpipeIgnored = (::signal(SIGPIPE, SIG_IGN), true);
-
-inline std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 inline std::string temp_dir(const char* what) {
   std::string tmpl = std::string("/tmp/tend-") + what + "-XXXXXX";
@@ -82,16 +76,16 @@ class FleetServer {
       return false;
     }
     child_ = std::move(*child);
-    token_ = slurp(token_file_);
+    token_ = read_text(token_file_);
     while (!token_.empty() && (token_.back() == '\n' || token_.back() == ' ')) token_.pop_back();
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
       auto done = child_.try_wait();
       if (done && *done) {
-        error_ = "tend server exited: " + slurp(data_ + "/server.log");
+        error_ = "tend server exited: " + read_text(data_ + "/server.log");
         return false;
       }
-      std::string addr = slurp(data_ + "/address");
+      std::string addr = read_text(data_ + "/address");
       if (!addr.empty() && addr.back() == '\n') {
         addr_ = addr.substr(0, addr.size() - 1);
         auto r = client().Get("/healthz");
@@ -99,7 +93,7 @@ class FleetServer {
       }
       std::this_thread::sleep_for(20ms);
     }
-    error_ = "tend server did not come up: " + slurp(data_ + "/server.log");
+    error_ = "tend server did not come up: " + read_text(data_ + "/server.log");
     return false;
   }
   void kill(int sig) {
@@ -142,7 +136,7 @@ class FleetServer {
   const std::string& token() const { return token_; }
   const std::string& error() const { return error_; }
   const std::string& data() const { return data_; }
-  std::string log() const { return slurp(data_ + "/server.log"); }
+  std::string log() const { return read_text(data_ + "/server.log"); }
 
  private:
   std::string etcd_, token_file_, prefix_, data_;

@@ -68,7 +68,7 @@ std::pair<int, std::string> run_tend(std::vector<std::string> args, const std::s
   auto child = spawn(cmd);
   if (!child) return {-1, child.error().message()};
   auto st = child->wait();
-  return {st ? st->shell_code() : -1, slurp(out)};
+  return {st ? st->shell_code() : -1, read_text(out)};
 }
 
 TEST_F(ServerTest, BadFlagsExit125WithOneLine) {

@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 using tend::test::descendants;
+using tend::test::named_tend_guard;
 using tend::test::read_text;
 using tend::test::wait_until;
 
@@ -173,7 +174,7 @@ TEST_F(InitTest, ReapsFiveHundredOrphansAsTheyArrive) {
         zombies = alive = 0;
         for (const auto& p : descendants(init)) {
           // A job guard (a fork of init that kills the job if init dies) is not the job's.
-          if (read_text("/proc/" + std::to_string(p.pid) + "/comm") == "tend-guard\n") continue;
+          if (named_tend_guard(p.pid)) continue;
           (p.state == 'Z' ? zombies : alive)++;
         }
         return zombies == 0 && alive <= 2;

@@ -18,20 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
-// A missing requirement fails under CI=true and skips loudly elsewhere.
-#define REQUIRE_OR_SKIP(cond, why)                                    \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      if (in_ci()) FAIL() << "requirement missing under CI: " << why; \
-      GTEST_SKIP() << "SKIPPED LOUDLY: " << why;                      \
-    }                                                                 \
-  } while (0)
-
 // The last JSON object in tend's output (--json - writes it to stderr, merged here).
 nlohmann::json result_json(const std::string& out) {
   size_t start = out.rfind("\n{");
@@ -83,8 +69,8 @@ class Limits : public ::testing::Test {
 };
 
 TEST_F(Limits, MemoryLimitKillsForMemoryAndSaysSo) {
-  REQUIRE_OR_SKIP(limit_available("memory"), "no memory controller (tend doctor: limits)");
-  REQUIRE_OR_SKIP(::access("/usr/bin/python3", X_OK) == 0, "no /usr/bin/python3");
+  TEND_REQUIRE(limit_available("memory"), "no memory controller (tend doctor: limits)");
+  TEND_REQUIRE(::access("/usr/bin/python3", X_OK) == 0, "no /usr/bin/python3");
   // 512 MiB written for real (a zero-filled allocation would not be charged).
   RunResult r = run_tend({"run", "-v", "--json", "-", "--memory", "64M", "--", "python3", "-c",
                           "b = b'x' * (512 << 20); print('survived')"},
@@ -113,7 +99,7 @@ TEST_F(Limits, MemoryLimitKillsForMemoryAndSaysSo) {
 }
 
 TEST_F(Limits, UnderTheMemoryLimitNothingIsKilled) {
-  REQUIRE_OR_SKIP(limit_available("memory"), "no memory controller (tend doctor: limits)");
+  TEND_REQUIRE(limit_available("memory"), "no memory controller (tend doctor: limits)");
   RunResult r =
       run_tend({"run", "--json", "-", "--memory", "64M", "--", "sh", "-c", "exit 3"}, marker_);
   ASSERT_TRUE(r.finished);
@@ -124,7 +110,7 @@ TEST_F(Limits, UnderTheMemoryLimitNothingIsKilled) {
 }
 
 TEST_F(Limits, ProcessLimitMakesForkFailInsideTheJob) {
-  REQUIRE_OR_SKIP(limit_available("pids"), "no pids controller (tend doctor: limits)");
+  TEND_REQUIRE(limit_available("pids"), "no pids controller (tend doctor: limits)");
   // A failed fork ends a non-interactive sh, so the loop runs in a subshell; the job's main
   // process then waits without forking (exec) until asked to end.
   TendProcess tend({"run", "--json", "-", "--pids", "50", "--", "sh", "-c",
@@ -157,7 +143,7 @@ TEST_F(Limits, ProcessLimitMakesForkFailInsideTheJob) {
 }
 
 TEST_F(Limits, CpuQuotaBoundsCpuTime) {
-  REQUIRE_OR_SKIP(limit_available("cpu"), "no cpu controller (tend doctor: limits)");
+  TEND_REQUIRE(limit_available("cpu"), "no cpu controller (tend doctor: limits)");
   // A quota far below what a busy loop gets even with the CPUs oversubscribed 4x (about 0.2 of
   // a CPU): at 0.2 itself the loop may never get more than its quota from a loaded machine, is
   // never throttled, and cpu_throttled_us stays 0.
@@ -180,7 +166,7 @@ TEST_F(Limits, CpuQuotaBoundsCpuTime) {
 // The v1 groups do not depend on the v2 scope: the session level and the clone() fallback (the
 // child writes itself into cgroup.procs) join them before exec too.
 TEST_F(Limits, SessionLevelAndCloneFallbackStartInsideTheGroups) {
-  REQUIRE_OR_SKIP(limit_available("pids"), "no pids controller (tend doctor: limits)");
+  TEND_REQUIRE(limit_available("pids"), "no pids controller (tend doctor: limits)");
   const std::string script =
       "g=$(sed -n 's/^[0-9]*:pids://p' /proc/self/cgroup); "
       "if [ -n \"$g\" ]; then cat /sys/fs/cgroup/pids$g/pids.max; "
@@ -214,7 +200,7 @@ struct FakeV1Root {
 };
 
 TEST_F(Limits, MissingControllerIsRefusedAndNothingRuns) {
-  REQUIRE_OR_SKIP(limit_available("memory"), "no memory controller (tend doctor: limits)");
+  TEND_REQUIRE(limit_available("memory"), "no memory controller (tend doctor: limits)");
   FakeV1Root root;
   root.link("memory", "/sys/fs/cgroup/memory");
   root.link("pids", root.dir.path);  // a directory, but not a pids hierarchy

@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tend/process.hpp"  // kGuardProcessName only: no library code is called
+
 namespace tend::test {
 
 using Clock = std::chrono::steady_clock;
@@ -208,8 +210,7 @@ bool wait_one_marked_running(const std::string& marker, const std::string& comm,
   return wait_until(
       [&] {
         auto pids = marked_pids(marker);
-        return pids.size() == 1 &&
-               read_text("/proc/" + std::to_string(pids[0]) + "/comm") == comm + "\n";
+        return pids.size() == 1 && comm_of(pids[0]) == comm;
       },
       within);
 }
@@ -241,8 +242,18 @@ std::string exe_of(pid_t pid) {
 }
 }  // namespace
 
+std::string comm_of(pid_t pid) {
+  std::string comm = read_text("/proc/" + std::to_string(pid) + "/comm");
+  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  return comm;
+}
+
+bool named_tend_guard(pid_t pid) {
+  return comm_of(pid) == kGuardProcessName;
+}
+
 bool is_tend_guard(pid_t pid) {
-  if (read_text("/proc/" + std::to_string(pid) + "/comm") == "tend-guard\n") return true;
+  if (named_tend_guard(pid)) return true;
   // Before it renames itself, a guard is a fork of tend that has not exec'd: the same program
   // as its parent. (A job's process that has not exec'd yet looks the same; callers ask only
   // once the job runs.)

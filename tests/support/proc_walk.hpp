@@ -37,6 +37,10 @@ std::vector<pid_t> processes_where(const std::function<bool(pid_t, const std::st
 // Live processes (not this one) whose environment holds TEND_TEST_MARKER=<marker>. A zombie has
 // an empty environ: it is dead and not counted.
 std::vector<pid_t> marked_pids(const std::string& marker);
+// The kernel's name for the process (/proc/PID/comm without its newline; "" once it is gone).
+std::string comm_of(pid_t pid);
+// True if the process has the name every supervisor guard gives itself (tend::kGuardProcessName).
+bool named_tend_guard(pid_t pid);
 // True for a supervisor's guard process (a fork of tend outside the job's scope, named
 // "tend-guard", that kills the job if tend dies): it carries tend's marker but is not the job's.
 // Also true in the instant before it renames itself: a fork of `tend` that has not exec'd.

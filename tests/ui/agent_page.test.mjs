@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
-import {mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs';
-import net from 'node:net';
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {after, before, describe, it} from 'node:test';
 
-import {chromium} from 'playwright-core';
+import {freePort, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
+  from './browser.mjs';
 
 const BINARY = process.env.TEND_BINARY;
 const ARTIFACTS = process.env.TEND_UI_ARTIFACTS || os.tmpdir();
@@ -20,45 +20,8 @@ const SCREENSHOTS = process.env.TEND_UI_SCREENSHOTS || ARTIFACTS;
 const MARKER = `TEND_UI_MARKER=${randomBytes(8).toString('hex')}`;
 const LINES_COMMAND = 'sh -c \'for i in 1 2 3 4 5 6 7 8 9 10; do echo line$i; sleep 0.5; done\'';
 const EXPECTED_LINES = Array.from({length: 10}, (_, i) => `line${i + 1}\n`).join('');
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 // PIDs of live processes whose environment holds MARKER.
-function markedProcesses() {
-  const pids = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
-      const state = readFileSync(`/proc/${entry}/stat`, 'latin1').replace(/^.*\) /, '')[0];
-      if (state !== 'Z' && environ.split('\0').includes(MARKER)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
-}
-
-async function waitFor(what, predicate, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const markedProcesses = () => processesWith('environ', MARKER);
 
 describe('tend agent web page', {timeout: 180_000}, () => {
   let agent;
@@ -101,17 +64,9 @@ describe('tend agent web page', {timeout: 180_000}, () => {
   const rowFor = (id) => page.locator(`#jobs-body tr[data-id="${id}"]`);
 
   // The steps build on each other: once one fails, the rest skip instead of timing out one by one.
-  let failedStep = null;
-  const step = (name, body) => it(name, async (t) => {
-    if (failedStep) return t.skip(`needs the step that failed: ${failedStep}`);
-    try {
-      await body();
-    } catch (err) {
-      failedStep = name;
-      if (page) await page.screenshot({path: path.join(ARTIFACTS, 'ui-failure.png'), fullPage: true}).catch(() => {});
-      if (agentLog) err.message += `\n--- agent output ---\n${agentLog.slice(-4000)}`;
-      throw err;
-    }
+  const step = stepsThatBuildOnEachOther(async (err) => {
+    if (page) await page.screenshot({path: path.join(ARTIFACTS, 'ui-failure.png'), fullPage: true}).catch(() => {});
+    if (agentLog) err.message += `\n--- agent output ---\n${agentLog.slice(-4000)}`;
   });
 
   before(async () => {
@@ -135,18 +90,10 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     token = readFileSync(path.join(dataDir, 'token'), 'utf8').trim();
     assert.match(token, /^[0-9a-f]{64}$/, 'DATA/token holds 32 random bytes in hex');
 
-    browser = await chromium.launch({
-      executablePath: process.env.TEND_CHROMIUM || '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-             '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchBrowser();
     mkdirSync(SCREENSHOTS, {recursive: true});
-    page = await browser.newPage({viewport: {width: 1400, height: 900}, acceptDownloads: true});
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('request', (req) => {
-      if (!req.url().startsWith(`${base}/`)) foreignRequests.push(req.url());
-    });
+    page = await openPage(browser, base, {viewport: {width: 1400, height: 900}, acceptDownloads: true},
+                          {pageErrors, foreignRequests});
   });
 
   after(async () => {

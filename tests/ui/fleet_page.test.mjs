@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
-import {mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs';
-import net from 'node:net';
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {after, before, describe, it} from 'node:test';
+import {after, before, describe} from 'node:test';
 
-import {chromium} from 'playwright-core';
+import {freePort, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
+  from './browser.mjs';
 
 const BINARY = process.env.TEND_BINARY;
 const ETCD = process.env.TEND_ETCD || '/usr/bin/etcd';
@@ -27,45 +27,6 @@ const AGENTS = [
 ];
 // A number no other process has on its command line: how the test finds the cancelled job's sleeps.
 const SLEEP_MARK = `300.${randomBytes(3).readUIntBE(0, 3)}`;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what, predicate, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-// Live processes whose command line holds `mark`.
-function processesWith(mark) {
-  const pids = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1');
-      const state = readFileSync(`/proc/${entry}/stat`, 'latin1').replace(/^.*\) /, '')[0];
-      if (state !== 'Z' && cmdline.split('\0').includes(mark)) pids.push(Number(entry));
-    } catch {
-      // ended while we looked
-    }
-  }
-  return pids;
-}
 
 // A child process with its output kept (for the failure message); killed by stop().
 function start(name, argv, logs) {
@@ -110,17 +71,9 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
   const runRow = (m) => page.locator(`#runs-body tr[data-machine="${m}"]`);
   const machineRow = (m) => page.locator(`#machines-body tr[data-machine="${m}"]`);
 
-  let failedStep = null;
-  const step = (name, body) => it(name, async (t) => {
-    if (failedStep) return t.skip(`needs the step that failed: ${failedStep}`);
-    try {
-      await body();
-    } catch (err) {
-      failedStep = name;
-      if (page) await page.screenshot({path: path.join(ARTIFACTS, 'fleet-failure.png'), fullPage: true}).catch(() => {});
-      for (const [who, text] of Object.entries(logs)) err.message += `\n--- ${who} ---\n${text.slice(-3000)}`;
-      throw err;
-    }
+  const step = stepsThatBuildOnEachOther(async (err) => {
+    if (page) await page.screenshot({path: path.join(ARTIFACTS, 'fleet-failure.png'), fullPage: true}).catch(() => {});
+    for (const [who, text] of Object.entries(logs)) err.message += `\n--- ${who} ---\n${text.slice(-3000)}`;
   });
 
   before(async () => {
@@ -181,17 +134,9 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
       return machines.filter((m) => m.state === 'online').length === 3;
     }, 30_000);
 
-    browser = await chromium.launch({
-      executablePath: process.env.TEND_CHROMIUM || '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-             '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({viewport: {width: 1280, height: 900}});
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('request', (req) => {
-      if (!req.url().startsWith(`${base}/`) && !req.url().startsWith('data:')) foreignRequests.push(req.url());
-    });
+    browser = await launchBrowser();
+    page = await openPage(browser, base, {viewport: {width: 1280, height: 900}},
+                          {pageErrors, foreignRequests, allowed: (url) => url.startsWith('data:')});
   });
 
   after(async () => {
@@ -200,7 +145,7 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     for (const a of Object.values(agents)) await stop(a);
     for (const e of etcds) await stop(e, 'SIGKILL');
     rmSync(shmDir, {recursive: true, force: true});
-    if (!failedStep) rmSync(dir, {recursive: true, force: true});
+    if (!step.failed()) rmSync(dir, {recursive: true, force: true});
   });
 
   step('serves the page open, with ETag/304, CSP and no framing', async () => {
@@ -309,7 +254,7 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     await page.waitForURL(/#\/jobs\/.+/);
     const id = jobIdFromUrl();
     for (const a of AGENTS) await runRow(a.name).locator('.badge', {hasText: 'running'}).waitFor({timeout: 20_000});
-    await waitFor('a sleep on each machine', () => processesWith(SLEEP_MARK).length === 3, 10_000);
+    await waitFor('a sleep on each machine', () => processesWith('cmdline', SLEEP_MARK).length === 3, 10_000);
     // Dismissing the confirmation changes nothing.
     page.once('dialog', (d) => d.dismiss());
     await page.click('#cancel-button');
@@ -321,7 +266,7 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     for (const a of AGENTS) await runRow(a.name).locator('.badge', {hasText: 'cancelled'}).waitFor({timeout: 20_000});
     assert.match(asked, /Cancel job .* 3 unfinished runs/);
     await page.locator('#job-state .badge', {hasText: 'cancelled'}).waitFor();
-    await waitFor('no sleep left', () => processesWith(SLEEP_MARK).length === 0, 10_000);
+    await waitFor('no sleep left', () => processesWith('cmdline', SLEEP_MARK).length === 0, 10_000);
     const job = await api(`/v1/jobs/${id}`);
     assert.ok(job.runs.every((r) => r.state === 'cancelled'), JSON.stringify(job.runs));
     await page.screenshot({path: path.join(SHOTS, 'fleet-job-cancelled.png'), fullPage: true});

@@ -138,11 +138,7 @@ bool pids_limit_available() {
 
 // The child is in the limit's group from its first instruction: what it reads is the limit.
 TEST(LimitedJob, ChildStartsUnderTheLimitAndGroupsGoAway) {
-  if (!pids_limit_available()) {
-    if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
-      FAIL() << "no pids controller under CI";
-    GTEST_SKIP() << "SKIPPED LOUDLY: no pids controller here (tend doctor: limits)";
-  }
+  TEND_REQUIRE(pids_limit_available(), "a pids controller (tend doctor: limits)");
   std::string marker = test::new_marker();
   JobOptions o;
   o.scope.limits.pids_max = 7;
@@ -236,11 +232,7 @@ TEST(ScopeFigures, AGoneCgroupHasNoFigures) {
 }
 
 TEST(ScopeFigures, ARunningLimitedJobIsSeenFromOutside) {
-  if (!pids_limit_available()) {
-    if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
-      FAIL() << "no pids controller under CI";
-    GTEST_SKIP() << "SKIPPED LOUDLY: no pids controller here (tend doctor: limits)";
-  }
+  TEND_REQUIRE(pids_limit_available(), "a pids controller (tend doctor: limits)");
   std::string marker = test::new_marker();
   JobOptions o;
   o.scope.limits.pids_max = 20;

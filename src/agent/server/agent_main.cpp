@@ -3,15 +3,12 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +17,7 @@
 #include "etcd/client.hpp"
 #include "http/address.hpp"
 #include "http/auth.hpp"
+#include "http/stop_signals.hpp"
 #include "server/fleet_member.hpp"
 #include "server/options.hpp"
 #include "server/recovery.hpp"
@@ -195,27 +193,6 @@ Expected<std::unique_ptr<Prepared>> prepare(AgentOptions& o, mode_t job_umask) {
   return p;
 }
 
-// Reads the stop signals; the first TERM/INT/HUP stops the server.
-asio::awaitable<void> watch_signals(asio::posix::stream_descriptor& sig, http::Server& server,
-                                    DirWatch& watch, FleetMember* member) {
-  for (;;) {
-    auto [ec] = co_await sig.async_wait(asio::posix::stream_descriptor::wait_read,
-                                        asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    struct signalfd_siginfo si {};
-    if (::read(sig.native_handle(), &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
-    if (si.ssi_signo == SIGPIPE) continue;
-    std::fputs("tend agent: stopping (running jobs continue under their shims)\n", stderr);
-    if (member) member->stop();
-    server.stop([&] {
-      watch.close();
-      boost::system::error_code ignored;
-      sig.close(ignored);
-    });
-    co_return;
-  }
-}
-
 // Registers the machine in the fleet (bounded: etcd unreachable is an error after ~12 s, a live
 // agent of the same name one at once) before the API accepts anything.
 Expected<std::unique_ptr<FleetMember>> join_fleet(asio::io_context& ioc, const AgentOptions& o,
@@ -302,7 +279,16 @@ int serve(const AgentOptions& o, Prepared& p) {
   std::fflush(stdout);
 
   asio::posix::stream_descriptor sig(ioc, p.stop_fd.release());
-  asio::co_spawn(ioc, watch_signals(sig, server, watch, member.get()), asio::detached);
+  FleetMember* m = member.get();
+  asio::co_spawn(
+      ioc,
+      http::stop_on_signal(
+          sig, server, "tend agent: stopping (running jobs continue under their shims)\n",
+          [m] {
+            if (m) m->stop();
+          },
+          [&watch] { watch.close(); }),
+      asio::detached);
   if (member) member->start();
   ioc.run();
   return 0;

@@ -1,7 +1,6 @@
 #include "server/options.hpp"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <thread>
 
 #include "etcd/client.hpp"
@@ -12,10 +11,8 @@ namespace tend::agent {
 
 namespace {
 
-int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "tend agent: %s\n", msg.c_str());
-  return 125;
-}
+// How usage errors name the program (tend::usage_error).
+constexpr std::string_view kProgram = "tend agent";
 
 }  // namespace
 
@@ -103,55 +100,68 @@ std::optional<int> parse_options(int argc, char** argv, AgentOptions& o) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
+    return usage_error(kProgram, e.what()).status;
   }
 
   auto hp = http::parse_host_port(listen);
-  if (!hp) return usage_error("--listen: " + hp.error().detail);
+  if (!hp) return usage_error(kProgram, "--listen: " + hp.error().detail).status;
   o.listen = *hp;
-  if (o.max_running < 0) return usage_error("--max-running must be at least 1 (0: 2 x cores)");
+  if (o.max_running < 0)
+    return usage_error(kProgram, "--max-running must be at least 1 (0: 2 x cores)").status;
   if (o.max_running == 0)
     o.max_running = 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (o.max_queued < 0) return usage_error("--max-queued must not be negative");
+  if (o.max_queued < 0) return usage_error(kProgram, "--max-queued must not be negative").status;
   auto out = parse_size(output_limit);
   if (!out || *out < 2)
-    return usage_error("--output-limit: expected a size like 64MiB, got \"" + output_limit + "\"");
+    return usage_error(kProgram,
+                       "--output-limit: expected a size like 64MiB, got \"" + output_limit + "\"")
+        .status;
   o.output_limit = *out;
   auto body = parse_size(body_limit);
   if (!body || *body == 0)
-    return usage_error("--body-limit: expected a size like 1MiB, got \"" + body_limit + "\"");
+    return usage_error(kProgram,
+                       "--body-limit: expected a size like 1MiB, got \"" + body_limit + "\"")
+        .status;
   o.http.body_bytes = *body;
-  if (max_connections < 1) return usage_error("--max-connections must be at least 1");
+  if (max_connections < 1)
+    return usage_error(kProgram, "--max-connections must be at least 1").status;
   o.http.max_connections = max_connections;
   for (auto [flag, text, out] :
        {std::tuple{"--head-timeout", &head_timeout, &o.http.head_timeout},
         std::tuple{"--idle-timeout", &idle_timeout, &o.http.idle_timeout}}) {
     auto d = parse_duration(*text);
     if (!d || d->count() <= 0)
-      return usage_error(std::string(flag) + ": expected a duration like 10s, got \"" + *text +
-                         "\"");
+      return usage_error(kProgram, std::string(flag) + ": expected a duration like 10s, got \"" +
+                                       *text + "\"")
+          .status;
     *out = *d;
   }
-  if (o.retention.keep_jobs < 0) return usage_error("--keep-jobs must not be negative");
+  if (o.retention.keep_jobs < 0)
+    return usage_error(kProgram, "--keep-jobs must not be negative").status;
   auto kf = parse_duration(keep_for);
   if (!kf || kf->count() <= 0)
-    return usage_error("--keep-for: expected a duration like 30d or 12h, got \"" + keep_for + "\"");
+    return usage_error(kProgram,
+                       "--keep-for: expected a duration like 30d or 12h, got \"" + keep_for + "\"")
+        .status;
   o.retention.keep_for = std::chrono::duration_cast<std::chrono::milliseconds>(*kf);
   for (const std::string& name : o.pass_env)
     if (name.empty() || name.find('=') != std::string::npos)
-      return usage_error("--pass-env: expected a variable name, got \"" + name + "\"");
+      return usage_error(kProgram, "--pass-env: expected a variable name, got \"" + name + "\"")
+          .status;
   if (app.count("--allow-users")) {
     o.users.allow = parse_user_list(allow_users);
-    if (o.users.allow->empty()) return usage_error("--allow-users: expected user names");
+    if (o.users.allow->empty())
+      return usage_error(kProgram, "--allow-users: expected user names").status;
   }
   auto limits = parse_limit_flags(limit_flags);
-  if (!limits) return usage_error(limits.error().stage + ": " + limits.error().detail);
+  if (!limits)
+    return usage_error(kProgram, limits.error().stage + ": " + limits.error().detail).status;
   o.limits = *limits;
   o.users.deny = parse_user_list(deny_users);
   if (app.count("--deny-users") && o.users.deny.empty())
-    return usage_error("--deny-users: expected user names");
+    return usage_error(kProgram, "--deny-users: expected user names").status;
   if (auto bad = check_fleet_options(app.count("--etcd") > 0, labels, ttl, lost_after, o.fleet))
-    return usage_error(*bad);
+    return usage_error(kProgram, *bad).status;
   return std::nullopt;
 }
 

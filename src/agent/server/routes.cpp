@@ -7,6 +7,7 @@
 
 #include "http/auth.hpp"
 #include "http/guard.hpp"
+#include "http/list_query.hpp"
 #include "http/text.hpp"
 #include "jobspec/job_request.hpp"
 #include "server/clock.hpp"
@@ -29,9 +30,6 @@ using http::Status;
 using http::Verb;
 
 namespace {
-
-constexpr int kDefaultLimit = 50;
-constexpr int kMaxLimit = 500;
 
 // 507 for a full disk (the usual cause of a failed write), 500 for anything else.
 Response refuse_write(const Error& e, const std::string& what) {
@@ -69,9 +67,8 @@ Response submit_job(AgentContext& ctx, const Request& req) {
     return error_response(Status::bad_request, parsed.error().stage, parsed.error().detail);
   if (auto ok = admit(*parsed, ctx.admission); !ok) {
     const Error& e = ok.error();
-    return error_response(
-        e.kind == ErrorKind::permission ? Status::forbidden : Status::bad_request, e.stage,
-        e.detail);
+    return error_response(e.kind == ErrorKind::permission ? Status::forbidden : Status::bad_request,
+                          e.stage, e.detail);
   }
   if (auto degraded = ctx.scheduler.degraded())
     return error_response(Status::insufficient_storage, "",
@@ -103,25 +100,14 @@ Response submit_job(AgentContext& ctx, const Request& req) {
 
 Response list_jobs(AgentContext& ctx, const Request& req) {
   ListQuery q;
-  q.limit = kDefaultLimit;
+  q.limit = http::kDefaultPageSize;
   if (auto s = req.query("state")) {
     auto st = job_state_from_string(*s);
     if (!st) return error_response(Status::bad_request, "state", "unknown state \"" + *s + "\"");
     q.state = st;
   }
-  if (auto l = req.query("label")) {
-    auto colon = l->find(':');
-    if (colon == std::string::npos || colon == 0)
-      return error_response(Status::bad_request, "label", "expected label=KEY:VALUE");
-    q.label = std::make_pair(l->substr(0, colon), l->substr(colon + 1));
-  }
-  if (auto l = req.query("limit")) {
-    auto n = http::parse_uint(*l, kMaxLimit);
-    if (!n || *n < 1)
-      return error_response(Status::bad_request, "limit",
-                            "must be a number from 1 to " + std::to_string(kMaxLimit));
-    q.limit = static_cast<int>(*n);
-  }
+  if (auto bad = http::read_label_filter(req, q.label)) return std::move(*bad);
+  if (auto bad = http::read_page_size(req, q.limit)) return std::move(*bad);
   if (auto c = req.query("cursor"); c && !c->empty()) {
     auto v = http::parse_uint(*c, INT64_MAX);
     if (!v)
