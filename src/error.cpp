@@ -22,6 +22,8 @@ const char* to_string(ErrorKind k) {
       return "unsupported";
     case ErrorKind::bad_data:
       return "bad_data";
+    case ErrorKind::untrusted:
+      return "untrusted";
   }
   return "system";
 }

@@ -21,6 +21,7 @@ enum class ErrorKind {
   io,           // reading or writing data failed (EIO, ENOSPC, EPIPE, short writes)
   unsupported,  // the kernel or a seccomp filter lacks what was asked (ENOSYS, EOPNOTSUPP)
   bad_data,     // a stored or received document is malformed
+  untrusted,    // a peer's TLS certificate failed verification (unknown CA, wrong name, expired)
 };
 const char* to_string(ErrorKind);
 // The kind a bare errno suggests, for errors made from system calls.

@@ -96,7 +96,15 @@ asio::awaitable<Result<json>> Client::post_to(size_t ep, const char* path, const
   auto r = co_await conn->request_within(limit, http::Verb::post, path, body);
   if (idle.size() < Pool::kKeep) idle.push_back(std::move(conn));
   std::string where = std::string("etcd ") + path + " at " + urls_[ep].where.to_string();
-  if (!r) co_return Error{ErrorKind::unavailable, where + ": " + r.error().message()};
+  if (!r) {
+    Error e{ErrorKind::unavailable, where + ": " + r.error().message()};
+    if (r.error().kind == tend::ErrorKind::untrusted)
+      refused_certificate_ = e.message;
+    else if (!refused_certificate_.empty())
+      e.message += " (and before: " + refused_certificate_ + ")";
+    co_return e;
+  }
+  refused_certificate_.clear();
   if (r->status != 200) co_return answer_error(r->status, r->body, where);
   auto j = json::parse(r->body, nullptr, false);
   if (!j.is_object()) co_return Error{ErrorKind::bad_response, where + ": not a JSON object"};

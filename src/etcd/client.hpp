@@ -148,6 +148,10 @@ class Client {
   std::unique_ptr<Pool> pool_;
   size_t preferred_ = 0;
   Counters counters_;
+  // Why a member's TLS certificate was last refused, until a member answers again. Failures
+  // after it say it too: a member refused for its certificate and one slow to answer are both
+  // "unavailable", and the slow one's "no answer in time" must not hide the cause to fix.
+  std::string refused_certificate_;
   std::string token_;
   bool authenticating_ = false;
   boost::asio::steady_timer auth_done_;  // cancelled when an authentication ends: wakes waiters

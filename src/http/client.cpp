@@ -115,13 +115,15 @@ asio::awaitable<Expected<void>> Client::handshake() {
   if (!set) co_return Error::with_detail("TLS", "cannot set the name to verify: \"" + host + "\"");
   auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, kTuple);
   if (!ec) co_return Expected<void>{};
+  const std::string failed = "handshake with " + url_.where.to_string() + " failed: ";
   long verdict = ::SSL_get_verify_result(ssl);
-  std::string why = ec == beast::error::timeout ? "no answer in time" : ec.message();
   if (verdict != X509_V_OK)
-    why = std::string("the server's certificate is not trusted (") +
-          ::X509_verify_cert_error_string(verdict) + ")";
-  co_return Error::with_detail("TLS",
-                               "handshake with " + url_.where.to_string() + " failed: " + why);
+    co_return Error::with_detail("TLS",
+                                 failed + "the server's certificate is not trusted (" +
+                                     ::X509_verify_cert_error_string(verdict) + ")",
+                                 ErrorKind::untrusted);
+  co_return Error::with_detail(
+      "TLS", failed + (ec == beast::error::timeout ? "no answer in time" : ec.message()));
 }
 
 beast_http::request<beast_http::string_body> Client::make(Verb verb, const std::string& target,
