@@ -104,6 +104,16 @@ struct TxnResult {
   std::vector<TxnOpResult> responses;  // one per op of the branch that ran, in order
 };
 
+// Whether a failed txn failed on its own earlier success: the client retries a txn that timed
+// out on one member on the next, where the compare then fails if the first attempt was applied.
+// The failure branch's range at `index` read the key the txn puts; it holds exactly `value`,
+// which the caller makes unique to this write.
+inline bool applied_by_earlier_attempt(const TxnResult& r, size_t index, const std::string& value) {
+  if (r.succeeded || index >= r.responses.size()) return false;
+  const auto* range = std::get_if<RangeResult>(&r.responses[index]);
+  return range && range->kvs.size() == 1 && range->kvs.front().value == value;
+}
+
 struct LeaseGrant {
   Header header;
   int64_t id = 0;

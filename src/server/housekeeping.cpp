@@ -143,11 +143,12 @@ asio::awaitable<etcd::Result<bool>> Housekeeper::mark(const LostRun& l) {
   // tracks, or, restarted meanwhile, among its local unfinished jobs (adopt_unassigned), then
   // kills what is left and reports.
   t.compare.push_back(mod_is(akey, l.assign_mod));
-  t.success = {etcd::PutRequest{keys_.run_key(l.id, l.machine), fleet::to_json(l.record).dump()},
-               etcd::DeleteRequest{akey}};
+  const std::string value = fleet::to_json(l.record).dump();  // its time makes it this mark's
+  t.success = {etcd::PutRequest{keys_.run_key(l.id, l.machine), value}, etcd::DeleteRequest{akey}};
+  t.failure = {etcd::RangeRequest{keys_.run_key(l.id, l.machine)}};
   auto r = co_await etcd_.txn(t);
   if (!r) co_return r.error();
-  co_return r->succeeded;
+  co_return r->succeeded || etcd::applied_by_earlier_attempt(*r, 0, value);
 }
 
 asio::awaitable<etcd::Result<std::optional<std::string>>> check_lost_after(

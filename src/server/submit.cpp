@@ -111,11 +111,7 @@ asio::awaitable<http::Response> submit_job(ServerContext& ctx, const http::Reque
               std::string(etcd::to_string(r.error().kind)) + ": " + r.error().message +
               "); it was not started, unless etcd applies it later: see GET /v1/jobs/" + id);
     }
-    bool ours = r->succeeded;
-    // A retried transaction may find its own first attempt applied: the value tells.
-    if (!ours && !r->responses.empty())
-      if (auto* got = std::get_if<etcd::RangeResult>(&r->responses.front()))
-        ours = !got->kvs.empty() && got->kvs.front().value == value;
+    bool ours = r->succeeded || etcd::applied_by_earlier_attempt(*r, 0, value);
     if (!ours) continue;  // another job has this id (same millisecond, same 20 random bits)
     if (ctx.jobs) ctx.jobs->created(job, r->header.revision);  // read-your-writes
     ++ctx.counters.jobs_submitted;

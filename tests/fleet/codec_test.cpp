@@ -105,5 +105,31 @@ TEST(EtcdCodec, ANonJsonRefusalKeepsItsTextInTheMessage) {
   EXPECT_NE(e.message.find("CommonName"), std::string::npos) << e.message;
 }
 
+// A failed txn counts as applied only when its failure range reads exactly the value it puts.
+TEST(EtcdTxnResult, AppliedByAnEarlierAttemptOnlyWhenTheRangeHoldsExactlyTheValue) {
+  auto failed_reading = [](std::vector<std::string> values) {
+    RangeResult range;
+    for (auto& v : values) {
+      KeyValue kv;
+      kv.key = "k";
+      kv.value = std::move(v);
+      range.kvs.push_back(std::move(kv));
+    }
+    TxnResult r;
+    r.responses.emplace_back(std::move(range));
+    return r;
+  };
+  EXPECT_TRUE(applied_by_earlier_attempt(failed_reading({"mine"}), 0, "mine"));
+  EXPECT_FALSE(applied_by_earlier_attempt(failed_reading({"theirs"}), 0, "mine"));
+  EXPECT_FALSE(applied_by_earlier_attempt(failed_reading({}), 0, "mine"));        // deleted since
+  EXPECT_FALSE(applied_by_earlier_attempt(failed_reading({"mine"}), 1, "mine"));  // no such op
+  TxnResult succeeded = failed_reading({"mine"});
+  succeeded.succeeded = true;  // applied now, not earlier
+  EXPECT_FALSE(applied_by_earlier_attempt(succeeded, 0, "mine"));
+  TxnResult put;
+  put.responses.emplace_back(PutResult{});
+  EXPECT_FALSE(applied_by_earlier_attempt(put, 0, "mine"));
+}
+
 }  // namespace
 }  // namespace tend::etcd

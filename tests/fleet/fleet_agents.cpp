@@ -204,13 +204,18 @@ boost::asio::awaitable<etcd::Result<etcd::TxnResult>> fleet_submit(
   spec.target = {{"machines", machines}};
   spec.machines = machines;
   spec.created_at = "2026-11-30T00:00:00.000Z";
+  const std::string value = fleet::to_json(spec).dump();
   etcd::TxnRequest t;
   t.compare = {etcd::Compare::absent(keys.job_key(id))};
-  t.success.emplace_back(etcd::PutRequest{keys.job_key(id), fleet::to_json(spec).dump()});
+  t.success.emplace_back(etcd::PutRequest{keys.job_key(id), value});
   for (const auto& m : machines)
     t.success.emplace_back(
         etcd::PutRequest{keys.assign_key(m, id), fleet::to_json(fleet::Assignment{}).dump()});
-  co_return co_await c.txn(t);
+  t.failure.emplace_back(etcd::RangeRequest{keys.job_key(id)});
+  auto r = co_await c.txn(t);
+  // Like the server: a retried txn may fail on its own first success (a slow member under load).
+  if (r && etcd::applied_by_earlier_attempt(*r, 0, value)) r->succeeded = true;
+  co_return r;
 }
 
 boost::asio::awaitable<etcd::Result<etcd::PutResult>> fleet_cancel(etcd::Client& c,

@@ -58,10 +58,13 @@ class LostRaceTest : public FleetTest {
                                     Compare::Op::equal, token),
                  Compare::number_of(keys.run_key(id, name), Compare::Target::mod_revision,
                                     Compare::Op::equal, run_mod)};
-    t.success = {etcd::PutRequest{keys.run_key(id, name), fleet::to_json(run).dump()},
+    const std::string value = fleet::to_json(run).dump();
+    t.success = {etcd::PutRequest{keys.run_key(id, name), value},
                  etcd::DeleteRequest{keys.assign_key(name, id)}};
+    t.failure = {etcd::RangeRequest{keys.run_key(id, name)}};
     auto r = co_await c.txn(t);
-    co_return r && r->succeeded;
+    // Like the agent: a retried txn may fail on its own first success (a slow member).
+    co_return r && (r->succeeded || etcd::applied_by_earlier_attempt(*r, 0, value));
   }
   asio::awaitable<std::string> state_of(etcd::Client& c, std::string id, std::string name) {
     auto r = co_await fleet_run_state(c, id, name);
