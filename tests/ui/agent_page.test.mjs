@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {after, before, describe, it} from 'node:test';
 
-import {freePort, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
+import {freePorts, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
   from './browser.mjs';
 
 const BINARY = process.env.TEND_BINARY;
@@ -71,7 +71,7 @@ describe('tend agent web page', {timeout: 180_000}, () => {
 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'tend-ui-'));
-    const port = await freePort();
+    const [port] = await freePorts(1);
     base = `http://127.0.0.1:${port}`;
     agent = spawn(BINARY, ['agent', '--listen', `127.0.0.1:${port}`, '--data', dataDir],
                   {stdio: ['ignore', 'pipe', 'pipe']});

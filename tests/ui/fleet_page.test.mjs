@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {after, before, describe} from 'node:test';
 
-import {freePort, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
+import {freePorts, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
   from './browser.mjs';
 
 const BINARY = process.env.TEND_BINARY;
@@ -84,8 +84,10 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     writeFileSync(tokenFile, `${token}\n`, {mode: 0o600});
 
     // etcd: 3 members, heartbeat 100 ms, election 1 s (as the fleet harness, tests/fleet).
+    // Every port of the fleet at once (etcd's client and peer ports, the agents', the server's).
+    const ports = await freePorts(6 + AGENTS.length + 1);
     const members = [];
-    for (let i = 0; i < 3; ++i) members.push({name: `m${i}`, client: await freePort(), peer: await freePort()});
+    for (let i = 0; i < 3; ++i) members.push({name: `m${i}`, client: ports.pop(), peer: ports.pop()});
     const cluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
     for (const m of members) {
       etcds.push(start(`etcd ${m.name}`, [ETCD, '--name', m.name, '--data-dir', path.join(shmDir, m.name),
@@ -106,14 +108,14 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     }
 
     for (const a of AGENTS) {
-      const port = await freePort();
+      const port = ports.pop();
       const data = path.join(dir, a.name);
       mkdirSync(data);
       agents[a.name] = start(`agent ${a.name}`, [BINARY, 'agent', '--etcd', endpoints, '--name', a.name,
         ...a.labels.flatMap((l) => ['--label', l]), '--ttl', TTL, '--listen', `127.0.0.1:${port}`,
         '--data', data, '--token-file', tokenFile], logs);
     }
-    const port = await freePort();
+    const port = ports.pop();
     base = `http://127.0.0.1:${port}`;
     mkdirSync(path.join(dir, 'server'));
     server = start('server', [BINARY, 'server', '--etcd', endpoints, '--listen', `127.0.0.1:${port}`,
