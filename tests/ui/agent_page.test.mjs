@@ -305,9 +305,11 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     sleepJobId = await submit({
       command: ['sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" x | fold -w 99; echo TAIL-END; exec sleep 300'],
       labels: {suite: 'ui', kind: 'sleep'}, env: {TEND_UI_MARKER: MARKER.split('=')[1]}});
+    // Waited for as all of it written (up to TAIL-END, 3,030,312 bytes) while the job runs, not
+    // as "over 3 MB": a poll can land while the last 30 kB are still on their way.
     const running = await waitFor('3 MB written while running', async () => {
       const job = await api(`/v1/jobs/${sleepJobId}`);
-      return job.state === 'running' && job.output_bytes > 3_000_000 && job;
+      return job.state === 'running' && job.output_bytes >= 3_030_312 && job;
     }, 20_000);
     assert.equal(running.output_bytes, 3_030_312, 'the live output_bytes is the size written so far');
 
