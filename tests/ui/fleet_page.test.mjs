@@ -208,8 +208,12 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     await page.fill('#target-input', 'role=web');
     await page.check('input[name=mode][value=script]');
     // The machine's name in red (SGR 31): the pane draws it as a terminal would, escapes gone.
+    // After line1 each run waits for the test's gate: the runs cannot end before the test has
+    // seen both first lines, however late a loaded machine shows them (a fixed 4 s run could).
+    const gate = path.join(dir, 'lines-gate');
     await page.fill('#script-input',
-                    'for i in 1 2 3 4 5 6 7 8; do printf "\\033[31m%s\\033[0m line%s\\n" "$TEND_MACHINE" $i; sleep 0.5; done');
+                    'for i in 1 2 3 4 5 6 7 8; do printf "\\033[31m%s\\033[0m line%s\\n" "$TEND_MACHINE" $i; ' +
+                    `if [ $i = 1 ]; then until [ -e ${gate} ]; do sleep 0.05; done; fi; sleep 0.5; done`);
     await page.selectOption('#interpreter-select', 'sh');
     await page.fill('#timeout-input', '60s');
     await page.click('#submit-button');
@@ -229,6 +233,7 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     assert.ok(states.every((s) => !['succeeded', 'failed'].includes(s)),
               `neither run has ended when the first lines show: ${states}`);
     await page.screenshot({path: path.join(SHOTS, 'fleet-job-live.png'), fullPage: true});
+    writeFileSync(gate, '');
     for (const m of ['web1', 'web2']) {
       await runRow(m).locator('.badge', {hasText: 'succeeded'}).waitFor({timeout: 30_000});
       assert.equal(await runRow(m).locator('.exit').textContent(), '0');
