@@ -84,8 +84,18 @@ class FleetLostTest : public FleetTest {
         << servers[0]->get("/v1/jobs/" + id).dump() << agents->log(a);
     EXPECT_TRUE(eventually(
         [&] { return servers[0]->get("/v1/machines")["machines"][0]["state"] == "online"; }, 30s));
+    // The last server too (its view follows etcd's watch: a moment later, on a loaded machine
+    // maybe more than the 3 s below), then nothing flips back.
+    json run;
+    EXPECT_TRUE(eventually(
+        [&] {
+          run = run_of(*servers.back(), id);
+          return run.value("error", json()).dump().find("on its return") != std::string::npos;
+        },
+        30s))
+        << run.dump();
     std::this_thread::sleep_for(3s);  // a flip back would show by now
-    json run = run_of(*servers.back(), id);
+    run = run_of(*servers.back(), id);
     EXPECT_EQ(run["state"], "lost") << run.dump();
     EXPECT_EQ(
         run.value("error", "")

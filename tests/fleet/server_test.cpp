@@ -431,15 +431,22 @@ TEST_F(ServerTest, OutputIsRelayedFromTheMachineByOffsetAndFollowed) {
   EXPECT_EQ(whole->body, "456789");
   EXPECT_EQ(agent.asked_, "/v1/jobs/" + id + "/output?4&");
 
-  // Followed: pieces arrive while the upstream is still going; the stream ends with it.
+  // Followed: pieces arrive while the upstream is still going; the stream ends with it. The
+  // upstream ends once two pieces came through (not after a fixed 500 ms: on a loaded machine
+  // the relay may take longer to start, and an upstream ended first sends no piece at all).
   std::string got;
+  std::atomic<size_t> received{0};
   auto follow_until_ended = std::thread([&] {
-    std::this_thread::sleep_for(500ms);
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (received < 2 * std::string("tick\n").size() &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);
     agent.ended_ = true;
   });
   auto f = server->client().Get("/v1/jobs/" + id + "/runs/a/output?offset=0&follow=1",
                                 [&](const char* data, size_t n) {
                                   got.append(data, n);
+                                  received += n;
                                   return true;
                                 });
   follow_until_ended.join();

@@ -36,6 +36,15 @@ void start_watch(asio::io_context& ioc, etcd::Client& c, Seen& seen, const bool&
       asio::detached);
 }
 
+// The first revision still to come: a watch started there delivers every write made from now on,
+// whenever its stream is created. A watch from "now" (0) starts at its creation, which a fixed
+// pause does not bound on a loaded machine: the writes made before it would be missed.
+asio::awaitable<int64_t> next_revision(etcd::Client& c) {
+  etcd::RangeRequest r{"w/"};
+  auto got = co_await c.range(r);
+  co_return got ? got->header.revision + 1 : 0;
+}
+
 // Every revision once, increasing, and exactly the writes' revisions.
 void expect_exactly(const Seen& seen, const std::vector<int64_t>& written) {
   EXPECT_EQ(seen.revisions, written);
@@ -54,8 +63,10 @@ TEST_F(FleetTest, WatchSeesPutsAndDeletesInOrder) {
   bool stop = false;
   std::vector<int64_t> written;
   run([&]() -> asio::awaitable<void> {
-    start_watch(ioc, *c, seen, stop);
-    co_await sleep_for(300ms);  // the watch is created: it starts after "now"
+    const int64_t from = co_await next_revision(*c);
+    CO_ASSERT_TRUE(from > 0);
+    start_watch(ioc, *c, seen, stop, from);
+    co_await sleep_for(300ms);  // most often the stream is open by now; not relied on
     for (int i = 0; i < 20; ++i) {
       etcd::PutRequest q16_{"w/" + std::to_string(i), "v"};
       auto p = co_await c->put(q16_);
@@ -105,7 +116,9 @@ TEST_F(FleetTest, WatchResumesOnAnotherMemberWhenItsMemberIsKilled) {
   bool stop = false;
   std::vector<int64_t> written;
   run([&]() -> asio::awaitable<void> {
-    start_watch(ioc, *watcher, seen, stop);
+    const int64_t from = co_await next_revision(*watcher);
+    CO_ASSERT_TRUE(from > 0);
+    start_watch(ioc, *watcher, seen, stop, from);
     co_await sleep_for(300ms);
     for (int i = 0; i < 40; ++i) {
       if (i == 20) cluster->kill(0);
@@ -134,7 +147,9 @@ TEST_F(FleetTest, WatchLeavesASilentStoppedMember) {
   std::vector<int64_t> written;
   Clock::duration caught_up{};
   run([&]() -> asio::awaitable<void> {
-    start_watch(ioc, *watcher, seen, stop);
+    const int64_t from = co_await next_revision(*watcher);
+    CO_ASSERT_TRUE(from > 0);
+    start_watch(ioc, *watcher, seen, stop, from);
     co_await sleep_for(300ms);
     cluster->stop(0);
     auto t0 = Clock::now();
@@ -165,7 +180,9 @@ TEST_F(FleetTest, CompactionWhileTheWatchIsDownIsReported) {
   bool stop = false;
   int64_t compacted_at = 0;
   run([&]() -> asio::awaitable<void> {
-    start_watch(ioc, *watcher, seen, stop);
+    const int64_t from = co_await next_revision(*watcher);
+    CO_ASSERT_TRUE(from > 0);
+    start_watch(ioc, *watcher, seen, stop, from);
     co_await sleep_for(300ms);
     etcd::PutRequest q21_{"w/before", "v"};
     auto first = co_await writer->put(q21_);
