@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {after, before, describe, it} from 'node:test';
 
-import {freePort, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
+import {freePorts, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
   from './browser.mjs';
 
 const BINARY = process.env.TEND_BINARY;
@@ -71,7 +71,7 @@ describe('tend agent web page', {timeout: 180_000}, () => {
 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'tend-ui-'));
-    const port = await freePort();
+    const [port] = await freePorts(1);
     base = `http://127.0.0.1:${port}`;
     agent = spawn(BINARY, ['agent', '--listen', `127.0.0.1:${port}`, '--data', dataDir],
                   {stdio: ['ignore', 'pipe', 'pipe']});
@@ -305,9 +305,11 @@ describe('tend agent web page', {timeout: 180_000}, () => {
     sleepJobId = await submit({
       command: ['sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" x | fold -w 99; echo TAIL-END; exec sleep 300'],
       labels: {suite: 'ui', kind: 'sleep'}, env: {TEND_UI_MARKER: MARKER.split('=')[1]}});
+    // Waited for as all of it written (up to TAIL-END, 3,030,312 bytes) while the job runs, not
+    // as "over 3 MB": a poll can land while the last 30 kB are still on their way.
     const running = await waitFor('3 MB written while running', async () => {
       const job = await api(`/v1/jobs/${sleepJobId}`);
-      return job.state === 'running' && job.output_bytes > 3_000_000 && job;
+      return job.state === 'running' && job.output_bytes >= 3_030_312 && job;
     }, 20_000);
     assert.equal(running.output_bytes, 3_030_312, 'the live output_bytes is the size written so far');
 

@@ -9,15 +9,32 @@ import {chromium} from 'playwright-core';
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// `n` distinct free loopback ports for the servers a test starts, drawn at random below the
+// kernel's ephemeral range (as tests/fleet/etcd_cluster.cpp does): between our release and the
+// server's bind, a port from listen(0) could be taken by any listener on port 0 or outgoing
+// connection of the tests ctest runs beside this one, which draw from that range; a port below
+// it is taken only by whoever asks for it by number. All are held until all are chosen, so none
+// repeats.
+export async function freePorts(n) {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number);
+  const lowest = 10000;
+  const high = Math.min(Number.isInteger(low) && low > lowest ? low : 32768, 65536);
+  const listen = (port) => new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address();
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => resolve(server));
   });
+  const held = [];
+  try {
+    for (let tries = 0; held.length < n; ++tries) {
+      if (tries >= 1000) throw new Error(`no ${n} free ports in [${lowest}, ${high})`);
+      const server = await listen(lowest + Math.floor(Math.random() * (high - lowest)));
+      if (server) held.push(server);
+    }
+    return held.map((s) => s.address().port);
+  } finally {
+    await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
 
 export async function waitFor(what, predicate, timeoutMs) {

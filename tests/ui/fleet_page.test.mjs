@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {after, before, describe} from 'node:test';
 
-import {freePort, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
+import {freePorts, launchBrowser, openPage, processesWith, sleep, stepsThatBuildOnEachOther, waitFor}
   from './browser.mjs';
 
 const BINARY = process.env.TEND_BINARY;
@@ -84,8 +84,10 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     writeFileSync(tokenFile, `${token}\n`, {mode: 0o600});
 
     // etcd: 3 members, heartbeat 100 ms, election 1 s (as the fleet harness, tests/fleet).
+    // Every port of the fleet at once (etcd's client and peer ports, the agents', the server's).
+    const ports = await freePorts(6 + AGENTS.length + 1);
     const members = [];
-    for (let i = 0; i < 3; ++i) members.push({name: `m${i}`, client: await freePort(), peer: await freePort()});
+    for (let i = 0; i < 3; ++i) members.push({name: `m${i}`, client: ports.pop(), peer: ports.pop()});
     const cluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
     for (const m of members) {
       etcds.push(start(`etcd ${m.name}`, [ETCD, '--name', m.name, '--data-dir', path.join(shmDir, m.name),
@@ -106,14 +108,14 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     }
 
     for (const a of AGENTS) {
-      const port = await freePort();
+      const port = ports.pop();
       const data = path.join(dir, a.name);
       mkdirSync(data);
       agents[a.name] = start(`agent ${a.name}`, [BINARY, 'agent', '--etcd', endpoints, '--name', a.name,
         ...a.labels.flatMap((l) => ['--label', l]), '--ttl', TTL, '--listen', `127.0.0.1:${port}`,
         '--data', data, '--token-file', tokenFile], logs);
     }
-    const port = await freePort();
+    const port = ports.pop();
     base = `http://127.0.0.1:${port}`;
     mkdirSync(path.join(dir, 'server'));
     server = start('server', [BINARY, 'server', '--etcd', endpoints, '--listen', `127.0.0.1:${port}`,
@@ -206,8 +208,12 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     await page.fill('#target-input', 'role=web');
     await page.check('input[name=mode][value=script]');
     // The machine's name in red (SGR 31): the pane draws it as a terminal would, escapes gone.
+    // After line1 each run waits for the test's gate: the runs cannot end before the test has
+    // seen both first lines, however late a loaded machine shows them (a fixed 4 s run could).
+    const gate = path.join(dir, 'lines-gate');
     await page.fill('#script-input',
-                    'for i in 1 2 3 4 5 6 7 8; do printf "\\033[31m%s\\033[0m line%s\\n" "$TEND_MACHINE" $i; sleep 0.5; done');
+                    'for i in 1 2 3 4 5 6 7 8; do printf "\\033[31m%s\\033[0m line%s\\n" "$TEND_MACHINE" $i; ' +
+                    `if [ $i = 1 ]; then until [ -e ${gate} ]; do sleep 0.05; done; fi; sleep 0.5; done`);
     await page.selectOption('#interpreter-select', 'sh');
     await page.fill('#timeout-input', '60s');
     await page.click('#submit-button');
@@ -227,6 +233,7 @@ describe('tend server: the fleet web page', {timeout: 240_000}, () => {
     assert.ok(states.every((s) => !['succeeded', 'failed'].includes(s)),
               `neither run has ended when the first lines show: ${states}`);
     await page.screenshot({path: path.join(SHOTS, 'fleet-job-live.png'), fullPage: true});
+    writeFileSync(gate, '');
     for (const m of ['web1', 'web2']) {
       await runRow(m).locator('.badge', {hasText: 'succeeded'}).waitFor({timeout: 30_000});
       assert.equal(await runRow(m).locator('.exit').textContent(), '0');
