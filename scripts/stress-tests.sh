@@ -25,4 +25,4 @@ stress_pid=$!
 trap 'kill "$stress_pid" 2>/dev/null || true; wait "$stress_pid" 2>/dev/null || true' EXIT
 
 printf '== ctest -L "%s" beside stress-ng --cpu %d (%s)\n' "$regex" "$workers" "$(date -u +%H:%M:%S)"
-ctest --test-dir "$build" --output-on-failure --timeout 900 -L "$regex" -j"$(nproc)"
+./scripts/ctest-retry.sh --test-dir "$build" --timeout 900 -L "$regex" -j"$(nproc)"
