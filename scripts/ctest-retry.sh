@@ -23,8 +23,9 @@ trap 'rm -f "$out"' EXIT
 ctest --output-on-failure --repeat until-pass:3 "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 
-# A failed attempt: "Test #12: Name ....***Failed" (or ***Timeout, ***Exception, Subprocess ...).
-failed_once=$(sed -nE 's/^.*Test +#[0-9]+: ([^ ]+) \.+\*+(Failed|Timeout|Exception).*$/\1/p; s/^.*Test +#[0-9]+: ([^ ]+) \.+(Subprocess|Child|Exit|Not Run).*$/\1/p' "$out" | sort -u)
+# A failed attempt: "Test #12: Name ....***Failed" (or ***Timeout, ***Exception: ..., ***Not Run);
+# a parameterised test's name is followed by "  # GetParam() = ...".
+failed_once=$(sed -nE 's/^.*Test +#[0-9]+: ([^ ]+) .*\*\*\*(Failed|Timeout|Exception|Not Run).*$/\1/p' "$out" | sort -u)
 # Tests still failing at the end, from ctest's closing list: "\t 12 - Name (Failed)".
 failed_last=$(sed -n '/^The following tests FAILED:/,$p' "$out" | sed -nE 's/^[[:space:]]+[0-9]+ - ([^ ]+) .*$/\1/p' | sort -u)
 flaky=$(comm -23 <(printf '%s\n' "$failed_once" | sed '/^$/d') <(printf '%s\n' "$failed_last" | sed '/^$/d'))
